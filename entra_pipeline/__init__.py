@@ -1,0 +1,1 @@
+"""Microsoft Entra ID -> Qualys CSAM/ETM identity connector."""

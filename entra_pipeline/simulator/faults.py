@@ -1,0 +1,115 @@
+"""Fault injection: each rule fires at a rate or on chosen request numbers, optionally only
+on paths that contain a given fragment.
+
+Text form (CLI `--faults`, comma-separated):  KIND[=ARG][@RATE | @#N[#M...]][~PATH]
+  503@0.05                  5% of Graph requests answer 503
+  reset@#12                 the 12th Graph request has its connection reset
+  slow=30@0.01              1% of requests answer after 30 s
+  forbidden=applications    every request for applications answers 403
+  expired-page-token@#3~/users   the 3rd request (counted among /users ones) ...
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+KINDS = {
+    "500", "502", "503", "504",
+    "reset",               # connection closed without a response
+    "slow",                # answer after ARG seconds (default 60): past a client's timeout
+    "429-no-retry-after",  # throttled, without the Retry-After header
+    "expired-page-token",  # 400 Directory_ExpiredPageToken on a request that carries $skiptoken
+    "loop",                # a page whose nextLink points back at itself
+    "forbidden",           # 403 Authorization_RequestDenied on entity ARG
+    "truncated",           # body cut short, connection closed
+    "malformed",           # body that is not JSON
+    "empty-page",          # delta: an empty page that still carries a nextLink
+    "replay",              # delta: a round that replays the previous round's changes too
+}
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass
+class FaultRule:
+    kind: str
+    arg: str | None = None
+    rate: float | None = None
+    on_requests: frozenset[int] = frozenset()
+    path: str | None = None
+    seen: int = 0  # matching requests so far
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise FaultSpecError(f"unknown fault kind {self.kind!r}; known: {', '.join(sorted(KINDS))}")
+        if self.kind == "forbidden" and not self.arg:
+            raise FaultSpecError("fault 'forbidden' needs an entity, e.g. forbidden=applications")
+        if self.rate is not None and not 0 <= self.rate <= 1:
+            raise FaultSpecError(f"fault rate must be between 0 and 1, got {self.rate}")
+
+    @classmethod
+    def parse(cls, text: str) -> "FaultRule":
+        spec = text.strip()
+        path = None
+        if "~" in spec:
+            spec, path = spec.split("~", 1)
+        rate, on = None, frozenset()
+        if "@" in spec:
+            spec, when = spec.split("@", 1)
+            try:
+                if when.startswith("#"):
+                    on = frozenset(int(n) for n in when.strip("#").split("#"))
+                else:
+                    rate = float(when)
+            except ValueError:
+                raise FaultSpecError(f"bad fault timing {when!r} in {text!r}: use @0.05 or @#12") from None
+        kind, _, arg = spec.partition("=")
+        return cls(kind=kind.strip(), arg=arg.strip() or None, rate=rate, on_requests=on, path=path)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "arg": self.arg, "rate": self.rate, "on_requests": sorted(self.on_requests),
+                "path": self.path, "seen": self.seen, "fired": self.fired}
+
+
+@dataclass
+class Faults:
+    seed: int = 0
+    rules: list[FaultRule] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule | str) -> FaultRule:
+        rule = FaultRule.parse(rule) if isinstance(rule, str) else rule
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def pick(self, path: str, entity: str | None, kinds: set[str]) -> FaultRule | None:
+        """The first rule of `kinds` that fires for this request (each rule counts its own matches)."""
+        with self._lock:
+            for rule in self.rules:
+                if rule.kind not in kinds or (rule.path and rule.path.lower() not in path.lower()):
+                    continue
+                if rule.kind == "forbidden":
+                    if entity == rule.arg:
+                        rule.fired += 1
+                        return rule
+                    continue
+                rule.seen += 1
+                fires = (rule.seen in rule.on_requests) if rule.on_requests else (
+                    rule.rate is None or self._rng.random() < rule.rate)
+                if fires:
+                    rule.fired += 1
+                    return rule
+        return None
