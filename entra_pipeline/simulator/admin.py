@@ -94,6 +94,12 @@ def _delta_reset(sim, request, params, body):
     return {"reset": body["entity"]}
 
 
+@route("POST", "/tokens/expire")
+def _expire_tokens(sim, request, params, body):
+    sim.expire_tokens()
+    return {"expired": True}
+
+
 @route("POST", "/app")
 def _app(sim, request, params, body):
     return sim.configure_app(granted_permissions=body.get("granted_permissions"),

@@ -120,6 +120,7 @@ class SimulatorApp:
         self.latency = latency
         self.admin = admin
         self.origin = ""  # https://127.0.0.1:port, set once the port is known
+        self.tokens_not_before = 0.0  # tokens issued earlier answer 401 expired
         self._rng = random.Random(seed)
 
     async def __call__(self, request: Request) -> Response:
@@ -271,7 +272,7 @@ class SimulatorApp:
             claims = self.signer.verify(header[7:].strip())
         except TokenError as error:
             raise GraphError(401, "InvalidAuthenticationToken", str(error)) from None
-        if claims.get("exp", 0) <= self.clock().timestamp():
+        if claims.get("exp", 0) <= time.time() or claims.get("iat", 0) < self.tokens_not_before:
             raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
                              headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token", '
                                                           'error_description="The access token has expired"'})

@@ -177,7 +177,7 @@ SYNTHETIC_ROLE_AREAS = (
     "Attribute Definition", "Attribute Log", "Agent ID", "AI", "Places", "Purview Workload Content",
     "Security Copilot", "Sync Service", "Teams Telephony", "User Experience Success", "Exchange Backup",
     "Entra Backup", "Windows Autopilot", "Microsoft 365 Migration", "Organizational Branding", "People",
-    "Password Policy", "Reports Data",
+    "Password Policy", "Reports Data", "Bookings", "Forms", "Planner", "Stream",
 )
 
 FIRST_NAMES = (

@@ -229,6 +229,15 @@ def _groups(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids, u
         if index > role_assignable and rng.random() < 0.10 and index + 1 < count:  # nesting, acyclic
             for child in rng.sample(range(index + 1, count), min(rng.randint(1, 3), count - index - 1)):
                 tenant._link(group_ids[index], group_ids[child])
+    # Always at least one two-level chain (A contains B contains C), whatever the dice said.
+    anchor = role_assignable + 4
+    if anchor + 2 < count:
+        tenant._link(group_ids[anchor], group_ids[anchor + 1])
+        tenant._link(group_ids[anchor + 1], group_ids[anchor + 2])
+    # A role-assignable group nested in an ordinary one, and an ordinary group in a role-assignable one.
+    if anchor + 3 < count:
+        tenant._link(group_ids[anchor + 3], group_ids[1])
+        tenant._link(group_ids[1], group_ids[anchor + 3 if anchor + 4 >= count else anchor + 4])
     return group_ids
 
 
@@ -241,7 +250,7 @@ def _role_definitions(tenant: Tenant, shape: TenantShape, rng: random.Random, id
         roles.append((f"{area} Administrator", template))
     for name, template in roles:
         tenant.role_definitions[template] = {
-            "id": template, "description": f"Can manage all aspects of {name.replace(' Administrator', '')}.",
+            "id": template, "description": f"Built-in role {name}: can manage the tasks it names.",
             "displayName": name, "isBuiltIn": True, "isEnabled": True, "resourceScopes": ["/"],
             "rolePermissions": [{"allowedResourceActions": [f"microsoft.directory/{_ascii_slug(name)}/allTasks"],
                                  "condition": None}],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
@@ -158,7 +159,9 @@ class IdentityPlatform:
         return resource.rstrip("/"), None
 
     def _issue(self, authority: str, app: Application, resource: str, version: int) -> IdentityResponse:
-        now = int(self.clock().timestamp())
+        # Access tokens live on the real clock, like the client's cache; the simulated clock only
+        # ages secrets and delta tokens. `Simulator.expire_tokens()` ends outstanding tokens early.
+        now = int(time.time())
         claims = {
             "aud": catalog.GRAPH_RESOURCE if resource in self.graph_resources else resource,
             "iss": f"https://sts.windows.net/{self.tenant_id}/",

@@ -12,6 +12,7 @@ import random
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -154,6 +155,10 @@ class Simulator:
         """Move the simulated clock (delta token age, token and secret expiry) forward."""
         with self.tenant.lock:
             self._clock_offset += dt.timedelta(seconds=seconds)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (a token expiring mid-run)."""
+        self.app.tokens_not_before = time.time() + 1
 
     def configure_app(self, granted_permissions: list[str] | None = None,
                       secret_expires_in_seconds: float | None = None, token_lifetime: int | None = None) -> dict:
