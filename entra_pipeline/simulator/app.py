@@ -243,7 +243,7 @@ class SimulatorApp:
             return result, 0, False
         headers = {"x-ms-resource-unit": str(cost)}
         if decision.limit_percentage is not None:
-            headers["x-ms-throttle-limit-percentage"] = f"{decision.limit_percentage:.1f}"
+            headers["x-ms-throttle-limit-percentage"] = f"{decision.limit_percentage:.2f}"
         result = GraphResult(200, payload, headers, delay=delay)
         self._post_faults(request, path, entity, result, in_batch)
         return result, cost, False

@@ -67,7 +67,7 @@ APPLICATION_PROPERTIES = (
 SERVICE_PRINCIPAL_PROPERTIES = (
     "id", "deletedDateTime", "accountEnabled", "appDisplayName", "appId", "appOwnerOrganizationId",
     "appRoleAssignmentRequired", "appRoles", "description", "displayName", "homepage",
-    "keyCredentials", "passwordCredentials", "publisherName", "replyUrls",
+    "keyCredentials", "passwordCredentials", "replyUrls",
     "servicePrincipalNames", "servicePrincipalType", "signInAudience", "tags",
 )
 APP_ROLE_ASSIGNMENT_PROPERTIES = (

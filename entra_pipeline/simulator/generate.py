@@ -341,7 +341,7 @@ def _service_principal(sp_id: str, app: dict, owner_tenant: str, tags: list[str]
         "id": sp_id, "deletedDateTime": None, "accountEnabled": True, "appDisplayName": app["displayName"],
         "appId": app["appId"], "appOwnerOrganizationId": owner_tenant, "appRoleAssignmentRequired": False,
         "appRoles": app.get("appRoles") or [], "description": None, "displayName": app["displayName"],
-        "homepage": None, "keyCredentials": [], "passwordCredentials": [], "publisherName": "Contoso",
+        "homepage": None, "keyCredentials": [], "passwordCredentials": [],
         "replyUrls": [], "servicePrincipalNames": [app["appId"]], "servicePrincipalType": "Application",
         "signInAudience": "AzureADMyOrg", "tags": tags,
     }
@@ -369,7 +369,6 @@ def _applications(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _
         sp = _service_principal(sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles},
                                 microsoft_tenant, [])
         sp["servicePrincipalType"] = "Application"
-        sp["publisherName"] = "Microsoft Services"
         tenant.service_principals[sp_id] = sp
         sp_ids.append(sp_id)
 

@@ -372,8 +372,12 @@ class Tenant:
             role = self.role_definitions.get(role_definition_id)
             if role is None:
                 raise SimulatorError(f"no role definition with id {role_definition_id}")
+            assignment_id = str(uuid.uuid5(uuid.UUID(self.tenant_id), f"{principal_id}|{role_definition_id}|{directory_scope_id}"))
+            if assignment_id in self.role_assignments:
+                raise SimulatorError("A conflicting object with one or more of the specified property values is "
+                                     "present in the directory.")
             assignment = {
-                "id": f"{uuid.uuid4()}", "appScopeId": None, "condition": None,
+                "id": assignment_id, "appScopeId": None, "condition": None,
                 "directoryScopeId": directory_scope_id, "principalId": principal_id,
                 "roleDefinitionId": role_definition_id,
             }

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 WINDOW_SECONDS = 10.0
 LIMITS = {"S": 3500, "M": 5000, "L": 8000}
@@ -45,8 +46,8 @@ class Decision:
 class TokenBucket:
     capacity: float
     refill_per_second: float
+    updated: float
     tokens: float = field(init=False)
-    updated: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.tokens = self.capacity
@@ -59,9 +60,10 @@ class TokenBucket:
 class Throttle:
     """One bucket per (application, tenant). `enabled=False` still counts RU but never refuses."""
 
-    def __init__(self, size: str, enabled: bool = True) -> None:
+    def __init__(self, size: str, enabled: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         self.size = size
         self.enabled = enabled
+        self.clock = clock  # tests freeze it to make refills, and so 429s, exact
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
@@ -73,12 +75,13 @@ class Throttle:
         with self._lock:
             bucket = self._buckets.get((app_id, tenant_id))
             if bucket is None:
-                bucket = self._buckets[(app_id, tenant_id)] = TokenBucket(self.limit, self.limit / WINDOW_SECONDS)
-            bucket._refill(time.monotonic())
+                bucket = self._buckets[(app_id, tenant_id)] = TokenBucket(self.limit, self.limit / WINDOW_SECONDS,
+                                                                          self.clock())
+            bucket._refill(self.clock())
             if self.enabled and bucket.tokens < cost:
                 missing = cost - bucket.tokens
                 return Decision(False, cost, retry_after=max(1, math.ceil(missing / bucket.refill_per_second)))
             bucket.tokens = max(0.0, bucket.tokens - cost)
             used = 1 - bucket.tokens / bucket.capacity
-            percentage = round(used, 2) if used > 0.8 else None
+            percentage = math.ceil(used * 100) / 100 if used > 0.8 else None  # 0.801 -> 0.81, never 0.80
             return Decision(True, cost, limit_percentage=percentage)
