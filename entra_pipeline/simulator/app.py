@@ -53,8 +53,10 @@ class Stats:
     def reset(self) -> None:
         with self._lock:
             self.started = time.monotonic()
-            self.cpu_at_reset = time.thread_time() if hasattr(self, "cpu_now") else 0.0
-            self.cpu_now = self.cpu_at_reset
+            # cpu_now is the server thread's own thread_time(), read there after each request;
+            # reset may run on any thread, so it only moves the baseline.
+            self.cpu_now = getattr(self, "cpu_now", 0.0)
+            self.cpu_at_reset = self.cpu_now
             self.http_requests = 0
             self.graph_requests = 0
             self.batch_items = 0
