@@ -225,3 +225,16 @@ def test_injected_replay_serves_the_previous_rounds_changes_again(make_sim):
         sim.faults.add("replay@#1")
         _, replayed = round_of(client, pages[-1]["@odata.deltaLink"])
     assert [u["id"] for u in replayed] == [user] and replayed[0]["department"] == "Replayed"
+
+
+def test_groups_soft_and_hard_deletes_and_restores_in_group_delta(tenant):
+    sim, client = tenant
+    link = round_of(client, "/groups/delta?$select=id,displayName")[0][-1]["@odata.deltaLink"]
+    soft, hard = list(sim.tenant.groups)[5:7]
+    sim.tenant.soft_delete(soft)
+    sim.tenant.hard_delete(hard)
+    pages, items = round_of(client, link)
+    assert {g["id"]: g["@removed"]["reason"] for g in items} == {soft: "changed", hard: "deleted"}
+    sim.tenant.restore(soft)
+    _, items = round_of(client, pages[-1]["@odata.deltaLink"])
+    assert [g["id"] for g in items] == [soft] and items[0]["displayName"] == sim.tenant.groups[soft]["displayName"]

@@ -209,3 +209,33 @@ def test_least_privileged_permissions_each_open_their_endpoint(make_sim):
             assert client.get(path).status_code == 200, path
         assert client.get("/users").status_code == 403
         assert client.get("/organization").status_code == 403
+
+
+def test_every_endpoint_of_the_spec_and_the_request_plan_answers(wire, sim):
+    tenant = sim.tenant
+    user, group = next(iter(tenant.users)), next(iter(tenant.groups))
+    sp, app = next(iter(tenant.service_principals)), next(iter(tenant.applications))
+    role, unit = next(iter(tenant.directory_roles)), next(iter(tenant.administrative_units))
+    paths = [
+        "/users", f"/users/{user}", f"/users/{user}/appRoleAssignments", f"/users/{user}/memberOf", "/users/delta",
+        "/groups", f"/groups/{group}", f"/groups/{group}/appRoleAssignments", f"/groups/{group}/memberof",
+        f"/groups/{group}/members", "/groups/delta?$select=id,members", "/roleManagement/directory/roleDefinitions",
+        "/roleManagement/directory/roleAssignments", "/roleManagement/directory/roleEligibilitySchedules",
+        "/directoryRoles", f"/directoryRoles/{role}", f"/directoryRoles/{role}/members",
+        "/directory/administrativeUnits", f"/directory/administrativeUnits/{unit}/members",
+        "/applications", f"/applications/{app}", "/servicePrincipals/", f"/servicePrincipals/{sp}",
+        f"/servicePrincipals/{sp}/appRoleAssignedTo", f"/servicePrincipals/{sp}/appRoleAssignments", "/organization",
+    ]
+    for path in paths:
+        response = wire.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["@odata.context"].startswith(f"{sim.info.graph_endpoint}/v1.0/$metadata#"), path
+
+
+def test_latency_is_added_to_every_answer(make_sim):
+    from entra_pipeline.simulator.http import Request
+
+    sim = make_sim(users=20, latency_ms=80)
+    graph = sim.app.handle(Request("GET", "/v1.0/organization", {}))
+    identity = sim.app.handle(Request("GET", f"/{sim.info.tenant_id}/v2.0/.well-known/openid-configuration", {}))
+    assert graph.delay == identity.delay == 0.08
