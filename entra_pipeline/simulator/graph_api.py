@@ -212,6 +212,11 @@ class GraphApi:
             raise self._not_found(object_id)
         return obj
 
+    def _single(self, call: Call, obj: dict, kind_properties: tuple[str, ...], type_name: str, entity_set: str,
+                default: tuple[str, ...] | None = None) -> dict:
+        select = parse_select(call.query, kind_properties, type_name)
+        return {"@odata.context": f"{call.base}/$metadata#{entity_set}/$entity", **project(obj, select, default)}
+
     def _assignments(self, call: Call, assignments: list[dict], context: str) -> dict:
         select = parse_select(call.query, catalog.APP_ROLE_ASSIGNMENT_PROPERTIES, "appRoleAssignment")
         return self._page(call, assignments, lambda a: project(a, select, None), context)
@@ -221,10 +226,8 @@ class GraphApi:
         return self._ordered_live(call, self.tenant.user_order, self.tenant.users, "user", "users")
 
     def get_user(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.USER_PROPERTIES, "user")
-        body = {"@odata.context": f"{call.base}/$metadata#users/$entity"}
-        body.update(project(self._user(call.params[0]), select, catalog.USER_DEFAULT_PROPERTIES))
-        return body
+        return self._single(call, self._user(call.params[0]), catalog.USER_PROPERTIES, "user", "users",
+                            catalog.USER_DEFAULT_PROPERTIES)
 
     def user_member_of(self, call: Call) -> dict:
         user = self._user(call.params[0])
@@ -246,10 +249,8 @@ class GraphApi:
         return self._ordered_live(call, self.tenant.group_order, self.tenant.groups, "group", "groups")
 
     def get_group(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.GROUP_PROPERTIES, "group")
-        body = {"@odata.context": f"{call.base}/$metadata#groups/$entity"}
-        body.update(project(self._in(self.tenant.groups, call.params[0]), select, catalog.GROUP_DEFAULT_PROPERTIES))
-        return body
+        return self._single(call, self._in(self.tenant.groups, call.params[0]), catalog.GROUP_PROPERTIES, "group",
+                            "groups", catalog.GROUP_DEFAULT_PROPERTIES)
 
     def group_members(self, call: Call) -> dict:
         group = self._in(self.tenant.groups, call.params[0])
@@ -273,10 +274,8 @@ class GraphApi:
                                 "directoryRole", "directoryRoles", default_top=None)
 
     def get_directory_role(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.DIRECTORY_ROLE_PROPERTIES, "directoryRole")
-        body = {"@odata.context": f"{call.base}/$metadata#directoryRoles/$entity"}
-        body.update(project(self._in(self.tenant.directory_roles, call.params[0]), select, None))
-        return body
+        return self._single(call, self._in(self.tenant.directory_roles, call.params[0]),
+                            catalog.DIRECTORY_ROLE_PROPERTIES, "directoryRole", "directoryRoles")
 
     def directory_role_members(self, call: Call) -> dict:
         role = self._in(self.tenant.directory_roles, call.params[0])
@@ -300,10 +299,9 @@ class GraphApi:
                                 "unifiedRoleDefinition", "roleManagement/directory/roleDefinitions", default_top=None)
 
     def get_role_definition(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.ROLE_DEFINITION_PROPERTIES, "unifiedRoleDefinition")
-        body = {"@odata.context": f"{call.base}/$metadata#roleManagement/directory/roleDefinitions/$entity"}
-        body.update(project(self._in(self.tenant.role_definitions, call.params[0]), select, None))
-        return body
+        return self._single(call, self._in(self.tenant.role_definitions, call.params[0]),
+                            catalog.ROLE_DEFINITION_PROPERTIES, "unifiedRoleDefinition",
+                            "roleManagement/directory/roleDefinitions")
 
     def list_role_assignments(self, call: Call) -> dict:
         return self._typed_list(call, list(self.tenant.role_assignments.values()), catalog.ROLE_ASSIGNMENT_PROPERTIES,
@@ -320,20 +318,16 @@ class GraphApi:
                                 "application", "applications")
 
     def get_application(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.APPLICATION_PROPERTIES, "application")
-        body = {"@odata.context": f"{call.base}/$metadata#applications/$entity"}
-        body.update(project(self._in(self.tenant.applications, call.params[0]), select, None))
-        return body
+        return self._single(call, self._in(self.tenant.applications, call.params[0]), catalog.APPLICATION_PROPERTIES,
+                            "application", "applications")
 
     def list_service_principals(self, call: Call) -> dict:
         return self._typed_list(call, list(self.tenant.service_principals.values()),
                                 catalog.SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", "servicePrincipals")
 
     def get_service_principal(self, call: Call) -> dict:
-        select = parse_select(call.query, catalog.SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal")
-        body = {"@odata.context": f"{call.base}/$metadata#servicePrincipals/$entity"}
-        body.update(project(self._in(self.tenant.service_principals, call.params[0]), select, None))
-        return body
+        return self._single(call, self._in(self.tenant.service_principals, call.params[0]),
+                            catalog.SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", "servicePrincipals")
 
     def sp_app_role_assigned_to(self, call: Call) -> dict:
         sp = self._in(self.tenant.service_principals, call.params[0])
