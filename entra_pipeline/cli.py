@@ -99,17 +99,184 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _home_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="home folder (default: $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline)")
+
+
+def _connector_parser(commands: argparse._SubParsersAction) -> None:
+    connector = commands.add_parser("connector", help="configure connectors (connectors.yaml in the home folder)")
+    sub = connector.add_subparsers(dest="connector_command", required=True)
+    add = sub.add_parser("add", help="add a connector from flags (the secret is read from stdin or an env var)")
+    _home_argument(add)
+    add.add_argument("--name", required=True)
+    add.add_argument("--description")
+    add.add_argument("--tenant-id", required=True, help="directory (tenant) id, or a verified domain")
+    add.add_argument("--client-id", required=True, help="application (client) id")
+    secret = add.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--client-secret-stdin", action="store_true",
+                        help="read the client secret from standard input; it is stored encrypted")
+    secret.add_argument("--client-secret-env", metavar="VAR", help="read the secret from this variable at run time")
+    add.add_argument("--cloud", default="global", help="global | usgov | usgov-dod | china")
+    add.add_argument("--authority-host", help="https origin of the identity platform (simulator, proxy)")
+    add.add_argument("--graph-endpoint", help="https origin of Microsoft Graph (simulator, proxy)")
+    add.add_argument("--ca-bundle", help="extra CA certificate(s) to trust (verification stays on)")
+    add.add_argument("--asset-types", default="identities_only",
+                     help="identities_only | identities_with_security_posture")
+    add.add_argument("--baseline", default="weekly", help="weekly | fortnightly | triweekly | monthly")
+    add.add_argument("--retain-previous-delta", action="store_true")
+    add.add_argument("--require-manual-sync", action="store_true")
+    add.add_argument("--replace", action="store_true", help="replace a connector of the same name")
+    add.set_defaults(func=_connector_add)
+    listing = sub.add_parser("list", help="list configured connectors")
+    _home_argument(listing)
+    listing.set_defaults(func=_connector_list)
+
+
+def _connector_add(args: argparse.Namespace) -> int:
+    from .config import ConfigError, Connector, SecretBox, home_folder, parse_connectors, save_connector
+
+    home = home_folder(args.home)
+    entry = {k: v for k, v in {
+        "name": args.name, "description": args.description, "tenant_id": args.tenant_id,
+        "client_id": args.client_id, "client_secret_env": args.client_secret_env, "cloud": args.cloud,
+        "authority_host": args.authority_host, "graph_endpoint": args.graph_endpoint, "ca_bundle": args.ca_bundle,
+        "asset_types": args.asset_types, "baseline": args.baseline,
+        "retain_previous_delta": args.retain_previous_delta, "require_manual_sync": args.require_manual_sync,
+    }.items() if v is not None}
+    if args.client_secret_stdin:
+        plain = sys.stdin.readline().strip()
+        if not plain:
+            print("entra-pipeline connector add: no client secret on standard input", file=sys.stderr)
+            return 2
+        entry["client_secret"] = SecretBox(home).encrypt(plain)
+    try:
+        [connector] = parse_connectors({"connectors": [entry]}, "connector add")
+        path = save_connector(home, connector, replace=args.replace)
+    except ConfigError as error:
+        print(str(error).replace("connector add: ", ""), file=sys.stderr)
+        return 2
+    print(f"Connector {connector.name!r} saved in {path} (secret stored "
+          f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
+    return 0
+
+
+def _connector_list(args: argparse.Namespace) -> int:
+    from .config import home_folder, load_connectors
+
+    home = home_folder(args.home)
+    connectors = load_connectors(home)
+    if not connectors:
+        print(f"No connectors in {home}. Add one with `entra-pipeline connector add`.")
+    for connector in connectors:
+        print(f"{connector.name:24} tenant {connector.tenant_id}  {connector.asset_types}  {connector.graph_host}")
+    return 0
+
+
+def _test_connection_parser(commands: argparse._SubParsersAction) -> None:
+    test = commands.add_parser("test-connection", help="run the spec's five Test Connection checks")
+    _home_argument(test)
+    test.add_argument("--connector", required=True)
+    test.set_defaults(func=_test_connection)
+
+
+def _test_connection(args: argparse.Namespace) -> int:
+    from .config import find_connector, home_folder
+    from .graph.connection_test import run_checks
+
+    home = home_folder(args.home)
+    connector = find_connector(home, args.connector)
+    print(f"Test Connection: {connector.name} (tenant {connector.tenant_id})")
+    results = run_checks(connector, home)
+    for result in results:
+        print("  " + result.line().replace("\n", "\n  "))
+    passed = all(r.passed for r in results)
+    print("All five checks passed." if passed else "Test Connection failed.")
+    return 0 if passed else 1
+
+
+def _sync_parser(commands: argparse._SubParsersAction) -> None:
+    sync = commands.add_parser("sync", help="run a connector's pull now (a Dagster materialization)")
+    _home_argument(sync)
+    sync.add_argument("--connector", required=True)
+    sync.add_argument("--full", action="store_true", help="full pull (today every pull is full; delta comes later)")
+    sync.set_defaults(func=_sync)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from .config import find_connector, home_folder
+
+    home = home_folder(args.home)
+    return _run_sync(find_connector(home, args.connector), home)
+
+
+def _run_sync(connector, home) -> int:
+    from .runner import sync
+
+    print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
+    outcome = sync(connector, home)
+    for name, metadata in outcome.materialized.items():
+        print(f"  {name:28} {metadata.get('count', 0):>9} objects  {metadata.get('graph_requests', 0):>6} requests  "
+              f"{metadata.get('resource_units', 0):>6} RU  {metadata.get('throttled_429', 0):>4} x 429")
+    for warning in outcome.warnings:
+        print(f"  warning: {warning}")
+    print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}.")
+    return 0 if outcome.success else 1
+
+
+def _demo_parser(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser("demo", help="the main job on the embedded simulator: no cloud account needed")
+    _home_argument(demo)
+    demo.add_argument("--users", type=int, default=1000)
+    demo.add_argument("--port", type=int, default=0)
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .config import Connector, SecretBox, home_folder, save_connector
+    from .graph.connection_test import run_checks
+    from .runner import dagster_home
+    from .simulator import Simulator, SimulatorConfig
+
+    home = home_folder(args.home)
+    print(f"Starting the embedded Graph simulator ({args.users} users) ...", flush=True)
+    with Simulator(SimulatorConfig(users=args.users, port=args.port, state_dir=home / "simulator")) as sim:
+        info = sim.info
+        connector = Connector(name="demo", description="Embedded Graph tenant simulator", tenant_id=info.tenant_id,
+                              client_id=info.client_id, client_secret=SecretBox(home).encrypt(info.client_secret),
+                              authority_host=info.authority_host, graph_endpoint=info.graph_endpoint,
+                              ca_bundle=info.ca_bundle, asset_types="identities_with_security_posture")
+        save_connector(home, connector, replace=True)
+        print(f"Registered connector 'demo' in {home / 'connectors.yaml'}")
+        for result in run_checks(connector, home):
+            print("  " + result.line())
+        status = _run_sync(connector, home)
+    print(f"\nRaw data: {home / 'data' / 'demo' / 'raw'}\n"
+          "Open the Dagster UI on this home (runs and assets above are there):\n"
+          f"  DAGSTER_HOME={dagster_home(home)} ENTRA_PIPELINE_HOME={home} .venv/bin/dagster dev -w workspace.yaml")
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="entra-pipeline",
                                      description="Microsoft Entra ID -> Qualys CSAM/ETM identity connector")
     commands = parser.add_subparsers(dest="command", required=True)
+    _demo_parser(commands)
+    _connector_parser(commands)
+    _test_connection_parser(commands)
+    _sync_parser(commands)
     _simulator_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"entra-pipeline: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,339 @@
+"""Connector configuration: `connectors.yaml` in the home folder, loaded into models that
+mirror the spec's three steps (Profile & Connectivity, Scope & Schedule, Advanced Settings).
+
+Every invalid value is reported with the connector's name, the field and what is allowed.
+Client secrets are stored only encrypted (`enc:` + Fernet token) or referenced by an
+environment variable; a plain-text secret in the file is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+HOME_ENV = "ENTRA_PIPELINE_HOME"
+KEY_ENV = "ENTRA_PIPELINE_KEY"
+CONNECTORS_FILE = "connectors.yaml"
+KEY_FILE = "secret.key"
+ENCRYPTED_PREFIX = "enc:"
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INTERVAL = re.compile(r"^(\d+)\s*([mhd])$")
+
+# Login and Graph hosts per national cloud (graph.md §6.5).
+CLOUDS: dict[str, tuple[str, str]] = {
+    "global": ("https://login.microsoftonline.com", "https://graph.microsoft.com"),
+    "usgov": ("https://login.microsoftonline.us", "https://graph.microsoft.us"),
+    "usgov-dod": ("https://login.microsoftonline.us", "https://dod-graph.microsoft.us"),
+    "china": ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+}
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the connector, field and remedy."""
+
+
+def home_folder(explicit: str | Path | None = None) -> Path:
+    """--home, else $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline."""
+    raw = explicit or os.environ.get(HOME_ENV) or Path.home() / ".entra-pipeline"
+    return Path(raw).expanduser().resolve()
+
+
+# --------------------------------------------------------------------------- secrets
+class SecretBox:
+    """Fernet encryption of client secrets. The key comes from $ENTRA_PIPELINE_KEY, else from
+    `secret.key` in the home folder (created owner-only on first use)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def _key(self) -> bytes:
+        from_env = os.environ.get(KEY_ENV)
+        if from_env:
+            return from_env.encode()
+        path = self.home / KEY_FILE
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+        return path.read_bytes().strip()
+
+    def encrypt(self, secret: str) -> str:
+        return ENCRYPTED_PREFIX + Fernet(self._key()).encrypt(secret.encode()).decode()
+
+    def decrypt(self, stored: str) -> SecretStr:
+        try:
+            return SecretStr(Fernet(self._key()).decrypt(stored[len(ENCRYPTED_PREFIX):].encode()).decode())
+        except (InvalidToken, ValueError) as error:
+            raise ConfigError(
+                "the client secret cannot be decrypted with this key: set ENTRA_PIPELINE_KEY to the key it was "
+                f"encrypted with, or store the secret again with `entra-pipeline connector add`") from error
+
+
+# --------------------------------------------------------------------------- models
+class Schedule(BaseModel):
+    """Scope & Schedule: a single occurrence, or recurring every interval (or cron) between
+    start and end, in an IANA timezone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occurs: Literal["single", "recurring"]
+    start: dt.datetime
+    end: dt.datetime | None = None
+    every: str | None = Field(default=None, description="interval such as 30m, 6h or 1d")
+    cron: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Calcutta or Europe/London")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and not INTERVAL.match(value.strip()):
+            raise ValueError(f"interval {value!r} is not a number followed by m, h or d (e.g. 6h)")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"cron {value!r} must have five fields (minute hour day month weekday)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Schedule":
+        if self.start.tzinfo is not None or (self.end is not None and self.end.tzinfo is not None):
+            raise ValueError("give start and end as local times (e.g. '2026-12-01 02:00'); the timezone field says where")
+        if self.occurs == "recurring":
+            if self.end is None:
+                raise ValueError("a recurring schedule needs an end")
+            if (self.every is None) == (self.cron is None):
+                raise ValueError("a recurring schedule needs exactly one of every (e.g. 6h) or cron")
+        elif self.every is not None or self.cron is not None:
+            raise ValueError("a single occurrence takes no every or cron")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end:%Y-%m-%d %H:%M} is not after start {self.start:%Y-%m-%d %H:%M}")
+        return self
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Destination(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local"] = "local"  # the Qualys destination arrives with its issue (#4)
+
+
+class Connector(BaseModel):
+    """One configured tenant. Field names follow connectors.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Profile & Connectivity
+    name: str
+    description: str | None = Field(default=None, max_length=180)
+    tenant_id: str
+    client_id: str
+    client_secret: str | None = None
+    client_secret_env: str | None = None
+    cloud: Literal["global", "usgov", "usgov-dod", "china"] = "global"
+    authority_host: str | None = None
+    graph_endpoint: str | None = None
+    ca_bundle: Path | None = None
+    # Scope & Schedule, Advanced Settings
+    asset_types: Literal["identities_only", "identities_with_security_posture"] = "identities_only"
+    schedule: Schedule | None = None
+    baseline: Literal["weekly", "fortnightly", "triweekly", "monthly"] = "weekly"
+    retain_previous_delta: bool = False
+    require_manual_sync: bool = False
+    destination: Destination = Destination()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("use 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+        return value
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        if not (GUID.match(value) or DOMAIN.match(value)):
+            raise ValueError(f"{value!r} is neither a directory (tenant) id GUID nor a verified domain such as "
+                             "contoso.onmicrosoft.com")
+        return value.lower()
+
+    @field_validator("client_id")
+    @classmethod
+    def _client(cls, value: str) -> str:
+        if not GUID.match(value):
+            raise ValueError(f"{value!r} is not an application (client) id GUID")
+        return value.lower()
+
+    @field_validator("client_secret")
+    @classmethod
+    def _encrypted(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(ENCRYPTED_PREFIX):
+            raise ValueError("a plain-text secret is not accepted in connectors.yaml: store it encrypted with "
+                             "`entra-pipeline connector add --client-secret-stdin ...`, or name an environment "
+                             "variable with client_secret_env")
+        return value
+
+    @field_validator("client_secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    @field_validator("authority_host", "graph_endpoint")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^/\s]+$", value.rstrip("/")):
+            raise ValueError(f"{value!r} must be an https:// origin such as https://127.0.0.1:8443 (TLS is required)")
+        return value.rstrip("/") if value else value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"CA bundle {value} does not exist")
+        return value.expanduser().resolve() if value else value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> "Connector":
+        if (self.client_secret is None) == (self.client_secret_env is None):
+            raise ValueError("give exactly one of client_secret (encrypted) or client_secret_env")
+        return self
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def login_host(self) -> str:
+        return self.authority_host or CLOUDS[self.cloud][0]
+
+    @property
+    def graph_host(self) -> str:
+        return self.graph_endpoint or CLOUDS[self.cloud][1]
+
+    @property
+    def graph_scope(self) -> str:
+        """Tokens are always for Microsoft Graph of the connector's cloud, even through an override."""
+        return f"{CLOUDS[self.cloud][1]}/.default"
+
+    @property
+    def dagster_name(self) -> str:
+        """Dagster group names allow only [A-Za-z0-9_]."""
+        return self.name.replace("-", "_")
+
+    def secret(self, home: Path) -> SecretStr:
+        if self.client_secret_env:
+            value = os.environ.get(self.client_secret_env)
+            if not value:
+                raise ConfigError(f"connector {self.name!r}: environment variable {self.client_secret_env} "
+                                  "(client_secret_env) is not set")
+            return SecretStr(value)
+        try:
+            return SecretBox(home).decrypt(self.client_secret or "")
+        except ConfigError as error:
+            raise ConfigError(f"connector {self.name!r}: {error}") from None
+
+
+# --------------------------------------------------------------------------- file
+def _explain(error: ValidationError, where: str) -> list[str]:
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "(connector)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field; see connectors.yaml in the README for the fields a connector takes"
+        elif problem["type"] == "string_too_long":
+            message = f"at most {problem['ctx']['max_length']} characters (got {len(problem['input'])})"
+        elif problem["type"] == "literal_error":
+            message = f"got {problem['input']!r}; allowed: {problem['ctx']['expected']}"
+        lines.append(f"{where}: field '{field}': {message}")
+    return lines
+
+
+def parse_connectors(raw: object, source: str = CONNECTORS_FILE) -> list[Connector]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict) or not isinstance(raw.get("connectors", []), list):
+        raise ConfigError(f"{source}: expected a mapping with a 'connectors' list")
+    problems: list[str] = []
+    connectors: list[Connector] = []
+    for index, entry in enumerate(raw.get("connectors") or []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"{source}: connector {name!r}" if name else f"{source}: connector #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a mapping of fields")
+            continue
+        try:
+            connectors.append(Connector.model_validate(entry))
+        except ValidationError as error:
+            problems.extend(_explain(error, where))
+    seen: dict[str, str] = {}
+    for connector in connectors:
+        key = connector.dagster_name.lower()
+        if key in seen:
+            problems.append(f"{source}: connector {connector.name!r}: field 'name': duplicate of {seen[key]!r} "
+                            "(names must be unique, '-' and '_' counting as the same)")
+        seen[key] = connector.name
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return connectors
+
+
+def load_connectors(home: Path) -> list[Connector]:
+    path = home / CONNECTORS_FILE
+    if not path.exists():
+        return []
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_connectors(raw, str(path))
+
+
+def find_connector(home: Path, name: str) -> Connector:
+    connectors = load_connectors(home)
+    for connector in connectors:
+        if connector.name == name:
+            return connector
+    known = ", ".join(c.name for c in connectors) or "none yet (add one with `entra-pipeline connector add`)"
+    raise ConfigError(f"no connector named {name!r} in {home / CONNECTORS_FILE}; configured: {known}")
+
+
+def save_connector(home: Path, connector: Connector, replace: bool = False) -> Path:
+    """Add (or replace) one connector, validating the whole file before writing it."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / CONNECTORS_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    entries = list((raw or {}).get("connectors") or [])
+    if replace:
+        entries = [e for e in entries if e.get("name") != connector.name]
+    entries.append(connector.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
+    parse_connectors({"connectors": entries}, str(path))
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path

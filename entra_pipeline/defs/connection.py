@@ -1,0 +1,29 @@
+"""Test Connection as a Dagster job, so the UI can run the spec's five checks."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from ..config import Connector
+from ..graph.connection_test import run_checks
+
+
+def test_connection_job(connector: Connector, home: Path) -> dg.JobDefinition:
+    @dg.op(name=f"{connector.dagster_name}__test_connection",
+           description="Network Reachability, TLS Handshake, Authentication Credential Check, "
+                       "Authorization Scope Check, Data Fetch (the spec's Test Connection).")
+    def check(context: dg.OpExecutionContext) -> None:
+        results = run_checks(connector, home)
+        for result in results:
+            (context.log.info if result.passed else context.log.error)(result.line())
+        context.add_output_metadata({r.name: ("passed" if r.passed else f"failed: {r.detail}") for r in results})
+        failed = [r for r in results if not r.passed]
+        if failed:
+            raise dg.Failure(f"Test Connection failed: {failed[0].name}", description=failed[0].remedy)
+
+    @dg.job(name=f"{connector.dagster_name}__test_connection", tags={"entra/connector": connector.dagster_name})
+    def job() -> None:
+        check()
+
+    return job

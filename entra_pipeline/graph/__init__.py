@@ -1,0 +1,2 @@
+"""Microsoft Graph access: credentials, the raw-JSON client, the request plans, the
+relationship derivations and Test Connection."""

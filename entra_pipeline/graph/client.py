@@ -1,0 +1,236 @@
+"""The Graph client the pipeline uses: msgraph-sdk's request adapter and middleware
+(authentication, redirects, telemetry headers) with bulk responses read as raw JSON.
+
+msgraph-sdk's typed models cost ~6 ms per user object to deserialize; `json.loads` of the
+same page costs microseconds. Retries are ours, not kiota's: kiota's RetryHandler does not
+retry 500/502 and gives up when Retry-After is 180 s or more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import json
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+import httpx
+from kiota_abstractions.method import Method
+from kiota_abstractions.native_response_handler import NativeResponseHandler
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+from msgraph import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
+
+from ..config import Connector
+from .auth import credential, graph_host_name, tls_context
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+# Which part of a plan a request belongs to, so each asset can report its own Graph cost.
+PART: contextvars.ContextVar[str] = contextvars.ContextVar("graph_part", default="other")
+
+
+class GraphError(Exception):
+    """A Graph request that failed for good. Carries status and Graph's error code."""
+
+    def __init__(self, status: int, code: str, message: str, url: str) -> None:
+        super().__init__(f"{status} {code}: {message} ({url.split('?')[0]})")
+        self.status, self.code, self.message, self.url = status, code, message, url
+
+
+class GraphPagingError(GraphError):
+    pass
+
+
+@dataclass
+class GraphStats:
+    requests: int = 0
+    resource_units: int = 0
+    throttled: int = 0
+    retries: int = 0
+    by_status: Counter = field(default_factory=Counter)
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"graph_requests": self.requests, "resource_units": self.resource_units,
+                "throttled_429": self.throttled, "retries": self.retries}
+
+
+@dataclass
+class ClientSettings:
+    concurrency: int = 16
+    page_timeout: float = 120.0  # seconds for one page, end to end
+    max_attempts: int = 8  # per request, for 5xx and transport errors
+    max_throttle_wait: float = 900.0  # total seconds one request may spend waiting on 429s
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After as integer or fractional seconds, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now())
+    except (TypeError, ValueError):
+        return None
+
+
+class GraphClient:
+    def __init__(self, connector: Connector, secret, settings: ClientSettings | None = None) -> None:
+        self.connector = connector
+        self.settings = settings or ClientSettings()
+        self.base = f"{connector.graph_host}/v1.0"
+        self.stats = GraphStats()
+        self.part_stats: dict[str, GraphStats] = {}
+        self._credential = credential(connector, secret)
+        auth = AzureIdentityAuthenticationProvider(self._credential, scopes=[connector.graph_scope],
+                                                   allowed_hosts=[graph_host_name(connector)])
+        self._http = httpx.AsyncClient(
+            verify=tls_context(connector), timeout=httpx.Timeout(self.settings.page_timeout, connect=30),
+            limits=httpx.Limits(max_connections=self.settings.concurrency * 2),
+        )
+        self._adapter = GraphRequestAdapter(auth, GraphClientFactory.create_with_default_middleware(client=self._http))
+        self._adapter.base_url = self.base
+        self.gate = asyncio.Semaphore(self.settings.concurrency)
+
+    async def __aenter__(self) -> "GraphClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._credential.close()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("https://") else f"{self.base}{path}"
+
+    # ---------------------------------------------------------------- one request
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        info = RequestInformation(Method.GET, url)
+        info.url = url
+        for name, value in headers.items():
+            info.headers.add(name, value)
+        info.add_request_options([ResponseHandlerOption(NativeResponseHandler()),
+                                  RetryHandlerOption(max_retries=0, should_retry=False)])
+        return await asyncio.wait_for(self._adapter.send_primitive_async(info, "bytes", {}),
+                                      self.settings.page_timeout)
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> dict:
+        """GET one URL and return its JSON, retrying what is worth retrying."""
+        url = self.url(path)
+        attempt, waited_on_429 = 0, 0.0
+        while True:
+            attempt += 1
+            try:
+                async with self.gate:
+                    response = await self._send(url, headers or {})
+                self._count(response)
+            except (httpx.TransportError, asyncio.TimeoutError) as error:
+                if attempt >= self.settings.max_attempts:
+                    raise GraphError(0, type(error).__name__, f"no answer after {attempt} attempts: {error}", url) from None
+                await self._wait(url, None, attempt, f"{type(error).__name__}")
+                continue
+            if response.status_code == 200:
+                try:
+                    return json.loads(response.content)
+                except json.JSONDecodeError:
+                    if attempt >= self.settings.max_attempts:
+                        raise GraphError(200, "MalformedJson", "the body is not JSON", url) from None
+                    await self._wait(url, None, attempt, "malformed JSON body")
+                    continue
+            if response.status_code in RETRY_STATUSES:
+                delay = retry_after_seconds(response.headers.get("Retry-After"))
+                if response.status_code == 429:
+                    # A 429 is answered by waiting as told, not by giving up: bounded by total wait only.
+                    if waited_on_429 < self.settings.max_throttle_wait:
+                        waited_on_429 += await self._wait(url, delay, attempt, "429")
+                        continue
+                elif attempt < self.settings.max_attempts:
+                    await self._wait(url, delay, attempt, str(response.status_code))
+                    continue
+            raise self._error(response, url)
+
+    def _part(self) -> GraphStats:
+        return self.part_stats.setdefault(PART.get(), GraphStats())
+
+    def _count(self, response: httpx.Response) -> None:
+        units = int(response.headers.get("x-ms-resource-unit", "0") or 0) if response.status_code == 200 else 0
+        for stats in (self.stats, self._part()):
+            stats.requests += 1
+            stats.resource_units += units
+            stats.throttled += response.status_code == 429
+            stats.by_status[response.status_code] += 1
+
+    async def _wait(self, url: str, delay: float | None, attempt: int, reason: str) -> float:
+        if delay is None:  # exponential backoff with jitter when the server gives no Retry-After
+            delay = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        for stats in (self.stats, self._part()):
+            stats.retries += 1
+        log.info("retrying %s in %.1fs after %s (attempt %d)", url.split("?")[0], delay, reason, attempt)
+        await asyncio.sleep(delay)
+        return delay
+
+    @staticmethod
+    def _error(response: httpx.Response, url: str) -> GraphError:
+        try:
+            error = json.loads(response.content)["error"]
+            code, message = error.get("code", ""), error.get("message", "")
+        except (ValueError, KeyError, TypeError):
+            code, message = "", response.text[:200]
+        return GraphError(response.status_code, code, message, url)
+
+    # ---------------------------------------------------------------- listings
+    async def pages(self, path: str, headers: dict[str, str] | None = None,
+                    on_restart: Callable[[], None] | None = None) -> AsyncIterator[dict]:
+        """Every page of a listing, following nextLinks. A nextLink seen three times is a loop
+        (an error, not an endless run); an expired page token restarts the listing from its first
+        page (`on_restart` tells the caller to drop what it collected)."""
+        first = self.url(path)
+        url: str | None = first
+        visits: Counter = Counter()
+        restarts = 0
+        while url:
+            visits[url] += 1
+            if visits[url] > 3:
+                raise GraphPagingError(0, "NextLinkLoop", "the listing's nextLink keeps pointing back", url)
+            try:
+                page = await self.get(url, headers)
+            except GraphError as error:
+                if error.code == "Directory_ExpiredPageToken" and restarts < 3:
+                    restarts += 1
+                    log.warning("page token expired in %s: restarting the listing", first.split("?")[0])
+                    if on_restart:
+                        on_restart()
+                    url, visits = first, Counter()
+                    continue
+                raise
+            yield page
+            url = page.get("@odata.nextLink")
+
+    async def collect(self, path: str, headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
+        """All items of a listing (deduplicated by id when items have one) and its deltaLink, if any."""
+        items: dict[object, dict] = {}
+        delta_link = None
+
+        def restart() -> None:
+            items.clear()
+
+        async for page in self.pages(path, headers, on_restart=restart):
+            for index, item in enumerate(page.get("value", [])):
+                items[item.get("id", (id(page), index)) if isinstance(item, dict) else (id(page), index)] = item
+            delta_link = page.get("@odata.deltaLink", delta_link)
+        return list(items.values()), delta_link
