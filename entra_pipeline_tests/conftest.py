@@ -38,3 +38,28 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
     yield make
     for simulator in started:
         simulator.stop()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh home folder; ENTRA_PIPELINE_KEY unset so the key file path is exercised."""
+    monkeypatch.delenv("ENTRA_PIPELINE_KEY", raising=False)
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+def connector_for(sim: Simulator, home, name: str = "sim", save: bool = True, **overrides):
+    """A connector pointed at a simulator, its secret stored encrypted in `home`."""
+    from entra_pipeline.config import Connector, SecretBox, save_connector
+
+    info = sim.info
+    fields = dict(name=name, tenant_id=info.tenant_id, client_id=info.client_id,
+                  client_secret=SecretBox(home).encrypt(overrides.pop("secret", info.client_secret)),
+                  authority_host=info.authority_host, graph_endpoint=info.graph_endpoint, ca_bundle=info.ca_bundle,
+                  asset_types="identities_with_security_posture")
+    fields.update(overrides)
+    connector = Connector(**fields)
+    if save:
+        save_connector(home, connector, replace=True)
+    return connector

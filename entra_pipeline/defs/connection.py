@@ -10,7 +10,7 @@ from ..graph.connection_test import run_checks
 
 
 def test_connection_job(connector: Connector, home: Path) -> dg.JobDefinition:
-    @dg.op(name=f"{connector.dagster_name}__test_connection",
+    @dg.op(name=f"{connector.dagster_name}__connection_checks",
            description="Network Reachability, TLS Handshake, Authentication Credential Check, "
                        "Authorization Scope Check, Data Fetch (the spec's Test Connection).")
     def check(context: dg.OpExecutionContext) -> None:

@@ -1,0 +1,104 @@
+"""The request plan: the set-based plan produces exactly the spec's per-object relationships,
+ingests exactly the simulator's truth, and never calls Graph once per user."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from entra_pipeline.graph.client import GraphClient
+from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan, entities_for
+from entra_pipeline.graph.relationships import relationship_sets
+from entra_pipeline.simulator import catalog
+
+from .conftest import connector_for
+
+
+def pull(sim, home, entities=None):
+    connector = connector_for(sim, home)
+
+    async def main():
+        async with GraphClient(connector, connector.secret(home)) as client:
+            return await SetBasedPlan(client, entities or entities_for(connector.asset_types)).run()
+
+    return asyncio.run(main())
+
+
+def test_set_based_and_literal_plans_give_identical_relationships(make_sim, home):
+    sim = make_sim(users=600, seed=21)
+    connector = connector_for(sim, home)
+
+    async def main():
+        async with GraphClient(connector, connector.secret(home)) as client:
+            result = await SetBasedPlan(client, entities_for(connector.asset_types)).run()
+            literal = await LiteralPlan(client).relationships()
+            return result, literal
+
+    result, literal = asyncio.run(main())
+    derived = relationship_sets(result.memberships, result.app_role_assignments, result.objects["users"],
+                                result.objects["groups"], result.objects["servicePrincipals"])
+    assert derived.keys() == literal.keys()
+    different = [key for key in literal if literal[key] != derived[key]]
+    assert different == []
+    # The comparison covers the hard cases, not only plain memberships:
+    kinds = {kind for rel in literal.values() for kind, _ in rel.get("memberOf", ())}
+    assert kinds == {"group", "directoryRole", "administrativeUnit"}
+    assignments = {a["id"]: a for a in result.app_role_assignments}
+    default_access = {i for rel in literal.values() for i in rel.get("appRoleAssignments", ())
+                      if assignments[i]["appRoleId"] == catalog.DEFAULT_ACCESS_ROLE_ID}
+    assert default_access
+    nested = [key for key, rel in literal.items() if key[0] == "group" and any(k == "group" for k, _ in rel["memberOf"])]
+    assert nested
+    role_assignable = [g["id"] for g in sim.tenant.groups.values() if g["isAssignableToRole"]]
+    assert any(("directoryRole" in {k for k, _ in literal[("group", g)]["memberOf"]}) for g in role_assignable)
+
+
+def test_a_full_pull_of_10000_users_ingests_exactly_the_truth_without_per_user_calls(make_sim, home):
+    sim = make_sim(users=10_000, seed=7)
+    result = pull(sim, home)
+    truth = sim.truth()
+    assert not result.failed
+
+    def by_id(objects):
+        return {o["id"]: o for o in objects}
+
+    users = by_id(result.objects["users"])
+    assert users.keys() == by_id(truth["users"]).keys()
+    for user in truth["users"][:500]:
+        for prop in ("userPrincipalName", "accountEnabled", "department", "city", "lastPasswordChangeDateTime"):
+            assert users[user["id"]].get(prop) == user.get(prop)
+    assert by_id(result.objects["groups"]).keys() == by_id(truth["groups"]).keys()
+    for name in ("roles", "applications", "servicePrincipals", "directoryRoles", "administrativeUnits"):
+        source = {"roles": "roleDefinitions"}.get(name, name)
+        assert by_id(result.objects[name]).keys() == by_id(truth[source]).keys(), name
+    assert by_id(result.objects["tenant"]).keys() == {truth["tenantId"]}
+    assert by_id(result.objects["roleAssignments"]).keys() == by_id(truth["roleAssignments"]).keys()
+    assert by_id(result.objects["roleEligibilitySchedules"]).keys() == by_id(truth["roleEligibilitySchedules"]).keys()
+
+    expected = {(c, kind, m["id"]) for kind, table in (("group", "groupMembers"), ("directoryRole", "directoryRoleMembers"),
+                                                        ("administrativeUnit", "administrativeUnitMembers"))
+                for c, members in truth[table].items() for m in members}
+    ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.memberships}
+    assert ingested == expected
+    assert {a["id"] for a in result.app_role_assignments} == {a["id"] for a in truth["appRoleAssignments"]}
+    assert set(result.delta_links) == {"users", "groups"}
+
+    endpoints = sim.stats()["endpoints"]
+    per_user = [name for name in endpoints if name.startswith(("GET /users/{id}", "GET /groups/{id}"))]
+    assert per_user == []
+    assert sum(e["requests"] for e in endpoints.values()) < 400  # 10,000 users, 1,000 groups
+
+
+def test_a_forbidden_part_is_reported_and_the_rest_still_arrives(make_sim, home):
+    sim = make_sim(users=80, faults=("forbidden=applications",))
+    result = pull(sim, home)
+    assert set(result.failed) == {"applications"} and "403" in result.failed["applications"]
+    assert "applications" not in result.objects and len(result.objects["users"]) == 80
+
+
+def test_identities_only_reads_no_applications_or_tenant(make_sim, home):
+    sim = make_sim(users=50)
+    result = pull(sim, home, entities_for("identities_only"))
+    assert "applications" not in result.objects and "tenant" not in result.objects
+    assert "GET /applications" not in sim.stats()["endpoints"]
