@@ -209,9 +209,23 @@ def _sync(args: argparse.Namespace) -> int:
     return _run_sync(find_connector(home, args.connector), home)
 
 
+def _progress_to_stdout() -> None:
+    """Our own log lines (what is fetched, retried, skipped) as plain progress lines."""
+    import logging
+
+    logger = logging.getLogger("entra_pipeline")
+    if not any(getattr(h, "_entra_progress", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("  .. %(message)s"))
+        handler._entra_progress = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def _run_sync(connector, home) -> int:
     from .runner import sync
 
+    _progress_to_stdout()
     print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
     outcome = sync(connector, home)
     for name, metadata in outcome.materialized.items():

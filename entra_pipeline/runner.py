@@ -43,7 +43,9 @@ class SyncOutcome:
 def sync(connector: Connector, home: Path) -> SyncOutcome:
     with instance(home) as dagster_instance:
         result = dg.materialize([raw_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
-                                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"})
+                                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"},
+                                # the full event log stays in the instance (and the UI); the console gets warnings
+                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization

@@ -85,3 +85,17 @@ def test_demo_runs_the_main_job_on_the_embedded_simulator(home):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("PASS") == 5 and "users" in result.stdout and "succeeded" in result.stdout
     assert "dagster dev -w workspace.yaml" in result.stdout
+
+
+def test_dagster_definitions_validate_passes_on_the_workspace(sim, home):
+    import os
+    from pathlib import Path
+
+    connector_for(sim, home)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ENTRA_PIPELINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    (home / "dagster").mkdir(exist_ok=True)
+    result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
+                             str(root / "workspace.yaml")], capture_output=True, text=True, timeout=300, cwd=root, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "All code locations passed validation" in result.stderr + result.stdout

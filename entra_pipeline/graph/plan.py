@@ -75,6 +75,18 @@ class SetBasedPlan:
         except GraphError as error:
             log.warning("could not read %s: %s", part, error)
             self.pull.failed[part] = str(error)
+            return
+        log.info("fetched %s", self._progress(part))
+
+    def _progress(self, part: str) -> str:
+        objects = self.pull.objects
+        if part == "appRoleAssignments":
+            return (f"{len(self.pull.app_role_assignments)} app role assignments from "
+                    f"{len(objects.get('servicePrincipals', []))} service principals")
+        if part == "roles":
+            return (f"{len(objects['roles'])} role definitions, {len(objects['roleAssignments'])} role assignments, "
+                    f"{len(objects['roleEligibilitySchedules'])} eligibility schedules")
+        return f"{len(objects.get(part, []))} {part}"
 
     def _list(self, entity: str, path: str):
         async def work() -> None:
