@@ -229,12 +229,68 @@ def _run_sync(connector, home) -> int:
     print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
     outcome = sync(connector, home)
     for name, metadata in outcome.materialized.items():
-        print(f"  {name:28} {metadata.get('count', 0):>9} objects  {metadata.get('graph_requests', 0):>6} requests  "
-              f"{metadata.get('resource_units', 0):>6} RU  {metadata.get('throttled_429', 0):>4} x 429")
+        if name.startswith("raw/"):
+            print(f"  {name:32} {metadata.get('count', 0):>9} objects  {metadata.get('graph_requests', 0):>6} requests  "
+                  f"{metadata.get('resource_units', 0):>6} RU  {metadata.get('throttled_429', 0):>4} x 429")
+        elif name.startswith("records/"):
+            print(f"  {name:32} {metadata.get('count', 0):>9} records  {metadata.get('rejected', 0):>6} rejected")
+    upload = outcome.materialized.get("upload")
+    if upload:
+        print(f"  upload to {upload['destination']}: " + ", ".join(
+            f"{key.rsplit('_', 1)[0]} +{upload[key]}" for key in upload if key.endswith("_inserted")))
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
     print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}.")
     return 0 if outcome.success else 1
+
+
+ENTITIES = ("users", "groups", "roles", "applications", "servicePrincipals", "tenant")
+
+
+def _inventory_parser(commands: argparse._SubParsersAction) -> None:
+    inventory = commands.add_parser("inventory", help="the local inventory (the embedded default destination)")
+    sub = inventory.add_subparsers(dest="inventory_command", required=True)
+    export = sub.add_parser("export", help="print records, one JSON object per line, as they would be sent")
+    _home_argument(export)
+    export.add_argument("--connector", required=True)
+    export.add_argument("--entity", required=True, choices=ENTITIES)
+    export.set_defaults(func=_inventory_export)
+    search = sub.add_parser("search", help='search records, e.g. inventory:(source:"Microsoft") status:ACTIVE')
+    _home_argument(search)
+    search.add_argument("query", nargs="?", default='inventory:(source:"Microsoft")',
+                        help='filters: source, name (wildcards *), status, entity, connector, id')
+    search.add_argument("--limit", type=int, default=50, help="rows to print (default 50; 0 = all)")
+    search.set_defaults(func=_inventory_search)
+
+
+def _inventory_export(args: argparse.Namespace) -> int:
+    import json
+
+    from .config import find_connector, home_folder
+    from .qualys.inventory import LocalInventory
+
+    home = home_folder(args.home)
+    connector = find_connector(home, args.connector)
+    for record in LocalInventory(home).export(connector.name, args.entity):
+        print(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    return 0
+
+
+def _inventory_search(args: argparse.Namespace) -> int:
+    from .config import home_folder
+    from .qualys.inventory import LocalInventory
+
+    try:
+        rows = LocalInventory(home_folder(args.home)).search(args.query)
+    except ValueError as error:
+        print(f"entra-pipeline inventory search: {error}", file=sys.stderr)
+        return 2
+    shown = rows if args.limit == 0 else rows[: args.limit]
+    print(f"{'CONNECTOR':16} {'ENTITY':18} {'STATUS':9} {'NAME':40} ID")
+    for row in shown:
+        print(f"{row['connector'][:16]:16} {row['entity']:18} {row['status'] or '-':9} {row['name'][:40]:40} {row['id']}")
+    print(f"{len(rows)} record(s){'' if len(shown) == len(rows) else f', {len(shown)} shown (--limit 0 for all)'}")
+    return 0
 
 
 def _demo_parser(commands: argparse._SubParsersAction) -> None:
@@ -264,7 +320,9 @@ def _demo(args: argparse.Namespace) -> int:
         for result in run_checks(connector, home):
             print("  " + result.line())
         status = _run_sync(connector, home)
-    print(f"\nRaw data: {home / 'data' / 'demo' / 'raw'}\n"
+    print(f"\nLocal inventory: {home / 'inventory.sqlite'}\n"
+          f"  .venv/bin/entra-pipeline inventory search --home {home} 'inventory:(source:\"Microsoft\") entity:roles'\n"
+          f"  .venv/bin/entra-pipeline inventory export --home {home} --connector demo --entity users\n"
           "Open the Dagster UI on this home (runs and assets above are there):\n"
           f"  DAGSTER_HOME={dagster_home(home)} ENTRA_PIPELINE_HOME={home} .venv/bin/dagster dev -w workspace.yaml")
     return status
@@ -278,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connector_parser(commands)
     _test_connection_parser(commands)
     _sync_parser(commands)
+    _inventory_parser(commands)
     _simulator_parser(commands)
     return parser
 

@@ -106,5 +106,7 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
             store.write_objects(asset, objects)
             count = len(objects)
         reports[asset] = AssetReport(count, None, stats)
+    store.write_manifest({"failed": {name: r.error for name, r in reports.items() if r.error},
+                          "counts": {name: r.count for name, r in reports.items() if r.count is not None}})
     return Collection(reports, {k: v for k, v in result.delta_links.items() if v}, time.monotonic() - started,
                       client.stats)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from .config import Connector
-from .defs.raw import raw_assets
+from .defs import connector_assets
 
 DAGSTER_YAML = """\
 # Written by entra-pipeline: local SQLite storage under this folder, telemetry off.
@@ -42,14 +42,14 @@ class SyncOutcome:
 
 def sync(connector: Connector, home: Path) -> SyncOutcome:
     with instance(home) as dagster_instance:
-        result = dg.materialize([raw_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
+        result = dg.materialize(connector_assets(connector, home), instance=dagster_instance, raise_on_error=False,
                                 tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"},
                                 # the full event log stays in the instance (and the UI); the console gets warnings
                                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
-            materialized[materialization.asset_key.path[-1]] = {
+            materialized["/".join(materialization.asset_key.path[1:])] = {
                 key: value.value for key, value in materialization.metadata.items()}
         warnings = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)
                     if entry.level >= logging.WARNING and not entry.is_dagster_event]

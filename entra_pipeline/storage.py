@@ -23,8 +23,10 @@ OBJECT_SCHEMA = pa.schema([("id", pa.string()), ("object", pa.string())])
 
 
 class RawStore:
-    def __init__(self, home: Path, connector: str) -> None:
-        self.root = home / "data" / connector / "raw"
+    """A connector's files of one stage: "raw" (Graph objects) or "records" (Qualys records)."""
+
+    def __init__(self, home: Path, connector: str, stage: str = "raw") -> None:
+        self.root = home / "data" / connector / stage
 
     def path(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
@@ -57,3 +59,14 @@ class RawStore:
 
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
+
+    def write_manifest(self, manifest: dict) -> None:
+        """What the last run of this stage did (which parts failed): read by the next stage."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "_manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        tmp.replace(self.root / "_manifest.json")
+
+    def read_manifest(self) -> dict:
+        path = self.root / "_manifest.json"
+        return json.loads(path.read_text()) if path.exists() else {}

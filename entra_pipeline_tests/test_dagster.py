@@ -38,9 +38,9 @@ def test_sync_is_a_materialization_with_counts_and_graph_costs(make_sim, home):
     connector = connector_for(sim, home)
     outcome = sync(connector, home)
     assert outcome.success
-    assert outcome.materialized["users"]["count"] == 150
-    assert outcome.materialized["users"]["graph_requests"] >= 1 and outcome.materialized["users"]["resource_units"] >= 1
-    assert outcome.materialized["tenant"]["count"] == 1
+    assert outcome.materialized["raw/users"]["count"] == 150
+    assert outcome.materialized["raw/users"]["graph_requests"] >= 1 and outcome.materialized["raw/users"]["resource_units"] >= 1
+    assert outcome.materialized["raw/tenant"]["count"] == 1
     store = RawStore(home, connector.name)
     assert len(store.read_objects("users")) == 150
     assert {row["container_type"] for row in store.read_rows("memberships")} == {
@@ -58,7 +58,7 @@ def test_a_forbidden_entity_is_skipped_and_its_previous_data_kept(make_sim, home
     sim.faults.add("forbidden=applications")
     sim.tenant.create_user(displayName="Arrived later")
     outcome = sync(connector, home)
-    assert outcome.success and "applications" not in outcome.materialized
+    assert outcome.success and "raw/applications" not in outcome.materialized
     assert any("applications not fetched" in w and "403" in w for w in outcome.warnings)
     store = RawStore(home, connector.name)
     assert store.read_objects("applications") == before

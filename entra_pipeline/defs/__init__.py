@@ -10,11 +10,17 @@ import dagster as dg
 from ..config import load_connectors
 from .connection import test_connection_job
 from .raw import raw_assets
+from .records import records_assets, upload_asset
+
+
+def connector_assets(connector, home: Path) -> list[dg.AssetsDefinition]:
+    """raw -> records -> upload, one group per connector."""
+    return [raw_assets(connector, home), records_assets(connector, home), upload_asset(connector, home)]
 
 
 def build_definitions(home: Path) -> dg.Definitions:
     connectors = load_connectors(home)
     return dg.Definitions(
-        assets=[raw_assets(connector, home) for connector in connectors],
+        assets=[asset for connector in connectors for asset in connector_assets(connector, home)],
         jobs=[test_connection_job(connector, home) for connector in connectors],
     )

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 USER_SELECT = ("id,userPrincipalName,accountEnabled,displayName,mail,givenName,surname,mobilePhone,jobTitle,"
                "lastPasswordChangeDateTime,streetAddress,state,city,country,postalCode,department")
 GROUP_SELECT = "id,displayName,description,visibility,securityIdentifier,securityEnabled,uniqueName,members"
-CONTAINER_SELECT = "id,displayName,description"
+# What a memberOf item needs for the maps (directory roles have no visibility, units have no uniqueName).
+ROLE_SELECT = "id,displayName,description,roleTemplateId"
+UNIT_SELECT = "id,displayName,description,visibility"
 MEMBER_SELECT = "id"
 ASSIGNMENT_SELECT = "id,appRoleId,principalId,principalType,principalDisplayName,resourceId,resourceDisplayName"
 LARGE_PAGES = {"Prefer": "odata.maxpagesize=999"}  # delta takes no $top
@@ -129,9 +131,9 @@ class SetBasedPlan:
             self.pull.delta_links["groups"] = link
         return self._guard("groups", work())
 
-    def _containers(self, part: str, list_path: str, members_path: str, kind: str):
+    def _containers(self, part: str, list_path: str, members_path: str, kind: str, select: str):
         async def work() -> None:
-            containers, _ = await self.client.collect(f"{list_path}?$select={CONTAINER_SELECT}")
+            containers, _ = await self.client.collect(f"{list_path}?$select={select}")
             self.pull.objects[part] = containers
 
             async def members_of(container: dict) -> list[dict]:
@@ -144,11 +146,12 @@ class SetBasedPlan:
         return self._guard(part, work())
 
     def _directory_roles(self):
-        return self._containers("directoryRoles", "/directoryRoles", "/directoryRoles/{id}/members", "directoryRole")
+        return self._containers("directoryRoles", "/directoryRoles", "/directoryRoles/{id}/members", "directoryRole",
+                                ROLE_SELECT)
 
     def _administrative_units(self):
         return self._containers("administrativeUnits", "/directory/administrativeUnits",
-                                "/directory/administrativeUnits/{id}/members", "administrativeUnit")
+                                "/directory/administrativeUnits/{id}/members", "administrativeUnit", UNIT_SELECT)
 
     def _roles(self):
         async def work() -> None:

@@ -1,0 +1,134 @@
+"""Applies a transformation map to one source object.
+
+A map is a list of rows (source field -> target field, required or not), read exactly like
+the spec's tables. Paths are dotted; a `[]` segment walks an array: a source
+`memberOf.value[].id` yields one value per element, and a target `asset.assetRelations[].x`
+puts value i into element i, so rows sharing a source array build one target array element
+by element. A source field that is absent or null produces no target key, except through a
+picker's `otherwise` (the spec's status lookups: UNKNOWN when the field is absent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Picker:
+    """FUNCTION_PICKER (LOOKUP on field): a value from `lookup`, else `otherwise`."""
+
+    field: str
+    lookup: tuple[tuple[Any, str], ...]
+    otherwise: str
+
+    def pick(self, source: dict) -> str:
+        value = source.get(self.field) if isinstance(source, dict) else None
+        for key, result in self.lookup:
+            if value is key or (type(value) is type(key) and value == key):  # True must not match 1
+                return result
+        return self.otherwise
+
+
+@dataclass(frozen=True)
+class Row:
+    source: str | Picker
+    target: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TransformMap:
+    entity: str
+    rows: tuple[Row, ...] = ()
+    passthrough: str | None = None  # `* -> <passthrough>.&`: every source field, same name
+
+    @property
+    def vendor_id_field(self) -> str:
+        return "id"
+
+
+@dataclass
+class Outcome:
+    vendor_asset_id: str | None
+    record: dict | None
+    problems: list[str] = field(default_factory=list)  # why the record is not sent
+
+
+def row(source: str | Picker, target: str, required: bool = False) -> Row:
+    return Row(source, target, required)
+
+
+def picker(field_name: str, lookup: dict, otherwise: str) -> Picker:
+    return Picker(field_name, tuple(lookup.items()), otherwise)
+
+
+def _get(value: Any, path: list[str]) -> Any:
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return _ABSENT if value is None else value
+
+
+def resolve(source: dict, path: str) -> Any:
+    """A scalar (or _ABSENT), or for a path with `[]` a list with one value per element."""
+    if "[]" not in path:
+        return _get(source, path.split("."))
+    head, _, tail = path.partition("[]")
+    items = _get(source, head.split("."))
+    if not isinstance(items, list):
+        return _ABSENT
+    rest = [p for p in tail.split(".") if p]
+    return [_get(item, rest) if rest else (_ABSENT if item is None else item) for item in items]
+
+
+def _put(record: dict, path: list[str], value: Any) -> None:
+    node = record
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def place(record: dict, target: str, value: Any) -> None:
+    if "[]" not in target:
+        if value is not _ABSENT:
+            _put(record, target.split("."), value)
+        return
+    head, _, tail = target.partition("[]")
+    values = value if isinstance(value, list) else []
+    node = record
+    for part in head.split(".")[:-1]:
+        node = node.setdefault(part, {})
+    array = node.setdefault(head.split(".")[-1], [])
+    while len(array) < len(values):
+        array.append({})
+    rest = [p for p in tail.split(".") if p]
+    for index, item in enumerate(values):
+        if item is not _ABSENT:
+            _put(array[index], rest, item)
+
+
+def apply(transform: TransformMap, source: dict) -> Outcome:
+    vendor_id = source.get(transform.vendor_id_field) if isinstance(source, dict) else None
+    vendor_id = vendor_id if isinstance(vendor_id, str) and vendor_id else None
+    if transform.passthrough:
+        record: dict = {}
+        # The general rule holds for `*` too: a null source field produces no target key.
+        _put(record, transform.passthrough.split("."), {k: v for k, v in source.items() if v is not None})
+        return Outcome(vendor_id, record, [] if vendor_id else ["missing id"])
+    record, problems = {}, []
+    for rule in transform.rows:
+        if isinstance(rule.source, Picker):
+            place(record, rule.target, rule.source.pick(source))
+            continue
+        value = resolve(source, rule.source)
+        if rule.required and (value is _ABSENT or (isinstance(value, str) and not value.strip())):
+            problems.append(f"required field {rule.source} (-> {rule.target}) is missing")
+            continue
+        place(record, rule.target, value)
+    if problems:
+        return Outcome(vendor_id, None, problems)
+    return Outcome(vendor_id, record)
