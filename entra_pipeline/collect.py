@@ -59,7 +59,7 @@ class Collection:
 def _failure(pull: Pull, asset: str) -> str | None:
     part = RAW_ASSETS[asset][0]
     parts = MEMBERSHIP_PARTS if asset == "memberships" else (part,)
-    errors = [f"{p}: {pull.failed[p]}" for p in parts if p in pull.failed]
+    errors = [pull.failed[p] if p == asset else f"{p}: {pull.failed[p]}" for p in parts if p in pull.failed]
     return "; ".join(errors) or None
 
 

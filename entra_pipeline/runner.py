@@ -42,7 +42,7 @@ class SyncOutcome:
 
 def sync(connector: Connector, home: Path) -> SyncOutcome:
     with instance(home) as dagster_instance:
-        result = dg.materialize(connector_assets(connector, home), instance=dagster_instance, raise_on_error=False,
+        result = dg.materialize([connector_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
                                 tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"},
                                 # the full event log stays in the instance (and the UI); the console gets warnings
                                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})

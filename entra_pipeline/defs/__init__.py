@@ -9,18 +9,12 @@ import dagster as dg
 
 from ..config import load_connectors
 from .connection import test_connection_job
-from .raw import raw_assets
-from .records import records_assets, upload_asset
-
-
-def connector_assets(connector, home: Path) -> list[dg.AssetsDefinition]:
-    """raw -> records -> upload, one group per connector."""
-    return [raw_assets(connector, home), records_assets(connector, home), upload_asset(connector, home)]
+from .assets import connector_assets
 
 
 def build_definitions(home: Path) -> dg.Definitions:
     connectors = load_connectors(home)
     return dg.Definitions(
-        assets=[asset for connector in connectors for asset in connector_assets(connector, home)],
+        assets=[connector_assets(connector, home) for connector in connectors],
         jobs=[test_connection_job(connector, home) for connector in connectors],
     )

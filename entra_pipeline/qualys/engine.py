@@ -97,8 +97,10 @@ def place(record: dict, target: str, value: Any) -> None:
         if value is not _ABSENT:
             _put(record, target.split("."), value)
         return
+    if not isinstance(value, list):  # the source array is absent: no target key, not an empty array
+        return
     head, _, tail = target.partition("[]")
-    values = value if isinstance(value, list) else []
+    values = value
     node = record
     for part in head.split(".")[:-1]:
         node = node.setdefault(part, {})

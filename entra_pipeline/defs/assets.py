@@ -1,0 +1,89 @@
+"""A connector's assets: `<connector>/raw/<entity>` (Graph objects), `<connector>/records/<entity>`
+(Qualys records) and `<connector>/upload` (delivery), in one group.
+
+They are one multi-asset step: Dagster skips every downstream step when an upstream
+skippable output is absent, so separate steps would let a 403 on applications stop users'
+records and the upload too. Inside one step each asset is yielded only when its own data
+arrived whole, and the lineage raw -> records -> upload stays visible in the asset graph.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from ..collect import collect, raw_assets_for
+from ..config import Connector
+from ..qualys.deliver import deliver
+from ..qualys.records import INPUTS, build_records, record_entities
+
+RAW_DESCRIPTIONS = {
+    "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
+    "groups": "Entra ID groups (spec: Groups), with the properties the Groups transformation map reads.",
+    "roles": "Role definitions (spec: Roles, GET /roleManagement/directory/roleDefinitions), always pulled in full.",
+    "role_assignments": "Active directory role assignments (roleManagement/directory/roleAssignments).",
+    "role_eligibility_schedules": "Eligible (PIM) role assignments (roleManagement/directory/roleEligibilitySchedules).",
+    "directory_roles": "Activated directory roles: the roles a user's or group's memberOf can name.",
+    "administrative_units": "Administrative units: the units a user's or group's memberOf can name.",
+    "memberships": "Direct memberships (group, directory role, administrative unit -> user, group, service "
+                   "principal), from which every memberOf is derived without a call per user.",
+    "app_role_assignments": "App role assignments of every service principal (appRoleAssignedTo), from which "
+                            "users' and groups' appRoleAssignments are derived.",
+    "applications": "Applications (spec: Applications, Identities with Security Posture).",
+    "service_principals": "Service principals (spec: Service Principals, Identities with Security Posture).",
+    "tenant": "The organization (spec: Tenant, Identities with Security Posture).",
+}
+
+
+def _specs(connector: Connector) -> list[dg.AssetSpec]:
+    group, tags = connector.dagster_name, {"entra/connector": connector.dagster_name}
+    raw = raw_assets_for(connector)
+    specs = [dg.AssetSpec(key=[connector.name, "raw", name], group_name=group, description=RAW_DESCRIPTIONS[name],
+                          skippable=True, kinds={"parquet"}, tags=tags) for name in raw]
+    specs += [dg.AssetSpec(key=[connector.name, "records", entity], group_name=group, skippable=True,
+                           deps=[[connector.name, "raw", name] for name in INPUTS[entity] if name in raw],
+                           description=f"Qualys asset records for {entity}, per the spec's transformation map.",
+                           kinds={"parquet"}, tags=tags) for entity in record_entities(connector)]
+    specs.append(dg.AssetSpec(key=[connector.name, "upload"], group_name=group, skippable=True,
+                              deps=[[connector.name, "records", e] for e in record_entities(connector)],
+                              description=f"Deliver the records to the {connector.destination.kind} destination.",
+                              tags=tags))
+    return specs
+
+
+def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool="msgraph",
+                    description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
+                                "Graph, transform with the spec's maps, deliver to the destination.")
+    def sync(context: dg.AssetExecutionContext):
+        collection = collect(connector, home)
+        for name, report in collection.reports.items():
+            if report.error:
+                context.log.warning(f"{name} not fetched, previously ingested data kept: {report.error}")
+                continue
+            yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
+                "count": report.count, **report.stats.as_metadata(),
+                "pull_duration_seconds": round(collection.duration, 3)})
+        context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
+        if all(report.error for report in collection.reports.values()):
+            raise dg.Failure(f"nothing could be fetched for connector {connector.name!r}",
+                             metadata={name: report.error or "" for name, report in collection.reports.items()})
+
+        for entity, result in build_records(connector, home).items():
+            if result.skipped:
+                context.log.warning(f"{entity} records not rebuilt: {result.skipped}")
+                continue
+            for object_id, reason in result.rejected[:50]:
+                context.log.warning(f"{entity} {object_id} not sent: {reason}")
+            yield dg.MaterializeResult(asset_key=[connector.name, "records", entity],
+                                       metadata={"count": result.count, "rejected": len(result.rejected)})
+
+        applied, skipped = deliver(connector, home)
+        for entity, reason in skipped.items():
+            context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
+        metadata = {f"{entity}_{what}": getattr(result, what) for entity, result in applied.items()
+                    for what in ("inserted", "updated", "deleted", "unchanged")}
+        yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
+            "destination": connector.destination.kind, "entities_delivered": len(applied),
+            "entities_skipped": len(skipped), **metadata})
+
+    return sync
