@@ -108,3 +108,23 @@ def test_export_and_search_from_the_cli_after_a_sync(make_sim, home):
                              'inventory:(source:"Microsoft") entity:roles name:"Global Administrator"'],
                             capture_output=True, text=True, timeout=120)
     assert search.returncode == 0 and "Global Administrator" in search.stdout and "1 record(s)" in search.stdout
+
+
+@pytest.mark.parametrize("point", ["deliver:users:before", "inventory:users:mid-transaction",
+                                   "deliver:users:after-commit", "inventory:groups:mid-transaction"])
+def test_a_sync_killed_during_the_upload_and_run_again_delivers_exactly_once(make_sim, home, point):
+    sim = make_sim(users=200, seed=4)
+    connector = connector_for(sim, home)
+    assert sync(connector, home).success  # an earlier state in the inventory
+    sim.tenant.create_user(displayName="Newcomer", userPrincipalName="newcomer@contoso.com")
+    sim.tenant.hard_delete(next(iter(sim.tenant.users)))
+    command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
+    killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
+                            text=True, timeout=300)
+    assert killed.returncode == -9  # SIGKILL, no cleanup
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    inventory = LocalInventory(home)
+    for entity, expected in expected_records(sim.truth()).items():
+        stored = [record_id(entity, r) for r in inventory.export(connector.name, entity)]
+        assert sorted(stored) == sorted(expected), entity  # nothing lost, nothing doubled, deletions applied

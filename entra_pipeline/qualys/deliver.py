@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Connector
+from ..killpoints import checkpoint
 from ..storage import RawStore
 from .inventory import Applied, LocalInventory
 from .records import read_records
@@ -17,5 +18,7 @@ def deliver(connector: Connector, home: Path) -> tuple[dict[str, Applied], dict[
     inventory = LocalInventory(home)
     applied = {}
     for entity in manifest.get("built", []):
+        checkpoint(f"deliver:{entity}:before")
         applied[entity] = inventory.apply(connector.name, entity, read_records(home, connector.name, entity), full=True)
+        checkpoint(f"deliver:{entity}:after-commit")
     return applied, manifest.get("skipped", {})

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..killpoints import checkpoint
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     connector TEXT NOT NULL,
@@ -67,6 +69,7 @@ class LocalInventory:
                 connection.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                                    "record = excluded.record, updated_at = excluded.updated_at",
                                    (connector, entity, vendor_id, text, now))
+            checkpoint(f"inventory:{entity}:mid-transaction")
             if full:
                 gone = [vid for vid in current if vid not in incoming]
                 connection.executemany("DELETE FROM records WHERE connector = ? AND entity = ? AND vendor_asset_id = ?",
