@@ -236,8 +236,15 @@ def _run_sync(connector, home) -> int:
             print(f"  {name:32} {metadata.get('count', 0):>9} records  {metadata.get('rejected', 0):>6} rejected")
     upload = outcome.materialized.get("upload")
     if upload:
-        print(f"  upload to {upload['destination']}: " + ", ".join(
-            f"{key.rsplit('_', 1)[0]} +{upload[key]}" for key in upload if key.endswith("_inserted")))
+        print(f"  upload to {upload['destination']}: {upload['entities_delivered']} entities delivered, "
+              f"{upload['entities_skipped']} held back")
+        per_entity: dict[str, list[str]] = {}
+        for key, value in upload.items():
+            entity, _, what = key.partition("_")
+            if what and entity not in ("destination", "entities"):
+                per_entity.setdefault(entity, []).append(f"{what} {value}")
+        for entity, figures in per_entity.items():
+            print(f"    {entity:18} " + ", ".join(figures))
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
     print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}.")

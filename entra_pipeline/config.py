@@ -13,7 +13,7 @@ import os
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from cryptography.fernet import Fernet, InvalidToken
@@ -137,10 +137,77 @@ class Schedule(BaseModel):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-class Destination(BaseModel):
+class LocalDestination(BaseModel):
+    """The embedded default: a SQLite inventory under the home folder."""
+
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["local"] = "local"  # the Qualys destination arrives with its issue (#4)
+    kind: Literal["local"] = "local"
+
+
+class QualysDestination(BaseModel):
+    """Qualys CSAM's import API (POST {gateway}/rest/2.0/am/connector/asset/data/sync)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["qualys"]
+    gateway: str = Field(description="API gateway origin, e.g. https://gateway.qg1.apps.qualys.com")
+    connector_uuid: str = Field(description="the Connector UUID Qualys generated for the webhook connector")
+    auth: Literal["password", "oauth"] = "password"
+    username: str | None = None
+    password: str | None = None  # enc:
+    password_env: str | None = None
+    client_id: str | None = None  # auth: oauth (subscription-level client)
+    client_secret: str | None = None  # enc:
+    client_secret_env: str | None = None
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    source: str = "Microsoft"
+    ca_bundle: Path | None = None
+
+    @field_validator("gateway")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.match(r"^https://[^/\s]+$", value.rstrip("/")):
+            raise ValueError(f"{value!r} must be an https:// origin such as https://gateway.qg1.apps.qualys.com")
+        return value.rstrip("/")
+
+    @field_validator("connector_uuid")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        if not GUID.match(value):
+            raise ValueError(f"{value!r} is not a connector UUID")
+        return value.lower()
+
+    @field_validator("password", "client_secret")
+    @classmethod
+    def _encrypted(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(ENCRYPTED_PREFIX):
+            raise ValueError("a plain-text Qualys secret is not accepted: store it encrypted (enc:...) or name an "
+                             "environment variable with password_env / client_secret_env")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "QualysDestination":
+        if self.auth == "password":
+            if not self.username or (self.password is None) == (self.password_env is None):
+                raise ValueError("password auth needs username and exactly one of password (encrypted) or password_env")
+        elif not self.client_id or (self.client_secret is None) == (self.client_secret_env is None):
+            raise ValueError("oauth auth needs client_id and exactly one of client_secret (encrypted) or "
+                             "client_secret_env")
+        return self
+
+    def secret(self, home: Path) -> SecretStr:
+        stored, env = ((self.password, self.password_env) if self.auth == "password"
+                       else (self.client_secret, self.client_secret_env))
+        if env:
+            value = os.environ.get(env)
+            if not value:
+                raise ConfigError(f"Qualys destination: environment variable {env} is not set")
+            return SecretStr(value)
+        return SecretBox(home).decrypt(stored or "")
+
+
+Destination = Annotated[LocalDestination | QualysDestination, Field(discriminator="kind")]
 
 
 class Connector(BaseModel):
@@ -165,7 +232,7 @@ class Connector(BaseModel):
     baseline: Literal["weekly", "fortnightly", "triweekly", "monthly"] = "weekly"
     retain_previous_delta: bool = False
     require_manual_sync: bool = False
-    destination: Destination = Destination()
+    destination: Destination = LocalDestination()
 
     @field_validator("name")
     @classmethod

@@ -80,8 +80,8 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         applied, skipped = deliver(connector, home)
         for entity, reason in skipped.items():
             context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
-        metadata = {f"{entity}_{what}": getattr(result, what) for entity, result in applied.items()
-                    for what in ("inserted", "updated", "deleted", "unchanged")}
+        metadata = {f"{entity}_{what}": value for entity, result in applied.items()
+                    for what, value in vars(result).items()}
         yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
             "destination": connector.destination.kind, "entities_delivered": len(applied),
             "entities_skipped": len(skipped), **metadata})

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Connector
+from ..config import Connector, QualysDestination
 from ..killpoints import checkpoint
 from ..storage import RawStore
-from .inventory import Applied, LocalInventory
+from .csam import BatchReport, Progress, QualysGateway, deliver_entity
+from .inventory import LocalInventory
 from .records import read_records
 
 
-def deliver(connector: Connector, home: Path) -> tuple[dict[str, Applied], dict[str, str]]:
+def deliver(connector: Connector, home: Path) -> tuple[dict[str, object], dict[str, str]]:
     manifest = RawStore(home, connector.name, "records").read_manifest()
+    if isinstance(connector.destination, QualysDestination):
+        return _to_qualys(connector, home, manifest), manifest.get("skipped", {})
     inventory = LocalInventory(home)
     applied = {}
     for entity in manifest.get("built", []):
@@ -22,3 +25,14 @@ def deliver(connector: Connector, home: Path) -> tuple[dict[str, Applied], dict[
         applied[entity] = inventory.apply(connector.name, entity, read_records(home, connector.name, entity), full=True)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, manifest.get("skipped", {})
+
+
+def _to_qualys(connector: Connector, home: Path, manifest: dict) -> dict[str, BatchReport]:
+    destination = connector.destination
+    gateway = QualysGateway(destination, destination.secret(home))
+    progress = Progress.load(home / "state" / connector.name / "qualys-progress.json")
+    try:
+        return {entity: deliver_entity(gateway, progress, entity, read_records(home, connector.name, entity))
+                for entity in manifest.get("built", [])}
+    finally:
+        gateway.close()

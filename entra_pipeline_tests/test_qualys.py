@@ -1,0 +1,164 @@
+"""The Qualys destination against a local fake gateway that checks the same contract: auth,
+headers, batch limits, rate-limit answers, re-authentication, and kill-and-resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from pydantic import SecretStr
+
+from entra_pipeline.config import QualysDestination, SecretBox, save_connector
+from entra_pipeline.qualys import envelope
+from entra_pipeline.qualys.csam import Progress, QualysGateway, deliver_entity
+from entra_pipeline.runner import sync
+
+from .conftest import connector_for
+from .fake_qualys import CONNECTOR_UUID, FakeQualys
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    fake = FakeQualys(tmp_path / "qualys").start()
+    yield fake
+    fake.stop()
+
+
+def destination(fake: FakeQualys, **overrides) -> QualysDestination:
+    fields = dict(kind="qualys", gateway=fake.gateway, connector_uuid=CONNECTOR_UUID, username=fake.username,
+                  password_env="QUALYS_PASSWORD", ca_bundle=str(fake.tls.ca_cert), batch_size=100)
+    fields.update(overrides)
+    return QualysDestination(**fields)
+
+
+def records(n: int, entity: str = "users") -> list[tuple[str, dict]]:
+    return [(f"id-{i:05d}", {"asset": {"assetHeader": {"vendorAssetId": f"id-{i:05d}", "externalAssetId": f"u{i}@x"}}})
+            for i in range(n)]
+
+
+def deliver(fake, dest, items, tmp_path, secret=None, **gateway_options):
+    client = QualysGateway(dest, SecretStr(secret or fake.password), **gateway_options)
+    try:
+        return deliver_entity(client, Progress.load(tmp_path / "progress.json"), "users", items), client
+    finally:
+        client.close()
+
+
+def test_password_auth_batches_and_envelope_follow_the_contract(gateway, tmp_path):
+    report, _ = deliver(gateway, destination(gateway), records(250), tmp_path)
+    assert gateway.violations == []
+    assert gateway.auth_calls == [{"kind": "password", "username": "api-user", "token": "true"}]
+    assert sorted(len(b["assetData"]) for b in gateway.accepted) == [50, 100, 100]  # two in flight: any order
+    assert len(gateway.request_ids) == 3 and set(gateway.request_ids.values()) == {1}
+    assert {b["connectorMetaData"]["source"] for b in gateway.accepted} == {"Microsoft"}
+    assert (report.sent, report.assets) == (3, 250)
+
+
+def test_oauth_client_credentials_go_in_headers(gateway, tmp_path):
+    dest = destination(gateway, auth="oauth", username=None, password_env=None, client_id=gateway.client_id,
+                       client_secret_env="QUALYS_CLIENT_SECRET")
+    deliver(gateway, dest, records(5), tmp_path, secret=gateway.client_secret)
+    assert gateway.auth_calls == [{"kind": "oauth", "clientId": "client-1"}] and len(gateway.accepted) == 1
+
+
+def test_wrong_password_is_a_clear_error(gateway, tmp_path):
+    from entra_pipeline.qualys.csam import QualysError
+
+    with pytest.raises(QualysError, match="authentication .* failed with HTTP 401"):
+        deliver(gateway, destination(gateway), records(5), tmp_path, secret="nope")
+
+
+def test_401_reauthenticates_once_and_carries_on(gateway, tmp_path):
+    client = QualysGateway(destination(gateway), SecretStr(gateway.password))
+    client.token()
+    gateway.expire_tokens()
+    deliver_entity(client, Progress.load(tmp_path / "p.json"), "users", records(30))
+    client.close()
+    assert len(gateway.auth_calls) == 2 and len(gateway.accepted) == 1
+
+
+def test_token_is_refreshed_before_its_four_hour_lifetime(gateway, tmp_path):
+    now = [1_000_000.0]
+    client = QualysGateway(destination(gateway), SecretStr(gateway.password), clock=lambda: now[0])
+    first = client.token()
+    now[0] += 3 * 3600
+    assert client.token() == first
+    now[0] += 0.6 * 3600  # 3.6 h: refreshed before the gateway's 4 h
+    assert client.token() != first and len(gateway.auth_calls) == 2
+    client.close()
+
+
+@pytest.mark.parametrize("status,headers,expected_wait", [
+    (429, {"Retry-After": "7"}, 7.0),
+    (429, {"X-RateLimit-ToWait-Sec": "12"}, 12.0),
+    (409, {"X-RateLimit-ToWait-Sec": "3"}, 3.0),
+])
+def test_rate_limits_are_waited_out_as_told(gateway, tmp_path, status, headers, expected_wait):
+    gateway.script = [(status, headers), (status, headers)]
+    waited = []
+    deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+    assert waited == [expected_wait, expected_wait] and len(gateway.accepted) == 1
+
+
+def test_server_errors_are_retried(gateway, tmp_path):
+    gateway.script = [(500, {}), (503, {})]
+    waited = []
+    deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+    assert len(waited) == 2 and len(gateway.accepted) == 1
+
+
+def test_at_most_two_requests_in_flight(tmp_path):
+    fake = FakeQualys(tmp_path / "slow", delay=0.2).start()
+    try:
+        deliver(fake, destination(fake, batch_size=10), records(100), tmp_path)
+        assert fake.max_in_flight == 2 and len(fake.accepted) == 10
+    finally:
+        fake.stop()
+
+
+def test_batches_stay_under_the_byte_limit_and_are_deterministic():
+    big = [(f"id-{i}", {"asset": {"blob": "x" * 1000}}) for i in range(50)]
+    digest, batches = envelope.batches(big, batch_size=100, max_bytes=10_000)
+    assert all(len(json.dumps(envelope.body(b, CONNECTOR_UUID, "r", "Microsoft"))) < 10_000 for b in batches)
+    assert sum(len(b) for b in batches) == 50 and len(batches) > 1
+    assert envelope.batches(list(reversed(big)), 100, 10_000) == (digest, batches)
+    with pytest.raises(ValueError, match="alone is"):
+        envelope.batches([("huge", {"x": "y" * 20_000})], 100, 10_000)
+
+
+def test_an_accepted_batch_set_is_not_sent_again(gateway, tmp_path):
+    deliver(gateway, destination(gateway), records(250), tmp_path)
+    report, _ = deliver(gateway, destination(gateway), records(250), tmp_path)
+    assert report.sent == 0 and report.skipped_already_accepted == 3 and len(gateway.accepted) == 3
+
+
+def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(make_sim, home, tmp_path, monkeypatch):
+    fake = FakeQualys(tmp_path / "gw", delay=0.05).start()
+    try:
+        sim = make_sim(users=450, seed=2)
+        connector = connector_for(sim, home, asset_types="identities_only",
+                                  destination=destination(fake, batch_size=50).model_dump(mode="json"))
+        save_connector(home, connector, replace=True)
+        env = {**os.environ, "QUALYS_PASSWORD": fake.password}
+        command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
+        killed = subprocess.run(command, env={**env, "ENTRA_PIPELINE_KILL_AT": "qualys:users:batch-3:recorded"},
+                                capture_output=True, text=True, timeout=300)
+        assert killed.returncode == -9
+        progress = json.loads((home / "state" / connector.name / "qualys-progress.json").read_text())
+        accepted_before = {envelope.request_id(progress["users"]["digest"], "users", i)
+                           for i in progress["users"]["accepted"]}
+        sent_before = dict(fake.request_ids)
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        resent = {rid for rid, count in fake.request_ids.items() if count > sent_before.get(rid, 0) and rid in sent_before}
+        assert not resent & accepted_before  # no batch recorded as accepted was sent again
+        users = {a["asset"]["assetHeader"]["vendorAssetId"] for b in fake.accepted
+                 if "-users-" in b["connectorMetaData"]["requestId"] for a in b["assetData"]}
+        assert users == set(sim.tenant.users)  # every record delivered
+        assert all(count <= 2 for count in fake.request_ids.values())  # at most the batch in flight at the kill
+        assert fake.violations == []
+    finally:
+        fake.stop()
