@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .qualys.maps import MAPS
+
 
 def _permissions(text: str) -> tuple[str, ...]:
     return tuple(p for p in text.replace(",", " ").split() if p)
@@ -251,16 +253,13 @@ def _run_sync(connector, home) -> int:
     return 0 if outcome.success else 1
 
 
-ENTITIES = ("users", "groups", "roles", "applications", "servicePrincipals", "tenant")
-
-
 def _inventory_parser(commands: argparse._SubParsersAction) -> None:
     inventory = commands.add_parser("inventory", help="the local inventory (the embedded default destination)")
     sub = inventory.add_subparsers(dest="inventory_command", required=True)
     export = sub.add_parser("export", help="print records, one JSON object per line, as they would be sent")
     _home_argument(export)
     export.add_argument("--connector", required=True)
-    export.add_argument("--entity", required=True, choices=ENTITIES)
+    export.add_argument("--entity", required=True, choices=tuple(MAPS))
     export.set_defaults(func=_inventory_export)
     search = sub.add_parser("search", help='search records, e.g. inventory:(source:"Microsoft") status:ACTIVE')
     _home_argument(search)

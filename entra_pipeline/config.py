@@ -82,6 +82,19 @@ class SecretBox:
                 f"encrypted with, or store the secret again with `entra-pipeline connector add`") from error
 
 
+def resolve_secret(home: Path, stored: str | None, env: str | None, owner: str) -> SecretStr:
+    """An encrypted stored secret, or the named environment variable's value."""
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise ConfigError(f"{owner}: environment variable {env} is not set")
+        return SecretStr(value)
+    try:
+        return SecretBox(home).decrypt(stored or "")
+    except ConfigError as error:
+        raise ConfigError(f"{owner}: {error}") from None
+
+
 # --------------------------------------------------------------------------- models
 class Schedule(BaseModel):
     """Scope & Schedule: a single occurrence, or recurring every interval (or cron) between
@@ -199,12 +212,7 @@ class QualysDestination(BaseModel):
     def secret(self, home: Path) -> SecretStr:
         stored, env = ((self.password, self.password_env) if self.auth == "password"
                        else (self.client_secret, self.client_secret_env))
-        if env:
-            value = os.environ.get(env)
-            if not value:
-                raise ConfigError(f"Qualys destination: environment variable {env} is not set")
-            return SecretStr(value)
-        return SecretBox(home).decrypt(stored or "")
+        return resolve_secret(home, stored, env, "Qualys destination")
 
 
 Destination = Annotated[LocalDestination | QualysDestination, Field(discriminator="kind")]
@@ -312,16 +320,7 @@ class Connector(BaseModel):
         return self.name.replace("-", "_")
 
     def secret(self, home: Path) -> SecretStr:
-        if self.client_secret_env:
-            value = os.environ.get(self.client_secret_env)
-            if not value:
-                raise ConfigError(f"connector {self.name!r}: environment variable {self.client_secret_env} "
-                                  "(client_secret_env) is not set")
-            return SecretStr(value)
-        try:
-            return SecretBox(home).decrypt(self.client_secret or "")
-        except ConfigError as error:
-            raise ConfigError(f"connector {self.name!r}: {error}") from None
+        return resolve_secret(home, self.client_secret, self.client_secret_env, f"connector {self.name!r}")
 
 
 # --------------------------------------------------------------------------- file
