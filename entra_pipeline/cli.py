@@ -249,7 +249,7 @@ def _run_sync(connector, home) -> int:
             print(f"    {entity:18} " + ", ".join(figures))
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
-    print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}.")
+    print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}: {outcome.state}.")
     return 0 if outcome.success else 1
 
 

@@ -38,6 +38,7 @@ class SyncOutcome:
     run_id: str
     materialized: dict[str, dict]  # raw asset -> metadata
     warnings: list[str]
+    state: str  # Processed | Partially Processed | Failed
 
 
 def sync(connector: Connector, home: Path) -> SyncOutcome:
@@ -53,4 +54,6 @@ def sync(connector: Connector, home: Path) -> SyncOutcome:
                 key: value.value for key, value in materialization.metadata.items()}
         warnings = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)
                     if entry.level >= logging.WARNING and not entry.is_dagster_event]
-        return SyncOutcome(result.success, result.run_id, materialized, warnings)
+        upload = materialized.get("upload", {})
+        state = upload.get("state", "Failed") if result.success else "Failed"
+        return SyncOutcome(result.success, result.run_id, materialized, warnings, state)

@@ -99,3 +99,21 @@ def test_dagster_definitions_validate_passes_on_the_workspace(sim, home):
                              str(root / "workspace.yaml")], capture_output=True, text=True, timeout=300, cwd=root, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_run_state_is_processed_or_partially_processed_with_reasons(make_sim, home):
+    sim = make_sim(users=40)
+    connector = connector_for(sim, home)
+    clean = sync(connector, home)
+    assert clean.state == "Processed"
+    nameless = sim.tenant.create_user(displayName="No UPN")
+    sim.tenant.update_user(nameless["id"], userPrincipalName=None)
+    sim.faults.add("forbidden=tenant")
+    partial = sync(connector, home)
+    assert partial.success and partial.state == "Partially Processed"
+    reasons = partial.materialized["upload"]["state_reasons"]
+    assert "1 users record(s) rejected for a missing required field" in reasons and "tenant not fetched" in reasons
+    assert any(nameless["id"] in w and "userPrincipalName" in w for w in partial.warnings)
+    with instance(home) as dagster_instance:
+        assert dagster_instance.get_run_by_id(partial.run_id).tags["entra/state"] == "partially_processed"
+        assert dagster_instance.get_run_by_id(clean.run_id).tags["entra/state"] == "processed"

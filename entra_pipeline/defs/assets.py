@@ -15,6 +15,7 @@ from ..collect import collect, raw_assets_for
 from ..config import Connector
 from ..qualys.deliver import deliver
 from ..qualys.records import INPUTS, build_records, record_entities
+from ..state import derive_state
 
 RAW_DESCRIPTIONS = {
     "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
@@ -68,7 +69,8 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
             raise dg.Failure(f"nothing could be fetched for connector {connector.name!r}",
                              metadata={name: report.error or "" for name, report in collection.reports.items()})
 
-        for entity, result in build_records(connector, home).items():
+        built = build_records(connector, home)
+        for entity, result in built.items():
             if result.skipped:
                 context.log.warning(f"{entity} records not rebuilt: {result.skipped}")
                 continue
@@ -82,8 +84,14 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
             context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
         metadata = {f"{entity}_{what}": value for entity, result in applied.items()
                     for what, value in vars(result).items()}
+        state = derive_state({n: r.error for n, r in collection.reports.items() if r.error},
+                             {e: len(r.rejected) for e, r in built.items()}, skipped)
+        context.instance.add_run_tags(context.run.run_id, {"entra/state": state.tag})
+        (context.log.info if not state.reasons else context.log.warning)(
+            f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons))
         yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
             "destination": connector.destination.kind, "entities_delivered": len(applied),
-            "entities_skipped": len(skipped), **metadata})
+            "entities_skipped": len(skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
+            **metadata})
 
     return sync
