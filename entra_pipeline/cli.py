@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def _run_sync(connector, home) -> int:
         per_entity: dict[str, list[str]] = {}
         for key, value in upload.items():
             entity, _, what = key.partition("_")
-            if what and entity not in ("destination", "entities"):
+            if what and entity not in ("destination", "entities", "state"):
                 per_entity.setdefault(entity, []).append(f"{what} {value}")
         for entity, figures in per_entity.items():
             print(f"    {entity:18} " + ", ".join(figures))
@@ -356,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"entra-pipeline: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `inventory export | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
