@@ -201,7 +201,8 @@ def _sync_parser(commands: argparse._SubParsersAction) -> None:
     sync = commands.add_parser("sync", help="run a connector's pull now (a Dagster materialization)")
     _home_argument(sync)
     sync.add_argument("--connector", required=True)
-    sync.add_argument("--full", action="store_true", help="full pull (today every pull is full; delta comes later)")
+    sync.add_argument("--full", action="store_true",
+                      help="full pull of users and groups (otherwise delta from the last committed links)")
     sync.set_defaults(func=_sync)
 
 
@@ -233,8 +234,9 @@ def _run_sync(connector, home) -> int:
     outcome = sync(connector, home)
     for name, metadata in outcome.materialized.items():
         if name.startswith("raw/"):
+            mode = f"  {metadata['pull_mode']} ({metadata['changes_in_round']} items)" if "pull_mode" in metadata else ""
             print(f"  {name:32} {metadata.get('count', 0):>9} objects  {metadata.get('graph_requests', 0):>6} requests  "
-                  f"{metadata.get('resource_units', 0):>6} RU  {metadata.get('throttled_429', 0):>4} x 429")
+                  f"{metadata.get('resource_units', 0):>6} RU  {metadata.get('throttled_429', 0):>4} x 429{mode}")
         elif name.startswith("records/"):
             print(f"  {name:32} {metadata.get('count', 0):>9} records  {metadata.get('rejected', 0):>6} rejected")
     upload = outcome.materialized.get("upload")

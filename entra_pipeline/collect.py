@@ -4,6 +4,7 @@ report per asset what was fetched and what it cost. Dagster and the CLI both cal
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
+from .graph.delta import DeltaState, Round, Snapshot
 from .graph.plan import Pull, SetBasedPlan, entities_for
+from .killpoints import checkpoint
 from .storage import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, RawStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class Collection:
     delta_links: dict[str, str]
     duration: float
     total: GraphStats
+    rounds: dict[str, Round] = field(default_factory=dict)
 
 
 def _failure(pull: Pull, asset: str) -> str | None:
@@ -74,17 +78,36 @@ def _stats_for(client: GraphClient, parts: tuple[str, ...]) -> GraphStats:
     return total
 
 
-def collect(connector: Connector, home: Path, settings: ClientSettings | None = None) -> Collection:
+def _snapshot(store: RawStore) -> Snapshot | None:
+    """What earlier runs merged, read back from the raw files (None if any is missing)."""
+    if not all(store.exists(name) for name in ("users", "groups", "memberships")):
+        return None
+    snapshot = Snapshot({u["id"]: u for u in store.read_objects("users")},
+                        {g["id"]: g for g in store.read_objects("groups")})
+    for row in store.read_rows("memberships"):
+        if row["container_type"] == "group":
+            snapshot.group_members[(row["container_id"], row["member_id"])] = row["member_type"]
+    return snapshot
+
+
+def collect(connector: Connector, home: Path, settings: ClientSettings | None = None, full: bool = False) -> Collection:
     """Pull the tenant and write every raw asset whose data arrived whole. An asset whose part
-    failed is not written: what an earlier run stored stays as it was."""
+    failed is not written: what an earlier run stored stays as it was.
+
+    Users and groups are delta rounds from the committed links unless `full` (or there are no
+    usable links); the new links are left pending in the raw manifest until the destination
+    has the changes (`commit_delta`)."""
     started = time.monotonic()
     secret = connector.secret(home)
     store = RawStore(home, connector.name)
     wanted = raw_assets_for(connector)
+    links, stale = ({}, {}) if full else DeltaState(home, connector.name).usable(dt.datetime.now(dt.timezone.utc))
+    snapshot = _snapshot(store) if links else None
 
     async def pull() -> tuple[Pull, GraphClient]:
         async with GraphClient(connector, secret, settings) as client:
-            return await SetBasedPlan(client, entities_for(connector.asset_types)).run(), client
+            plan = SetBasedPlan(client, entities_for(connector.asset_types), snapshot, links)
+            return await plan.run(), client
 
     result, client = asyncio.run(pull())
     reports: dict[str, AssetReport] = {}
@@ -106,7 +129,21 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
             store.write_objects(asset, objects)
             count = len(objects)
         reports[asset] = AssetReport(count, None, stats)
+    for entity, round_ in result.rounds.items():
+        if entity in reports and round_.reason is None and entity in stale:
+            round_.reason = stale[entity]
+    pending = {k: v for k, v in result.delta_links.items() if v and k not in result.failed}
     store.write_manifest({"failed": {name: r.error for name, r in reports.items() if r.error},
-                          "counts": {name: r.count for name, r in reports.items() if r.count is not None}})
-    return Collection(reports, {k: v for k, v in result.delta_links.items() if v}, time.monotonic() - started,
-                      client.stats)
+                          "counts": {name: r.count for name, r in reports.items() if r.count is not None},
+                          "pending_links": pending, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds)
+
+
+def commit_delta(connector: Connector, home: Path) -> dict[str, str]:
+    """After the destination confirmed: the pulled links become the ones the next run starts from."""
+    manifest = RawStore(home, connector.name).read_manifest()
+    pending = manifest.get("pending_links", {})
+    if pending:
+        checkpoint("delta:before-commit")
+        DeltaState(home, connector.name).commit(pending, dt.datetime.fromisoformat(manifest["pulled_at"]))
+    return pending

@@ -41,12 +41,14 @@ class SyncOutcome:
     state: str  # Processed | Partially Processed | Failed
 
 
-def sync(connector: Connector, home: Path) -> SyncOutcome:
+def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
     with instance(home) as dagster_instance:
         result = dg.materialize([connector_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
                                 tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"},
-                                # the full event log stays in the instance (and the UI); the console gets warnings
-                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+                                run_config={
+                                    "ops": {f"{connector.dagster_name}__sync": {"config": {"full": full}}},
+                                    # the full event log stays in the instance (and the UI); the console gets warnings
+                                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..collect import collect, raw_assets_for
+from ..collect import collect, commit_delta, raw_assets_for
 from ..config import Connector
 from ..qualys.deliver import deliver
 from ..qualys.records import INPUTS, build_records, record_entities
@@ -51,18 +51,27 @@ def _specs(connector: Connector) -> list[dg.AssetSpec]:
     return specs
 
 
+class SyncConfig(dg.Config):
+    full: bool = False  # a full pull of users and groups even when delta links are usable
+
+
 def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool="msgraph",
                     description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
                                 "Graph, transform with the spec's maps, deliver to the destination.")
-    def sync(context: dg.AssetExecutionContext):
-        collection = collect(connector, home)
+    def sync(context: dg.AssetExecutionContext, config: SyncConfig):
+        collection = collect(connector, home, full=config.full)
         for name, report in collection.reports.items():
             if report.error:
                 context.log.warning(f"{name} not fetched, previously ingested data kept: {report.error}")
                 continue
+            round_ = collection.rounds.get(name)
+            if round_ and round_.mode == "resync":
+                context.log.warning(f"{name}: full resync ({round_.reason})")
+            delta = {"pull_mode": round_.mode, "changes_in_round": round_.changes,
+                     **({"resync_reason": round_.reason} if round_.reason else {})} if round_ else {}
             yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
-                "count": report.count, **report.stats.as_metadata(),
+                "count": report.count, **report.stats.as_metadata(), **delta,
                 "pull_duration_seconds": round(collection.duration, 3)})
         context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
         if all(report.error for report in collection.reports.values()):
@@ -84,6 +93,9 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
             context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
         metadata = {f"{entity}_{what}": value for entity, result in applied.items()
                     for what, value in vars(result).items()}
+        committed = commit_delta(connector, home)  # only now: the destination has the changes
+        if committed:
+            context.log.info(f"delta links committed for {', '.join(sorted(committed))}")
         state = derive_state({n: r.error for n, r in collection.reports.items() if r.error},
                              {e: len(r.rejected) for e, r in built.items()}, skipped)
         context.instance.add_run_tags(context.run.run_id, {"entra/state": state.tag})

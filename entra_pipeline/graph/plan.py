@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from .client import PART, GraphClient, GraphError
+from .delta import Round, Snapshot, merge_user, run_round
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,19 @@ class Pull:
     app_role_assignments: list[dict] = field(default_factory=list)
     delta_links: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    rounds: dict[str, Round] = field(default_factory=dict)  # users, groups: full, delta or resync
 
 
 class SetBasedPlan:
-    def __init__(self, client: GraphClient, entities: tuple[str, ...]) -> None:
+    """`snapshot` and `links` make users and groups delta rounds merged into what earlier runs
+    built; without them (first run, baseline, --full) they are full rounds."""
+
+    def __init__(self, client: GraphClient, entities: tuple[str, ...], snapshot: Snapshot | None = None,
+                 links: dict[str, str] | None = None) -> None:
         self.client = client
         self.entities = entities
+        self.snapshot = snapshot or Snapshot()
+        self.links = links if snapshot is not None else {}
         self.pull = Pull()
 
     async def run(self) -> Pull:
@@ -97,38 +105,33 @@ class SetBasedPlan:
 
     def _users(self):
         async def work() -> None:
-            users: dict[str, dict] = {}
-            link = None
-            async for page in self.client.pages(f"/users/delta?$select={USER_SELECT}", LARGE_PAGES, users.clear):
-                for item in page["value"]:
-                    if "@removed" in item:
-                        users.pop(item["id"], None)
-                    else:
-                        users[item["id"]] = item
-                link = page.get("@odata.deltaLink", link)
+            users = self.snapshot.users
+            result = await run_round(self.client, f"/users/delta?$select={USER_SELECT}", self.links.get("users"),
+                                     LARGE_PAGES, lambda item: merge_user(users, item), users.clear)
             self.pull.objects["users"] = list(users.values())
-            self.pull.delta_links["users"] = link
+            self.pull.delta_links["users"] = result.link
+            self.pull.rounds["users"] = result
         return self._guard("users", work())
 
     def _groups(self):
         async def work() -> None:
-            groups: dict[str, dict] = {}
-            members: dict[tuple[str, str], str] = {}
-            link = None
+            groups, members = self.snapshot.groups, self.snapshot.group_members
 
-            def restart() -> None:
+            def reset() -> None:
                 groups.clear()
                 members.clear()
 
-            async for page in self.client.pages(f"/groups/delta?$select={GROUP_SELECT}", LARGE_PAGES, restart):
-                for item in page["value"]:
-                    merge_group_item(groups, members, item)
-                link = page.get("@odata.deltaLink", link)
+            result = await run_round(self.client, f"/groups/delta?$select={GROUP_SELECT}", self.links.get("groups"),
+                                     LARGE_PAGES, lambda item: merge_group_item(groups, members, item), reset)
             self.pull.objects["groups"] = list(groups.values())
+            # Every membership Graph holds, including those of soft-deleted users and groups: they are
+            # hidden meanwhile but come back with a restore, which group delta does not announce.
+            # The records stage ignores principals and containers that are not live.
             self.pull.memberships.extend(
                 {"container_id": g, "container_type": "group", "member_id": m, "member_type": kind}
-                for (g, m), kind in members.items() if g in groups)
-            self.pull.delta_links["groups"] = link
+                for (g, m), kind in members.items())
+            self.pull.delta_links["groups"] = result.link
+            self.pull.rounds["groups"] = result
         return self._guard("groups", work())
 
     def _containers(self, part: str, list_path: str, members_path: str, kind: str, select: str):
@@ -190,8 +193,9 @@ def merge_group_item(groups: dict[str, dict], members: dict[tuple[str, str], str
     group_id = item["id"]
     if "@removed" in item:
         groups.pop(group_id, None)
-        for key in [k for k in members if k[0] == group_id]:
-            del members[key]
+        if item["@removed"].get("reason") == "deleted":  # gone for good; a soft-deleted group keeps them
+            for key in [k for k in members if k[0] == group_id]:
+                del members[key]
         return
     properties = {k: v for k, v in item.items() if k != "members@delta"}
     groups[group_id] = {**groups.get(group_id, {}), **properties}

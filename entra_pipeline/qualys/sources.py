@@ -24,12 +24,14 @@ def _container_docs(groups: list[dict], directory_roles: list[dict], units: list
 
 def user_and_group_sources(users: list[dict], groups: list[dict], directory_roles: list[dict], units: list[dict],
                            memberships: list[dict], assignments: list[dict]) -> tuple[list[dict], list[dict]]:
-    index = RelationshipIndex(memberships, assignments)
     containers = _container_docs(groups, directory_roles, units)
+    # Memberships in soft-deleted groups are kept for a restore; until then they are not relations.
+    live = [m for m in memberships if m["container_id"] in containers]
+    index = RelationshipIndex(live, assignments)
 
     def member_of(object_id: str) -> dict:
         found = sorted(index.containers(object_id), key=lambda pair: pair[1])
-        return {"value": [containers.get(cid, {"@odata.type": ODATA_TYPES[kind], "id": cid}) for kind, cid in found]}
+        return {"value": [containers[cid] for _, cid in found]}
 
     def assignments_doc(items: list[dict]) -> dict:
         return {"value": sorted(items, key=lambda a: a["id"])}
