@@ -136,7 +136,7 @@ def _connector_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _connector_add(args: argparse.Namespace) -> int:
-    from .config import ConfigError, Connector, SecretBox, home_folder, parse_connectors, save_connector
+    from .config import ConfigError, SecretBox, home_folder, parse_connectors, save_connector
 
     home = home_folder(args.home)
     entry = {k: v for k, v in {

@@ -79,7 +79,7 @@ class SecretBox:
         except (InvalidToken, ValueError) as error:
             raise ConfigError(
                 "the client secret cannot be decrypted with this key: set ENTRA_PIPELINE_KEY to the key it was "
-                f"encrypted with, or store the secret again with `entra-pipeline connector add`") from error
+                "encrypted with, or store the secret again with `entra-pipeline connector add`") from error
 
 
 def resolve_secret(home: Path, stored: str | None, env: str | None, owner: str) -> SecretStr:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from entra_pipeline.graph.client import GraphClient
 from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan, entities_for

@@ -11,10 +11,9 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from entra_pipeline.config import QualysDestination, SecretBox, save_connector
+from entra_pipeline.config import QualysDestination, save_connector
 from entra_pipeline.qualys import envelope
 from entra_pipeline.qualys.csam import Progress, QualysGateway, deliver_entity
-from entra_pipeline.runner import sync
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from dataclasses import dataclass
 
 MAX_PAGE_SIZE = 999
 DEFAULT_PAGE_SIZE = 100
