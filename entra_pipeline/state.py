@@ -24,10 +24,26 @@ class RunState:
         return self.state.lower().replace(" ", "_")
 
 
+# Raw asset -> the permission to grant when Graph refuses it (least privileged; graph/permissions.py).
+GRANT_FOR = {
+    "users": "User.Read.All", "groups": "GroupMember.Read.All", "memberships": "Directory.Read.All",
+    "roles": "RoleManagement.Read.Directory", "role_assignments": "RoleManagement.Read.Directory",
+    "role_eligibility_schedules": "RoleEligibilitySchedule.Read.Directory",
+    "directory_roles": "RoleManagement.Read.Directory", "administrative_units": "Directory.Read.All",
+    "app_role_assignments": "Directory.Read.All", "service_principals": "Directory.Read.All",
+    "applications": "Directory.Read.All", "tenant": "Directory.Read.All",
+}
+# The spec's Troubleshooting row for "Connector is in Partially Processed state".
+PARTIAL_RESOLUTION = ("Typically caused by missing or unconsented API permissions for a specific object type: "
+                      "grant {permission} (application permission) and have an administrator give admin consent.")
+
+
 def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_back: dict[str, str]) -> RunState:
     result = RunState()
     for asset, error in sorted(fetch_errors.items()):
-        result.partial(f"{asset} not fetched: {error}")
+        remedy = (" " + PARTIAL_RESOLUTION.format(permission=GRANT_FOR.get(asset, "Directory.Read.All"))
+                  if "403" in error or "Authorization_RequestDenied" in error else "")
+        result.partial(f"{asset} not fetched: {error}.{remedy}")
     for entity, count in sorted(rejected.items()):
         if count:
             result.partial(f"{count} {entity} record(s) rejected for a missing required field")

@@ -113,6 +113,7 @@ def test_run_state_is_processed_or_partially_processed_with_reasons(make_sim, ho
     assert partial.success and partial.state == "Partially Processed"
     reasons = partial.materialized["upload"]["state_reasons"]
     assert "1 users record(s) rejected for a missing required field" in reasons and "tenant not fetched" in reasons
+    assert "grant Directory.Read.All (application permission) and have an administrator give admin consent" in reasons
     assert any(nameless["id"] in w and "userPrincipalName" in w for w in partial.warnings)
     with instance(home) as dagster_instance:
         assert dagster_instance.get_run_by_id(partial.run_id).tags["entra/state"] == "partially_processed"

@@ -92,6 +92,9 @@ def test_deletions_reach_the_inventory_and_a_forbidden_entity_removes_nothing(ma
     assert victim not in {r["asset"]["assetHeader"]["vendorAssetId"] for r in inventory.export(connector.name, "users")}
     assert list(inventory.export(connector.name, "applications")) == before_apps
     assert any("applications not delivered, nothing removed" in w for w in outcome.warnings)
+    assert outcome.state == "Partially Processed"
+    assert "applications not fetched: 403" in outcome.materialized["upload"]["state_reasons"]
+    assert "grant Directory.Read.All" in outcome.materialized["upload"]["state_reasons"]
 
 
 def test_export_and_search_from_the_cli_after_a_sync(make_sim, home):
