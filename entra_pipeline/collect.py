@@ -35,6 +35,9 @@ RAW_ASSETS: dict[str, tuple[str, str]] = {
     "tenant": ("tenant", "tenant"),
 }
 POSTURE_ASSETS = ("applications", "service_principals", "tenant")
+# Delta entity -> the raw files its changes are merged into, and the records those feed.
+SNAPSHOT_FILES = {"users": ("users",), "groups": ("groups", "memberships")}
+FEEDS_RECORDS = {"users": ("users",), "groups": ("users", "groups")}
 # Memberships come from three parts; all three must succeed for the table to be complete.
 MEMBERSHIP_PARTS = ("groups", "directoryRoles", "administrativeUnits")
 
@@ -132,17 +135,22 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
     for entity, round_ in result.rounds.items():
         if entity in reports and round_.reason is None and entity in stale:
             round_.reason = stale[entity]
-    pending = {k: v for k, v in result.delta_links.items() if v and k not in result.failed}
+    # A link is pending only if every snapshot file holding its changes was written.
+    pending = {entity: link for entity, link in result.delta_links.items()
+               if link and all(reports.get(a) and not reports[a].error for a in SNAPSHOT_FILES[entity])}
     store.write_manifest({"failed": {name: r.error for name, r in reports.items() if r.error},
                           "counts": {name: r.count for name, r in reports.items() if r.count is not None},
                           "pending_links": pending, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()})
     return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds)
 
 
-def commit_delta(connector: Connector, home: Path) -> dict[str, str]:
-    """After the destination confirmed: the pulled links become the ones the next run starts from."""
+def commit_delta(connector: Connector, home: Path, delivered: set[str]) -> dict[str, str]:
+    """After the destination confirmed: the pulled links become the ones the next run starts from,
+    each only if the records its changes feed were delivered (a group membership change feeds
+    users' and groups' records)."""
     manifest = RawStore(home, connector.name).read_manifest()
-    pending = manifest.get("pending_links", {})
+    pending = {entity: link for entity, link in manifest.get("pending_links", {}).items()
+               if set(FEEDS_RECORDS[entity]) <= delivered}
     if pending:
         checkpoint("delta:before-commit")
         DeltaState(home, connector.name).commit(pending, dt.datetime.fromisoformat(manifest["pulled_at"]))

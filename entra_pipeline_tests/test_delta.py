@@ -199,3 +199,18 @@ def test_soft_deleted_users_and_groups_get_their_memberships_back_on_restore(ten
     record = next(r for r in LocalInventory(home).export(connector.name, "users")
                   if r["asset"]["assetHeader"]["vendorAssetId"] == member)
     assert group in {rel["assetHeader"]["vendorAssetId"] for rel in record["asset"]["assetRelations"]}
+
+
+def test_links_do_not_advance_when_what_they_feed_was_not_delivered(tenant, home):
+    sim, connector = tenant
+    before = DeltaState(home, connector.name).committed()
+    user, group = next(iter(sim.tenant.users)), list(sim.tenant.groups)[4]
+    sim.tenant.add_member(group, user) if user not in sim.tenant.members[group] else sim.tenant.remove_member(group, user)
+    sim.faults.add("forbidden=administrativeUnits")  # memberships incomplete: users and groups held back
+    outcome = sync(connector, home)
+    assert outcome.state == "Partially Processed"
+    assert DeltaState(home, connector.name).committed() == before
+    sim.faults.clear()
+    assert sync(connector, home).state == "Processed"
+    assert DeltaState(home, connector.name).committed() != before
+    assert_inventory_is_the_truth(sim, home, connector)

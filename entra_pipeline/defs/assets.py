@@ -93,7 +93,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
             context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
         metadata = {f"{entity}_{what}": value for entity, result in applied.items()
                     for what, value in vars(result).items()}
-        committed = commit_delta(connector, home)  # only now: the destination has the changes
+        committed = commit_delta(connector, home, set(applied))  # only now: the destination has the changes
         if committed:
             context.log.info(f"delta links committed for {', '.join(sorted(committed))}")
         state = derive_state({n: r.error for n, r in collection.reports.items() if r.error},
