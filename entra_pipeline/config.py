@@ -145,10 +145,6 @@ class Schedule(BaseModel):
             raise ValueError(f"end {self.end:%Y-%m-%d %H:%M} is not after start {self.start:%Y-%m-%d %H:%M}")
         return self
 
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone)
-
 
 class LocalDestination(BaseModel):
     """The embedded default: a SQLite inventory under the home folder."""

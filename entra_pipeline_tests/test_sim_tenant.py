@@ -61,7 +61,7 @@ def test_directory_roles_units_eligibility_and_custom_roles(sim):
     assert tenant.administrative_units and all(tenant.live_members(a) for a in tenant.administrative_units)
     assert any(not r["isBuiltIn"] for r in tenant.role_definitions.values())
     assert len(tenant.role_eligibility_schedules) >= 3
-    assert len([tenant.organization]) == 1 and tenant.organization["id"] == tenant.tenant_id
+    assert tenant.organization["id"] == tenant.tenant_id
 
 
 def test_apps_and_service_principals_with_and_without_app_roles(sim):

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 import httpx
@@ -56,7 +56,6 @@ class GraphStats:
     resource_units: int = 0
     throttled: int = 0
     retries: int = 0
-    by_status: Counter = field(default_factory=Counter)
 
     def as_metadata(self) -> dict[str, int]:
         return {"graph_requests": self.requests, "resource_units": self.resource_units,
@@ -173,7 +172,6 @@ class GraphClient:
             stats.requests += 1
             stats.resource_units += units
             stats.throttled += response.status_code == 429
-            stats.by_status[response.status_code] += 1
 
     async def _wait(self, url: str, delay: float | None, attempt: int, reason: str) -> float:
         if delay is None:  # exponential backoff with jitter when the server gives no Retry-After

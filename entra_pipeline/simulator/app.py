@@ -48,15 +48,13 @@ class EndpointStats:
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.cpu_now = 0.0  # the server thread's own thread_time(), read there after each request
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self.started = time.monotonic()
-            # cpu_now is the server thread's own thread_time(), read there after each request;
-            # reset may run on any thread, so it only moves the baseline.
-            self.cpu_now = getattr(self, "cpu_now", 0.0)
-            self.cpu_at_reset = self.cpu_now
+            self.cpu_at_reset = self.cpu_now  # reset may run on any thread: it only moves the baseline
             self.http_requests = 0
             self.graph_requests = 0
             self.batch_items = 0

@@ -17,11 +17,10 @@ from urllib.parse import quote
 
 from . import catalog
 from .faults import Faults
-from .odata import GraphError, context_url, decode_token, encode_token, parse_select
+from .odata import MAX_PAGE_SIZE, GraphError, context_url, decode_token, encode_token, parse_select
 from .tenant import Tenant
 
 TOKEN_MAX_AGE = dt.timedelta(days=7)
-MAX_PAGE_SIZE = 999
 
 ENTITIES = {
     "users": ("user", catalog.USER_PROPERTIES, catalog.USER_DEFAULT_PROPERTIES),

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import random
 import signal
 import tempfile
@@ -262,6 +261,3 @@ def running_simulator(**settings) -> Iterator[Simulator]:
     with Simulator(SimulatorConfig(**settings)) as sim:
         yield sim
 
-
-def info_json(sim: Simulator) -> str:
-    return json.dumps(sim.info.as_dict())
