@@ -134,6 +134,9 @@ class Schedule(BaseModel):
     def _consistent(self) -> "Schedule":
         if self.start.tzinfo is not None or (self.end is not None and self.end.tzinfo is not None):
             raise ValueError("give start and end as local times (e.g. '2026-12-01 02:00'); the timezone field says where")
+        # Schedules run to the minute (cron's resolution): seconds would make every tick miss the start.
+        self.start = self.start.replace(second=0, microsecond=0)
+        self.end = self.end.replace(second=0, microsecond=0) if self.end else None
         if self.occurs == "recurring":
             if self.end is None:
                 raise ValueError("a recurring schedule needs an end")

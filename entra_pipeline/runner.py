@@ -3,6 +3,7 @@ reads (`<home>/dagster`), so a CLI sync is visible in the UI afterwards."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,11 @@ from pathlib import Path
 import dagster as dg
 
 from .config import Connector
-from .defs import connector_assets
+from .cycles import BaselineCycles
+from .defs.assets import connector_assets
+from .defs.partitions import baseline_cycles
+from .defs.schedules import SYNC_TAGS
+from .defs.sensors import failure_message, record_outcome
 
 DAGSTER_YAML = """\
 # Written by entra-pipeline: local SQLite storage under this folder, telemetry off.
@@ -39,14 +44,23 @@ class SyncOutcome:
     materialized: dict[str, dict]  # raw asset -> metadata
     warnings: list[str]
     state: str  # Processed | Partially Processed | Failed
+    cycle: str = ""
 
 
 def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
+    """One run in the current baseline cycle: a baseline pull if `full` or the cycle has had none
+    yet, else a delta run (what the schedule launches)."""
+    cycle = BaselineCycles(connector, home).at(dt.datetime.now(dt.timezone.utc)).key
     with instance(home) as dagster_instance:
+        partitions = baseline_cycles(connector)
+        if not dagster_instance.has_dynamic_partition(partitions.name, cycle):
+            dagster_instance.add_dynamic_partitions(partitions.name, [cycle])
         result = dg.materialize([connector_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
-                                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli"},
+                                partition_key=cycle,
+                                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
                                 run_config={
-                                    "ops": {f"{connector.dagster_name}__sync": {"config": {"full": full}}},
+                                    "ops": {f"{connector.dagster_name}__sync": {
+                                        "config": {"mode": "baseline" if full else "auto"}}},
                                     # the full event log stays in the instance (and the UI); the console gets warnings
                                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         materialized = {}
@@ -56,6 +70,10 @@ def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
                 key: value.value for key, value in materialization.metadata.items()}
         warnings = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)
                     if entry.level >= logging.WARNING and not entry.is_dagster_event]
-        upload = materialized.get("upload", {})
-        state = upload.get("state", "Failed") if result.success else "Failed"
-        return SyncOutcome(result.success, result.run_id, materialized, warnings, state)
+        failure = None if result.success else failure_message(
+            [event for event in result.all_events if event.is_step_failure])
+        run = dagster_instance.get_run_by_id(result.run_id)
+        # The run-status sensors record the same outcome when a daemon runs; writing it here too
+        # keeps the state true for CLI runs without one (the write is idempotent).
+        state = record_outcome(home, {connector.dagster_name: connector}, dagster_instance, run, failure)
+        return SyncOutcome(result.success, result.run_id, materialized, warnings, state or "Failed", cycle)

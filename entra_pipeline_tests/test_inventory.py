@@ -22,13 +22,16 @@ from .conftest import connector_for
 
 def test_upsert_update_unchanged_and_full_delete(home):
     inventory = LocalInventory(home)
-    first = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 2})], full=True)
+    first = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 2})], remove_absent=True)
     assert (first.inserted, first.updated, first.deleted) == (2, 0, 0)
-    again = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 3})], full=True)
+    again = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 3})], remove_absent=True)
     assert (again.inserted, again.updated, again.unchanged, again.deleted) == (0, 1, 1, 0)
-    gone = inventory.apply("c", "users", [("b", {"n": 3})], full=True)
+    gone = inventory.apply("c", "users", [("b", {"n": 3})], remove_absent=True)
     assert gone.deleted == 1 and list(inventory.export("c", "users")) == [{"n": 3}]
     assert inventory.count("other", "users") == 0
+    kept = inventory.apply("c", "users", [("c", {"n": 4})], remove_absent=False)  # Retain Previously Ingested Delta
+    assert (kept.inserted, kept.deleted, kept.retained) == (1, 0, 1)
+    assert sorted(r["n"] for r in inventory.export("c", "users")) == [3, 4]
     assert stat.S_IMODE(os.stat(home / "inventory.sqlite").st_mode) == 0o600
 
 

@@ -1,5 +1,7 @@
-"""Dagster wiring only: each configured connector becomes a group of assets and jobs that call
-the domain code (`entra_pipeline.collect`, `entra_pipeline.graph.connection_test`)."""
+"""Dagster wiring only: each configured connector becomes a group of assets (partitioned by
+baseline cycle), a sync job, a schedule (unless manual), a lifecycle sensor and a Test
+Connection job; two run-status sensors record every connector's state. The work itself is
+domain code (`entra_pipeline.collect`, `.qualys`, `.schedule`, `.cycles`, `.status`)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,23 @@ from pathlib import Path
 import dagster as dg
 
 from ..config import load_connectors
-from .connection import test_connection_job
 from .assets import connector_assets
+from .connection import test_connection_job
+from .schedules import connector_schedule, sync_job
+from .sensors import lifecycle_sensor, outcome_sensors
 
 
 def build_definitions(home: Path) -> dg.Definitions:
     connectors = load_connectors(home)
-    return dg.Definitions(
-        assets=[connector_assets(connector, home) for connector in connectors],
-        jobs=[test_connection_job(connector, home) for connector in connectors],
-    )
+    assets, jobs, schedules, sensors = [], [], [], []
+    for connector in connectors:
+        sync = connector_assets(connector, home)
+        job = sync_job(connector, sync)
+        schedule = connector_schedule(connector, home, job)
+        assets.append(sync)
+        jobs += [job, test_connection_job(connector, home)]
+        schedules += [schedule] if schedule else []
+        sensors.append(lifecycle_sensor(connector, home))
+    if connectors:
+        sensors += outcome_sensors(home, {c.dagster_name: c for c in connectors})
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)

@@ -7,15 +7,20 @@ records and the upload too. Inside one step each asset is yielded only when its 
 arrived whole, and the lineage raw -> records -> upload stays visible in the asset graph.
 """
 
+import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 
-from ..collect import collect, commit_delta, raw_assets_for
+from ..collect import SNAPSHOT_FILES, collect, commit_delta, raw_assets_for
 from ..config import Connector
+from ..cycles import BaselineCycles
 from ..qualys.deliver import deliver
 from ..qualys.records import INPUTS, build_records, record_entities
-from ..state import derive_state
+from ..state import PROCESSED, derive_state
+from ..status import StatusStore
+from .partitions import baseline_cycles
 
 RAW_DESCRIPTIONS = {
     "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
@@ -52,15 +57,32 @@ def _specs(connector: Connector) -> list[dg.AssetSpec]:
 
 
 class SyncConfig(dg.Config):
-    full: bool = False  # a full pull of users and groups even when delta links are usable
+    # "baseline" (the default, so launching or backfilling a cycle's partition in the UI re-runs
+    # its baseline): users and groups in full. "auto" (schedules, CLI): in full only if this
+    # cycle has had no baseline yet, else a delta run.
+    mode: Literal["baseline", "auto"] = "baseline"
+
+
+def processed_check(connector: Connector) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec("every_entity_processed", asset=[connector.name, "upload"],
+                             description="WARN when the run is Partially Processed: an entity not fetched, records "
+                                         "rejected or an entity not delivered (the reasons name the remedy).")
 
 
 def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool="msgraph",
+                    partitions_def=baseline_cycles(connector), check_specs=[processed_check(connector)],
                     description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
-                                "Graph, transform with the spec's maps, deliver to the destination.")
+                                "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
+                                f"by {connector.baseline} baseline cycle.")
     def sync(context: dg.AssetExecutionContext, config: SyncConfig):
-        collection = collect(connector, home, full=config.full)
+        cycles, cycle, run_id = BaselineCycles(connector, home), context.partition_key, context.run.run_id
+        full = config.mode == "baseline" or not cycles.baseline_done(cycle)
+        started = dt.datetime.now(dt.timezone.utc)
+        StatusStore(home, connector.name).processing(run_id, started, cycle, "baseline" if full else "delta")
+        context.instance.add_run_tags(run_id, {"entra/pull": "baseline" if full else "delta"})
+        context.log.info(f"cycle {cycle}: {'baseline (full) pull' if full else 'delta run'}")
+        collection = collect(connector, home, full=full)
         for name, report in collection.reports.items():
             if report.error:
                 context.log.warning(f"{name} not fetched, previously ingested data kept: {report.error}")
@@ -96,6 +118,8 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         committed = commit_delta(connector, home, set(applied))  # only now: the destination has the changes
         if committed:
             context.log.info(f"delta links committed for {', '.join(sorted(committed))}")
+        if full and set(SNAPSHOT_FILES) <= set(committed):
+            cycles.record_baseline(cycle, run_id, dt.datetime.now(dt.timezone.utc))
         state = derive_state({n: r.error for n, r in collection.reports.items() if r.error},
                              {e: len(r.rejected) for e, r in built.items()}, skipped)
         context.instance.add_run_tags(context.run.run_id, {"entra/state": state.tag})
@@ -104,6 +128,9 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
             "destination": connector.destination.kind, "entities_delivered": len(applied),
             "entities_skipped": len(skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
-            **metadata})
+            "cycle": cycle, "pull": "baseline" if full else "delta", **metadata})
+        yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
+                                  passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
+                                  metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})
 
     return sync

@@ -22,7 +22,8 @@ def deliver(connector: Connector, home: Path) -> tuple[dict[str, object], dict[s
     applied = {}
     for entity in manifest.get("built", []):
         checkpoint(f"deliver:{entity}:before")
-        applied[entity] = inventory.apply(connector.name, entity, read_records(home, connector.name, entity), full=True)
+        applied[entity] = inventory.apply(connector.name, entity, read_records(home, connector.name, entity),
+                                        remove_absent=not connector.retain_previous_delta)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, manifest.get("skipped", {})
 

@@ -34,6 +34,7 @@ class Applied:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    retained: int = 0  # absent from the records, kept (Retain Previously Ingested Delta)
 
 
 class LocalInventory:
@@ -49,7 +50,9 @@ class LocalInventory:
         connection.execute(SCHEMA)
         return connection
 
-    def apply(self, connector: str, entity: str, records: list[tuple[str, dict]], full: bool) -> Applied:
+    def apply(self, connector: str, entity: str, records: list[tuple[str, dict]], remove_absent: bool) -> Applied:
+        """Upsert the records; ids not among them are deleted if `remove_absent`, else kept as they were
+        (Retain Previously Ingested Delta)."""
         result = Applied()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         with self._connect() as connection:  # one transaction
@@ -70,8 +73,10 @@ class LocalInventory:
                                    "record = excluded.record, updated_at = excluded.updated_at",
                                    (connector, entity, vendor_id, text, now))
             checkpoint(f"inventory:{entity}:mid-transaction")
-            if full:
-                gone = [vid for vid in current if vid not in incoming]
+            gone = [vid for vid in current if vid not in incoming]
+            if not remove_absent:
+                result.retained = len(gone)
+            else:
                 connection.executemany("DELETE FROM records WHERE connector = ? AND entity = ? AND vendor_asset_id = ?",
                                        [(connector, entity, vid) for vid in gone])
                 result.deleted = len(gone)
