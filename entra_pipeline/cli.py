@@ -128,6 +128,12 @@ def _connector_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--baseline", default="weekly", help="weekly | fortnightly | triweekly | monthly")
     add.add_argument("--retain-previous-delta", action="store_true")
     add.add_argument("--require-manual-sync", action="store_true")
+    add.add_argument("--occurs", choices=("single", "recurring"), help="schedule: a single occurrence or recurring")
+    add.add_argument("--start", help="schedule start, local time in --timezone, e.g. '2026-12-01 02:00'")
+    add.add_argument("--end", help="recurring schedule end, local time in --timezone")
+    add.add_argument("--every", help="recurring interval, e.g. 30m, 6h, 1d")
+    add.add_argument("--cron", help="recurring cron (five fields) instead of --every")
+    add.add_argument("--timezone", default="UTC", help="IANA timezone of start and end, e.g. Asia/Calcutta")
     add.add_argument("--replace", action="store_true", help="replace a connector of the same name")
     add.set_defaults(func=_connector_add)
     listing = sub.add_parser("list", help="list configured connectors")
@@ -137,6 +143,7 @@ def _connector_parser(commands: argparse._SubParsersAction) -> None:
 
 def _connector_add(args: argparse.Namespace) -> int:
     from .config import ConfigError, SecretBox, home_folder, parse_connectors, save_connector
+    from .schedule import confirmation
 
     home = home_folder(args.home)
     entry = {k: v for k, v in {
@@ -146,6 +153,10 @@ def _connector_add(args: argparse.Namespace) -> int:
         "asset_types": args.asset_types, "baseline": args.baseline,
         "retain_previous_delta": args.retain_previous_delta, "require_manual_sync": args.require_manual_sync,
     }.items() if v is not None}
+    if args.occurs:
+        entry["schedule"] = {k: v for k, v in {"occurs": args.occurs, "start": args.start, "end": args.end,
+                                               "every": args.every, "cron": args.cron,
+                                               "timezone": args.timezone}.items() if v is not None}
     if args.client_secret_stdin:
         plain = sys.stdin.readline().strip()
         if not plain:
@@ -160,11 +171,13 @@ def _connector_add(args: argparse.Namespace) -> int:
         return 2
     print(f"Connector {connector.name!r} saved in {path} (secret stored "
           f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
+    print(confirmation(connector))
     return 0
 
 
 def _connector_list(args: argparse.Namespace) -> int:
     from .config import home_folder, load_connectors
+    from .schedule import confirmation
 
     home = home_folder(args.home)
     connectors = load_connectors(home)
@@ -172,6 +185,7 @@ def _connector_list(args: argparse.Namespace) -> int:
         print(f"No connectors in {home}. Add one with `entra-pipeline connector add`.")
     for connector in connectors:
         print(f"{connector.name:24} tenant {connector.tenant_id}  {connector.asset_types}  {connector.graph_host}")
+        print(f"{'':24} {confirmation(connector)}")
     return 0
 
 
@@ -210,7 +224,7 @@ def _sync(args: argparse.Namespace) -> int:
     from .config import find_connector, home_folder
 
     home = home_folder(args.home)
-    return _run_sync(find_connector(home, args.connector), home)
+    return _run_sync(find_connector(home, args.connector), home, full=args.full)
 
 
 def _progress_to_stdout() -> None:
@@ -226,12 +240,12 @@ def _progress_to_stdout() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _run_sync(connector, home) -> int:
+def _run_sync(connector, home, full: bool = False) -> int:
     from .runner import sync
 
     _progress_to_stdout()
     print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
-    outcome = sync(connector, home)
+    outcome = sync(connector, home, full=full)
     for name, metadata in outcome.materialized.items():
         if name.startswith("raw/"):
             mode = f"  {metadata['pull_mode']} ({metadata['changes_in_round']} items)" if "pull_mode" in metadata else ""
@@ -252,8 +266,55 @@ def _run_sync(connector, home) -> int:
             print(f"    {entity:18} " + ", ".join(figures))
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
-    print(f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}: {outcome.state}.")
+    print(f"Run {outcome.run_id} (baseline cycle {outcome.cycle}) {'succeeded' if outcome.success else 'FAILED'}: "
+          f"{outcome.state}.")
     return 0 if outcome.success else 1
+
+
+def _status_parser(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser("status", help="each connector's state (Registered, Scheduled, Processing, "
+                                                "Processed, Partially Processed, Failed), why, and what is next")
+    _home_argument(status)
+    status.add_argument("--connector", help="only this connector")
+    status.add_argument("--json", action="store_true", help="one JSON object per connector")
+    status.set_defaults(func=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from .config import find_connector, home_folder, load_connectors
+    from .cycles import BaselineCycles
+    from .graph.delta import DeltaState
+    from .status import current_status
+
+    home = home_folder(args.home)
+    connectors = [find_connector(home, args.connector)] if args.connector else load_connectors(home)
+    if not connectors:
+        print(f"No connectors in {home}. Add one with `entra-pipeline connector add`.")
+    now = dt.datetime.now(dt.timezone.utc)
+    for connector in connectors:
+        status, upcoming = current_status(connector, home, now)
+        cycle = BaselineCycles(connector, home).at(now)
+        baseline_done = BaselineCycles(connector, home).baseline_done(cycle.key)
+        links = {entity: (now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600
+                 for entity, entry in DeltaState(home, connector.name).committed().items()}
+        if args.json:
+            print(json.dumps({"connector": connector.name, **status.model_dump(mode="json"), "next_run": upcoming,
+                              "cycle": cycle.key, "cycle_baseline_done": baseline_done,
+                              "delta_link_age_hours": {k: round(v, 2) for k, v in links.items()}}))
+            continue
+        run = f" (run {status.run_id}, {status.pull or 'sync'} in cycle {status.cycle})" if status.run_id else ""
+        print(f"{connector.name}: {status.state} since {status.since:%Y-%m-%d %H:%M %Z}{run}")
+        for reason in status.reasons:
+            print(f"  - {reason}")
+        print(f"  next run: {upcoming or 'none automatic (launch by hand: entra-pipeline sync, or the Dagster UI)'}")
+        print(f"  {connector.baseline} baseline cycle {cycle.key}: "
+              f"{'baseline done' if baseline_done else 'baseline (full) pull due at the next run'}")
+        if links:
+            print("  delta links: " + ", ".join(f"{k} {v:.1f} h old" for k, v in sorted(links.items())))
+    return 0
 
 
 def _inventory_parser(commands: argparse._SubParsersAction) -> None:
@@ -345,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connector_parser(commands)
     _test_connection_parser(commands)
     _sync_parser(commands)
+    _status_parser(commands)
     _inventory_parser(commands)
     _simulator_parser(commands)
     return parser

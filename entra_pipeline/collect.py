@@ -132,6 +132,7 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
             store.write_objects(asset, objects)
             count = len(objects)
         reports[asset] = AssetReport(count, None, stats)
+        checkpoint(f"raw:{asset}:written")
     for entity, round_ in result.rounds.items():
         if entity in reports and round_.reason is None and entity in stale:
             round_.reason = stale[entity]
@@ -141,6 +142,7 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
     store.write_manifest({"failed": {name: r.error for name, r in reports.items() if r.error},
                           "counts": {name: r.count for name, r in reports.items() if r.count is not None},
                           "pending_links": pending, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    checkpoint("raw:all:written")
     return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds)
 
 

@@ -48,5 +48,7 @@ def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_ba
         if count:
             result.partial(f"{count} {entity} record(s) rejected for a missing required field")
     for entity, reason in sorted(held_back.items()):
+        if entity in fetch_errors:  # already said: its own pull failed
+            continue
         result.partial(f"{entity} not delivered: {reason}")
     return result

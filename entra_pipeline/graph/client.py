@@ -28,6 +28,7 @@ from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOpt
 from msgraph import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
+from ..killpoints import checkpoint
 from ..config import Connector
 from .auth import credential, graph_host_name, tls_context
 
@@ -216,6 +217,7 @@ class GraphClient:
                     url, visits = first, Counter()
                     continue
                 raise
+            checkpoint("graph:page")  # a kill test can stop the run in the middle of the pull
             yield page
             url = page.get("@odata.nextLink")
 
