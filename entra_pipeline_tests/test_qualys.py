@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from entra_pipeline.config import QualysDestination, save_connector
 from entra_pipeline.qualys import envelope
-from entra_pipeline.qualys.csam import Progress, QualysGateway, deliver_entity
+from entra_pipeline.qualys.csam import Delivered, Progress, QualysGateway, deliver_entity
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys
@@ -161,3 +161,56 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
         assert fake.violations == []
     finally:
         fake.stop()
+
+
+def removals_sent(fake: FakeQualys) -> list[dict]:
+    return [asset for body in fake.accepted if "-removals-" in body["connectorMetaData"]["requestId"]
+            for asset in body["assetData"]]
+
+
+@pytest.mark.parametrize("retain", [False, True])
+def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(make_sim, home, tmp_path, monkeypatch,
+                                                                              retain):
+    fake = FakeQualys(tmp_path / "gw").start()
+    try:
+        monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
+        sim = make_sim(users=80, seed=6)
+        connector = connector_for(sim, home, retain_previous_delta=retain,
+                                  destination=destination(fake).model_dump(mode="json"))
+        from entra_pipeline.runner import sync
+        assert sync(connector, home).state == "Processed"
+        assert removals_sent(fake) == []
+        gone_user, soft_user = list(sim.tenant.users)[:2]
+        upn = sim.tenant.users[gone_user]["userPrincipalName"]
+        sim.tenant.hard_delete(gone_user)
+        sim.tenant.soft_delete(soft_user)
+        outcome = sync(connector, home)
+        assert outcome.state == "Processed"
+        if retain:
+            assert removals_sent(fake) == []
+            assert outcome.materialized["upload"]["users_retained"] == 2
+            return
+        removed = removals_sent(fake)
+        assert {"asset": {"assetHeader": {"externalAssetId": upn, "vendorAssetId": gone_user, "status": "DELETED"}}} in removed
+        assert {r["asset"]["assetHeader"]["vendorAssetId"] for r in removed} == {gone_user, soft_user}
+        assert outcome.materialized["upload"]["users_removed"] == 2
+        assert sync(connector, home).state == "Processed"
+        assert len(removals_sent(fake)) == 2  # a removal is sent once
+        assert fake.violations == []
+    finally:
+        fake.stop()
+
+
+def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_path):
+    client = QualysGateway(destination(gateway), SecretStr(gateway.password))
+    ledger = Delivered(tmp_path / "delivered.json")
+    apps = [(f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}})
+            for i in range(3)]
+    try:
+        deliver_entity(client, Progress.load(tmp_path / "p.json"), "applications", apps, ledger)
+        report = deliver_entity(client, Progress.load(tmp_path / "p.json"), "applications", apps[1:], ledger)
+    finally:
+        client.close()
+    assert report.removed == 1
+    assert removals_sent(gateway) == [{"thirdPartyObject": {"content": {"id": "app-0", "@removed": {"reason": "deleted"}}}}]
+    assert set(Delivered(tmp_path / "delivered.json").state["applications"]) == {"app-1", "app-2"}

@@ -40,6 +40,8 @@ class BatchReport:
     assets: int = 0
     asset_errors: int = 0
     waits: int = 0
+    removed: int = 0  # identities no longer in the records, sent as deleted
+    retained: int = 0  # identities no longer in the records, kept (Retain Previously Ingested Delta)
 
 
 class QualysGateway:
@@ -151,7 +153,46 @@ class Progress:
             tmp.replace(self.path)
 
 
-def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]]) -> BatchReport:
+class Delivered:
+    """The identities Qualys holds per entity (sent and not removed), so a later run can send the
+    removal of those its records no longer have. Updated only after Qualys accepted a set."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state: dict[str, dict[str, dict]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def absent(self, entity: str, records: list[tuple[str, dict]]) -> dict[str, dict]:
+        present = {vendor_id for vendor_id, _ in records}
+        return {vid: ident for vid, ident in self.state.get(entity, {}).items() if vid not in present}
+
+    def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict]) -> None:
+        self.state[entity] = {**keep, **{vid: envelope.identity(record) for vid, record in records}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state))
+        tmp.replace(self.path)
+
+
+def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]],
+                   delivered: Delivered | None = None, remove_absent: bool = True) -> BatchReport:
+    """Send the records (resuming after accepted batches); then, if `delivered` is given, the
+    removal of identities Qualys holds that the records no longer have (or keep them)."""
+    report = _send_all(gateway, progress, entity, records)
+    if delivered is not None:
+        absent = delivered.absent(entity, records)
+        if remove_absent and absent:
+            removals = [(vid, envelope.removal(ident)) for vid, ident in absent.items()]
+            removed = _send_all(gateway, progress, f"{entity}-removals", removals)
+            report.sent += removed.sent
+            report.removed = len(removals)
+        else:
+            report.retained = len(absent)
+        delivered.update(entity, records, keep={} if remove_absent else absent)
+    report.waits = gateway.waits
+    return report
+
+
+def _send_all(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]]) -> BatchReport:
     destination = gateway.destination
     digest, batches = envelope.batches(records, destination.batch_size)
     done = progress.accepted(entity, digest)
@@ -173,5 +214,4 @@ def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, reco
     with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT) as pool:
         for future in [pool.submit(send, i) for i in range(len(batches)) if i not in done]:
             future.result()
-    report.waits = gateway.waits
     return report

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import Connector, QualysDestination
 from ..killpoints import checkpoint
 from ..storage import RawStore
-from .csam import BatchReport, Progress, QualysGateway, deliver_entity
+from .csam import BatchReport, Delivered, Progress, QualysGateway, deliver_entity
 from .inventory import LocalInventory
 from .records import read_records
 
@@ -32,8 +32,10 @@ def _to_qualys(connector: Connector, home: Path, manifest: dict) -> dict[str, Ba
     destination = connector.destination
     gateway = QualysGateway(destination, destination.secret(home))
     progress = Progress.load(home / "state" / connector.name / "qualys-progress.json")
+    delivered = Delivered(home / "state" / connector.name / "qualys-delivered.json")
     try:
-        return {entity: deliver_entity(gateway, progress, entity, read_records(home, connector.name, entity))
+        return {entity: deliver_entity(gateway, progress, entity, read_records(home, connector.name, entity),
+                                       delivered, remove_absent=not connector.retain_previous_delta)
                 for entity in manifest.get("built", [])}
     finally:
         gateway.close()

@@ -48,6 +48,23 @@ def batches(records: list[tuple[str, dict]], batch_size: int, max_bytes: int = M
     return digest.hexdigest(), result
 
 
+def identity(record: dict) -> dict:
+    """What identifies a delivered record, kept to announce its removal later."""
+    if "thirdPartyObject" in record:
+        return {"thirdPartyObject": {"content": {"id": record["thirdPartyObject"]["content"].get("id")}}}
+    header = record["asset"]["assetHeader"]
+    return {"asset": {"assetHeader": {k: header[k] for k in ("externalAssetId", "vendorAssetId") if k in header}}}
+
+
+def removal(identity: dict) -> dict:
+    """ASSUMPTION (docs/destinations.md): a removed identity is sent as its identifying header
+    with status DELETED; an ISPM object as its id with Graph's own removal marker."""
+    if "thirdPartyObject" in identity:
+        return {"thirdPartyObject": {"content": {**identity["thirdPartyObject"]["content"],
+                                                 "@removed": {"reason": "deleted"}}}}
+    return {"asset": {"assetHeader": {**identity["asset"]["assetHeader"], "status": "DELETED"}}}
+
+
 def request_id(digest: str, entity: str, index: int) -> str:
     """Unique per batch, and the same when a batch is re-sent after a crash (an idempotency key)."""
     return f"entra-{digest[:16]}-{entity}-{index:05d}"
