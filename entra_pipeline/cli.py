@@ -296,8 +296,9 @@ def _status(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     for connector in connectors:
         status, upcoming = current_status(connector, home, now)
-        cycle = BaselineCycles(connector, home).at(now)
-        baseline_done = BaselineCycles(connector, home).baseline_done(cycle.key)
+        cycles = BaselineCycles(connector, home, read_only=True)
+        cycle = cycles.at(now)
+        baseline_done = cycles.baseline_done(cycle.key)
         links = {entity: (now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600
                  for entity, entry in DeltaState(home, connector.name).committed().items()}
         if args.json:

@@ -44,8 +44,8 @@ def _boundary(anchor: dt.datetime, frequency: str, index: int) -> dt.datetime:
 
 
 class BaselineCycles:
-    def __init__(self, connector: Connector, home: Path) -> None:
-        self.connector = connector
+    def __init__(self, connector: Connector, home: Path, read_only: bool = False) -> None:
+        self.connector, self.read_only = connector, read_only
         self.frequency = connector.baseline
         schedule = connector.schedule
         self.tz = zoneinfo.ZoneInfo(schedule.timezone if schedule else "UTC")
@@ -62,13 +62,14 @@ class BaselineCycles:
         tmp.replace(self.path)
 
     def anchor(self, now: dt.datetime) -> dt.datetime:
-        """The schedule's start; a connector without a schedule is anchored at its first run."""
+        """The schedule's start; a connector without one is anchored when first seen (run or sensor)."""
         if self.connector.schedule is not None:
             return self.connector.schedule.start
         state = self._read()
         if "anchor" not in state:
             state["anchor"] = now.astimezone(self.tz).replace(tzinfo=None, second=0, microsecond=0).isoformat()
-            self._write(state)
+            if not self.read_only:
+                self._write(state)
         return dt.datetime.fromisoformat(state["anchor"])
 
     def baseline_done(self, key: str) -> bool:
