@@ -57,6 +57,9 @@ class RawStore:
     def read_rows(self, name: str) -> list[dict]:
         return pq.read_table(self.path(name)).to_pylist()
 
+    def read_table(self, name: str) -> pa.Table:
+        return pq.read_table(self.path(name))
+
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
 

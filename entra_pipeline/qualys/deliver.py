@@ -11,7 +11,7 @@ from ..killpoints import checkpoint
 from ..storage import RawStore
 from .csam import BatchReport, Delivered, Progress, QualysGateway, deliver_entity
 from .inventory import LocalInventory
-from .records import read_records
+from .records import read_record_texts, read_records
 
 
 def deliver(connector: Connector, home: Path) -> tuple[dict[str, object], dict[str, str]]:
@@ -22,7 +22,7 @@ def deliver(connector: Connector, home: Path) -> tuple[dict[str, object], dict[s
     applied = {}
     for entity in manifest.get("built", []):
         checkpoint(f"deliver:{entity}:before")
-        applied[entity] = inventory.apply(connector.name, entity, read_records(home, connector.name, entity),
+        applied[entity] = inventory.apply(connector.name, entity, read_record_texts(home, connector.name, entity),
                                         remove_absent=not connector.retain_previous_delta)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, manifest.get("skipped", {})

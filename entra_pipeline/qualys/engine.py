@@ -11,6 +11,7 @@ picker's `otherwise` (the spec's status lookups: UNKNOWN when the field is absen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _ABSENT = object()
@@ -65,7 +66,7 @@ def picker(field_name: str, lookup: dict, otherwise: str) -> Picker:
     return Picker(field_name, tuple(lookup.items()), otherwise)
 
 
-def _get(value: Any, path: list[str]) -> Any:
+def _get(value: Any, path: tuple[str, ...]) -> Any:
     for part in path:
         if not isinstance(value, dict) or part not in value:
             return _ABSENT
@@ -73,19 +74,28 @@ def _get(value: Any, path: list[str]) -> Any:
     return _ABSENT if value is None else value
 
 
+@lru_cache(maxsize=None)
+def _parse(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """`a.b[].c.d` -> (("a", "b"), ("c", "d")); `a.b` -> (("a", "b"), None). Parsed once per
+    path: maps are applied to every object of the tenant."""
+    if "[]" not in path:
+        return tuple(path.split(".")), None
+    head, _, tail = path.partition("[]")
+    return tuple(head.split(".")), tuple(p for p in tail.split(".") if p)
+
+
 def resolve(source: dict, path: str) -> Any:
     """A scalar (or _ABSENT), or for a path with `[]` a list with one value per element."""
-    if "[]" not in path:
-        return _get(source, path.split("."))
-    head, _, tail = path.partition("[]")
-    items = _get(source, head.split("."))
+    head, rest = _parse(path)
+    if rest is None:
+        return _get(source, head)
+    items = _get(source, head)
     if not isinstance(items, list):
         return _ABSENT
-    rest = [p for p in tail.split(".") if p]
     return [_get(item, rest) if rest else (_ABSENT if item is None else item) for item in items]
 
 
-def _put(record: dict, path: list[str], value: Any) -> None:
+def _put(record: dict, path: tuple[str, ...], value: Any) -> None:
     node = record
     for part in path[:-1]:
         node = node.setdefault(part, {})
@@ -93,21 +103,20 @@ def _put(record: dict, path: list[str], value: Any) -> None:
 
 
 def place(record: dict, target: str, value: Any) -> None:
-    if "[]" not in target:
+    head, rest = _parse(target)
+    if rest is None:
         if value is not _ABSENT:
-            _put(record, target.split("."), value)
+            _put(record, head, value)
         return
     if not isinstance(value, list):  # the source array is absent: no target key, not an empty array
         return
-    head, _, tail = target.partition("[]")
     values = value
     node = record
-    for part in head.split(".")[:-1]:
+    for part in head[:-1]:
         node = node.setdefault(part, {})
-    array = node.setdefault(head.split(".")[-1], [])
+    array = node.setdefault(head[-1], [])
     while len(array) < len(values):
         array.append({})
-    rest = [p for p in tail.split(".") if p]
     for index, item in enumerate(values):
         if item is not _ABSENT:
             _put(array[index], rest, item)
@@ -119,7 +128,7 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
     if transform.passthrough:
         record: dict = {}
         # The general rule holds for `*` too: a null source field produces no target key.
-        _put(record, transform.passthrough.split("."), {k: v for k, v in source.items() if v is not None})
+        _put(record, _parse(transform.passthrough)[0], {k: v for k, v in source.items() if v is not None})
         return Outcome(vendor_id, record, [] if vendor_id else ["missing id"])
     record, problems = {}, []
     for rule in transform.rows:

@@ -12,9 +12,10 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..killpoints import checkpoint
+from .records import canonical_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -50,17 +51,18 @@ class LocalInventory:
         connection.execute(SCHEMA)
         return connection
 
-    def apply(self, connector: str, entity: str, records: list[tuple[str, dict]], remove_absent: bool) -> Applied:
-        """Upsert the records; ids not among them are deleted if `remove_absent`, else kept as they were
-        (Retain Previously Ingested Delta)."""
+    def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
+              remove_absent: bool) -> Applied:
+        """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
+        if `remove_absent`, else kept as they were (Retain Previously Ingested Delta)."""
         result = Applied()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         with self._connect() as connection:  # one transaction
             current = dict(connection.execute(
                 "SELECT vendor_asset_id, record FROM records WHERE connector = ? AND entity = ?", (connector, entity)))
-            incoming = {}
+            incoming, changed = {}, []
             for vendor_id, record in records:
-                text = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                text = record if isinstance(record, str) else canonical_json(record)
                 incoming[vendor_id] = text
                 if vendor_id not in current:
                     result.inserted += 1
@@ -69,9 +71,9 @@ class LocalInventory:
                 else:
                     result.unchanged += 1
                     continue
-                connection.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                                   "record = excluded.record, updated_at = excluded.updated_at",
-                                   (connector, entity, vendor_id, text, now))
+                changed.append((connector, entity, vendor_id, text, now))
+            connection.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                                   "record = excluded.record, updated_at = excluded.updated_at", changed)
             checkpoint(f"inventory:{entity}:mid-transaction")
             gone = [vid for vid in current if vid not in incoming]
             if not remove_absent:

@@ -77,12 +77,22 @@ def _transform(out: RawStore, entity: str, documents: list[dict]) -> EntityRecor
             log.warning("%s %s not sent: %s", entity, outcome.vendor_asset_id or "(no id)", reason)
             continue
         rows.append({"vendor_asset_id": outcome.vendor_asset_id,
-                     "record": json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":"))})
+                     "record": canonical_json(outcome.record)})
     out.write_rows(entity, rows, RECORD_SCHEMA)
     result.count = len(rows)
     return result
 
 
+def canonical_json(record: dict) -> str:
+    """One text per record content (sorted keys), so the inventory compares texts, not objects."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def read_records(home: Path, connector: str, entity: str) -> list[tuple[str, dict]]:
-    store = RawStore(home, connector, "records")
-    return [(row["vendor_asset_id"], json.loads(row["record"])) for row in store.read_rows(entity)]
+    return [(vendor_id, json.loads(text)) for vendor_id, text in read_record_texts(home, connector, entity)]
+
+
+def read_record_texts(home: Path, connector: str, entity: str) -> list[tuple[str, str]]:
+    """Records as their canonical JSON text: what the local inventory stores, without re-parsing."""
+    table = RawStore(home, connector, "records").read_table(entity)
+    return list(zip(table.column("vendor_asset_id").to_pylist(), table.column("record").to_pylist()))
