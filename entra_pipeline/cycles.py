@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import Connector
 from .schedule import localize
+from .storage import replace_file
 
 CYCLE_DAYS = {"weekly": 7, "fortnightly": 14, "triweekly": 21}
 
@@ -56,10 +57,7 @@ class BaselineCycles:
         return json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def _write(self, state: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(self.path)
+        replace_file(self.path, json.dumps(state, indent=1))
 
     def anchor(self, now: dt.datetime) -> dt.datetime:
         """The schedule's start; a connector without one is anchored when first seen (run or sensor)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from .config import Connector
 from .schedule import describe, next_run
 from .state import PARTIALLY_PROCESSED, PROCESSED
+from .storage import replace_file
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
 STATES = (REGISTERED, SCHEDULED, PROCESSING, PROCESSED, PARTIALLY_PROCESSED, FAILED)
@@ -42,10 +43,7 @@ class StatusStore:
         return ConnectorStatus.model_validate_json(self.path.read_text()) if self.path.exists() else None
 
     def write(self, status: ConnectorStatus) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(status.model_dump_json(indent=1))
-        tmp.replace(self.path)
+        replace_file(self.path, status.model_dump_json(indent=1))
 
     def processing(self, run_id: str, started: dt.datetime, cycle: str | None, pull: str) -> None:
         self.write(ConnectorStatus(state=PROCESSING, since=started, run_id=run_id, run_started=started,

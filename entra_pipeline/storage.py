@@ -22,6 +22,14 @@ ASSIGNMENT_SCHEMA = pa.schema([("id", pa.string()), ("appRoleId", pa.string()), 
 OBJECT_SCHEMA = pa.schema([("id", pa.string()), ("object", pa.string())])
 
 
+
+def replace_file(path: Path, text: str) -> None:
+    """Write a state file so that a crash leaves either the old or the new content, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
 class RawStore:
     """A connector's files of one stage: "raw" (Graph objects) or "records" (Qualys records)."""
 

@@ -160,7 +160,7 @@ def test_each_baseline_frequency_puts_the_baseline_at_the_first_run_of_each_cycl
 
 def test_scheduled_runs_are_baseline_then_delta_and_a_backfilled_cycle_reruns_its_baseline(make_sim, home):
     sim = make_sim(users=40, seed=5)
-    connector = connector_for(sim, home, name="sched", baseline="fortnightly", schedule=Schedule(
+    connector_for(sim, home, name="sched", baseline="fortnightly", schedule=Schedule(
         occurs="recurring", start="2026-10-01 03:00", end="2026-11-10 03:00", every="3d", timezone="UTC"))
     defs = build_definitions(home)
     job = defs.resolve_job_def("sched__sync_job")

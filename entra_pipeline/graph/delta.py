@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..storage import replace_file
 from .client import GraphClient, GraphError
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,7 @@ class DeltaState:
     def commit(self, links: dict[str, str], issued_at: dt.datetime) -> None:
         state = self.committed()
         state.update({entity: {"link": link, "issued_at": issued_at.isoformat()} for entity, link in links.items()})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(self.path)
+        replace_file(self.path, json.dumps(state, indent=1))
 
 
 def needs_resync(error: GraphError) -> bool:

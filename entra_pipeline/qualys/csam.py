@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from ..config import QualysDestination
 from ..killpoints import checkpoint
+from ..storage import replace_file
 from . import envelope
 
 log = logging.getLogger(__name__)
@@ -147,10 +148,7 @@ class Progress:
             if not entry or entry.get("digest") != digest:
                 entry = self.state[entity] = {"digest": digest, "accepted": [], "total": total}
             entry["accepted"] = sorted(set(entry["accepted"]) | {index})
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.state))
-            tmp.replace(self.path)
+            replace_file(self.path, json.dumps(self.state))
 
 
 class Delivered:
@@ -167,10 +165,7 @@ class Delivered:
 
     def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict]) -> None:
         self.state[entity] = {**keep, **{vid: envelope.identity(record) for vid, record in records}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state))
-        tmp.replace(self.path)
+        replace_file(self.path, json.dumps(self.state))
 
 
 def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]],
