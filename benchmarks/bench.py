@@ -113,10 +113,20 @@ def print_figures(figures: dict, per_endpoint: dict | None = None) -> None:
               f"{endpoint['throttled']:>4} x 429", file=sys.stderr)
 
 
+STAGES: dict[str, tuple[float, float]] = {}  # stage -> (wall s, client CPU s)
+
+
+def _stage(name: str, work):
+    cpu0, t0 = usage()[0], time.monotonic()
+    result = work()
+    STAGES[name] = (round(time.monotonic() - t0, 2), round(usage()[0] - cpu0, 2))
+    return result
+
+
 def pipeline(connector: Connector, home: Path, full: bool) -> None:
-    collect(connector, home, full=full)
-    build_records(connector, home)
-    applied, _ = deliver(connector, home)
+    _stage("pull", lambda: collect(connector, home, full=full))
+    _stage("transform", lambda: build_records(connector, home))
+    applied, _ = _stage("upload", lambda: deliver(connector, home))
     commit_delta(connector, home, set(applied))
 
 
@@ -178,6 +188,7 @@ def main() -> int:
             stats = sim.stats()
             figures = report(args.mode, time.monotonic() - t0, usage()[0] - cpu0, stats, args.latency_ms)
             figures["users"] = args.users
+            figures.update({f"{stage}_wall_cpu_s": value for stage, value in STAGES.items()})
             print_figures(figures, stats["endpoints"])
         finally:
             sim.close()

@@ -15,6 +15,7 @@ from .graph.client import ClientSettings, GraphClient, GraphStats
 from .graph.delta import DeltaState, Round, Snapshot
 from .graph.plan import Pull, SetBasedPlan, entities_for
 from .killpoints import checkpoint
+from .memory import without_cyclic_gc
 from .storage import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, RawStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def _snapshot(store: RawStore) -> Snapshot | None:
     return snapshot
 
 
+@without_cyclic_gc
 def collect(connector: Connector, home: Path, settings: ClientSettings | None = None, full: bool = False) -> Collection:
     """Pull the tenant and write every raw asset whose data arrived whole. An asset whose part
     failed is not written: what an earlier run stored stays as it was.

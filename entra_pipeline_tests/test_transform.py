@@ -3,6 +3,10 @@ absent, arrays empty and full, mixed memberOf types) against hand-written record
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from entra_pipeline.qualys import engine
 from entra_pipeline.qualys.engine import apply
 from entra_pipeline.qualys.maps import APPLICATIONS, GROUPS, MAPS, ROLES, SERVICE_PRINCIPALS, TENANT, USERS
 
@@ -172,3 +176,28 @@ def test_maps_follow_the_specs_tables_row_for_row():
     assert [r.target for r in USERS.rows if r.required] == ["asset.assetHeader.externalAssetId",
                                                           "asset.assetHeader.vendorAssetId"]
     assert set(MAPS) == {"users", "groups", "roles", "tenant", "applications", "servicePrincipals"}
+
+
+def row_by_row(transform, source: dict) -> dict:
+    """The maps applied literally, one row at a time: what the engine's merged array steps must equal."""
+    record: dict = {}
+    for rule in transform.rows:
+        value = rule.source.pick(source) if isinstance(rule.source, engine.Picker) else engine.resolve(source, rule.source)
+        engine.place(record, rule.target, value)
+    return record
+
+
+related = st.fixed_dictionaries({}, optional={
+    "id": st.uuids().map(str), "displayName": st.one_of(st.none(), st.text(max_size=5)),
+    "description": st.one_of(st.none(), st.text(max_size=5)), "principalDisplayName": st.text(max_size=5),
+    "resourceDisplayName": st.text(max_size=5), "@odata.type": st.sampled_from(["#microsoft.graph.group"])})
+array = st.one_of(st.none(), st.fixed_dictionaries({"value": st.lists(st.one_of(st.none(), related), max_size=4)}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(member_of=array, assignments=array, enabled=st.sampled_from([True, False, None]))
+def test_merged_array_steps_equal_the_rows_applied_one_by_one(member_of, assignments, enabled):
+    source = {"id": "u1", "userPrincipalName": "u1@x", "accountEnabled": enabled,
+              "memberOf": member_of, "appRoleAssignments": assignments}
+    for transform in (MAPS["users"], MAPS["groups"]):
+        assert engine.apply(transform, source).record == row_by_row(transform, source)

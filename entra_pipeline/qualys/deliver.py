@@ -8,12 +8,14 @@ from pathlib import Path
 
 from ..config import Connector, QualysDestination
 from ..killpoints import checkpoint
+from ..memory import without_cyclic_gc
 from ..storage import RawStore
 from .csam import BatchReport, Delivered, Progress, QualysGateway, deliver_entity
 from .inventory import LocalInventory
 from .records import read_record_texts, read_records
 
 
+@without_cyclic_gc
 def deliver(connector: Connector, home: Path) -> tuple[dict[str, object], dict[str, str]]:
     manifest = RawStore(home, connector.name, "records").read_manifest()
     if isinstance(connector.destination, QualysDestination):

@@ -11,7 +11,7 @@ picker's `otherwise` (the spec's status lookups: UNKNOWN when the field is absen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 _ABSENT = object()
@@ -49,6 +49,11 @@ class TransformMap:
     @property
     def vendor_id_field(self) -> str:
         return "id"
+
+    @cached_property
+    def steps(self) -> tuple:
+        """The rows compiled once (see compile_steps): maps are applied to every object."""
+        return compile_steps(self)
 
 
 @dataclass
@@ -122,6 +127,71 @@ def place(record: dict, target: str, value: Any) -> None:
             _put(array[index], rest, item)
 
 
+@dataclass(frozen=True)
+class _ValueStep:
+    """One row with a scalar source (or a picker) and a scalar target, its paths parsed once."""
+
+    rule: Row
+    source: tuple[str, ...] | None  # None: the row's source is a picker
+    target: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _ArrayStep:
+    """Rows that read one source array into one target array, walked once per object: the same
+    result as row by row (element i gets every field of item i), without a list per row."""
+
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    fields: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+    def apply(self, source: dict, record: dict) -> None:
+        items = _get(source, self.source)
+        if not isinstance(items, list):  # the source array is absent: no target key
+            return
+        node = record
+        for part in self.target[:-1]:
+            node = node.setdefault(part, {})
+        array = node.setdefault(self.target[-1], [])
+        while len(array) < len(items):
+            array.append({})
+        for element, item in zip(array, items):
+            for rest, target in self.fields:
+                # _get and _put inlined: this loop runs for every relation of every object.
+                value = item
+                for part in rest:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None:
+                    continue
+                node = element
+                for part in target[:-1]:
+                    node = node.setdefault(part, {})
+                node[target[-1]] = value
+
+
+def compile_steps(transform: TransformMap) -> tuple[_ValueStep | _ArrayStep, ...]:
+    """The map's rows in order, paths parsed, optional array rows merged per (source array,
+    target array)."""
+    steps: list[_ValueStep | list] = []
+    groups: dict[tuple, list] = {}
+    for rule in transform.rows:
+        target, target_rest = _parse(rule.target)
+        if isinstance(rule.source, Picker):
+            if target_rest is not None:
+                raise ValueError(f"{transform.entity}: a picker's target must not be an array ({rule.target})")
+            steps.append(_ValueStep(rule, None, target))
+            continue
+        source, rest = _parse(rule.source)
+        if rest is not None and target_rest is not None and rest and not rule.required:
+            if (source, target) not in groups:
+                groups[(source, target)] = []
+                steps.append([source, target, groups[(source, target)]])
+            groups[(source, target)].append((rest, target_rest))
+            continue
+        steps.append(_ValueStep(rule, source if rest is None else None, target))
+    return tuple(_ArrayStep(s[0], s[1], tuple(s[2])) if isinstance(s, list) else s for s in steps)
+
+
 def apply(transform: TransformMap, source: dict) -> Outcome:
     vendor_id = source.get(transform.vendor_id_field) if isinstance(source, dict) else None
     vendor_id = vendor_id if isinstance(vendor_id, str) and vendor_id else None
@@ -131,15 +201,25 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
         _put(record, _parse(transform.passthrough)[0], {k: v for k, v in source.items() if v is not None})
         return Outcome(vendor_id, record, [] if vendor_id else ["missing id"])
     record, problems = {}, []
-    for rule in transform.rows:
-        if isinstance(rule.source, Picker):
-            place(record, rule.target, rule.source.pick(source))
+    for step in transform.steps:
+        if isinstance(step, _ArrayStep):
+            step.apply(source, record)
             continue
-        value = resolve(source, rule.source)
+        rule = step.rule
+        if isinstance(rule.source, Picker):
+            _put(record, step.target, rule.source.pick(source))
+            continue
+        if step.source is None:  # an array row kept apart (required): the general path
+            value = resolve(source, rule.source)
+        else:
+            value = _get(source, step.source)
         if rule.required and (value is _ABSENT or (isinstance(value, str) and not value.strip())):
             problems.append(f"required field {rule.source} (-> {rule.target}) is missing")
             continue
-        place(record, rule.target, value)
+        if step.source is None:
+            place(record, rule.target, value)
+        elif value is not _ABSENT:
+            _put(record, step.target, value)
     if problems:
         return Outcome(vendor_id, None, problems)
     return Outcome(vendor_id, record)

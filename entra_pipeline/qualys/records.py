@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..config import Connector
+from ..memory import without_cyclic_gc
 from ..storage import RawStore
 from .engine import apply
 from .maps import MAPS
@@ -42,6 +43,7 @@ class EntityRecords:
     skipped: str | None = None  # why no records were built this run
 
 
+@without_cyclic_gc
 def build_records(connector: Connector, home: Path) -> dict[str, EntityRecords]:
     raw = RawStore(home, connector.name)
     out = RawStore(home, connector.name, "records")

@@ -1,0 +1,28 @@
+"""The pipeline's bulk phases allocate millions of small dicts and lists (JSON objects, records)
+that hold no reference cycles. Python's cyclic garbage collector still walks every live object
+each time enough are allocated: at 100k users that was more than half of the transform's CPU
+(BENCHMARKS.md). Reference counting frees all of this data, so the bulk phases pause the
+cyclic collector and let it run once at the end for whatever cycles libraries made meanwhile."""
+
+from __future__ import annotations
+
+import functools
+import gc
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def without_cyclic_gc(function: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs) -> T:
+        if not gc.isenabled():  # nested, or paused by the caller
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect()
+
+    return wrapper
