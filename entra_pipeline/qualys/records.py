@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import pyarrow as pa
 
@@ -49,7 +50,7 @@ def build_records(connector: Connector, home: Path) -> dict[str, EntityRecords]:
     out = RawStore(home, connector.name, "records")
     failed = raw.read_manifest().get("failed", {})
     results: dict[str, EntityRecords] = {}
-    sources: dict[str, list[dict]] = {}
+    sources: dict[str, Iterable[dict]] = {}
     for entity in record_entities(connector):
         missing = [name for name in INPUTS[entity] if name in failed or not raw.exists(name)]
         if missing:
@@ -68,7 +69,7 @@ def build_records(connector: Connector, home: Path) -> dict[str, EntityRecords]:
     return results
 
 
-def _transform(out: RawStore, entity: str, documents: list[dict]) -> EntityRecords:
+def _transform(out: RawStore, entity: str, documents: Iterable[dict]) -> EntityRecords:
     result = EntityRecords()
     rows = []
     for document in documents:

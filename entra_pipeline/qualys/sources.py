@@ -4,6 +4,8 @@ built from the set-based raw data without a call per object."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from ..graph.relationships import RelationshipIndex
 
 ODATA_TYPES = {"group": "#microsoft.graph.group", "directoryRole": "#microsoft.graph.directoryRole",
@@ -23,7 +25,9 @@ def _container_docs(groups: list[dict], directory_roles: list[dict], units: list
 
 
 def user_and_group_sources(users: list[dict], groups: list[dict], directory_roles: list[dict], units: list[dict],
-                           memberships: list[dict], assignments: list[dict]) -> tuple[list[dict], list[dict]]:
+                           memberships: list[dict], assignments: list[dict]) -> tuple[Iterator[dict], Iterator[dict]]:
+    """Users' and groups' source documents, made one at a time as the transform asks for them:
+    at 100k users holding them all would double the transform's memory."""
     containers = _container_docs(groups, directory_roles, units)
     # Memberships in soft-deleted groups are kept for a restore; until then they are not relations.
     live = [m for m in memberships if m["container_id"] in containers]
@@ -36,8 +40,8 @@ def user_and_group_sources(users: list[dict], groups: list[dict], directory_role
     def assignments_doc(items: list[dict]) -> dict:
         return {"value": sorted(items, key=lambda a: a["id"])}
 
-    user_docs = [{**user, "memberOf": member_of(user["id"]),
-                  "appRoleAssignments": assignments_doc(index.user_assignments(user["id"]))} for user in users]
-    group_docs = [{**group, "memberOf": member_of(group["id"]),
-                   "appRoleAssignments": assignments_doc(index.principal_assignments(group["id"]))} for group in groups]
+    user_docs = ({**user, "memberOf": member_of(user["id"]),
+                  "appRoleAssignments": assignments_doc(index.user_assignments(user["id"]))} for user in users)
+    group_docs = ({**group, "memberOf": member_of(group["id"]),
+                   "appRoleAssignments": assignments_doc(index.principal_assignments(group["id"]))} for group in groups)
     return user_docs, group_docs
