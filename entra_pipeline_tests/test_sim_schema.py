@@ -1,10 +1,12 @@
-"""Everything the simulator serves fits Microsoft Graph's published v1.0 schema (CSDL,
-../shared/reference/msgraph-v1.0-metadata.xml): property names exist on the type or its base
+"""Everything the simulator serves fits Microsoft Graph's published v1.0 schema (CSDL, a gzipped
+copy of ../shared/reference/msgraph-v1.0-metadata.xml kept in data/ so CI needs nothing outside
+the repository): property names exist on the type or its base
 types, and values have the Edm type's JSON shape, down into complex types and collections."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import uuid
 import xml.etree.ElementTree as ET
 from functools import lru_cache
@@ -12,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
-METADATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "msgraph-v1.0-metadata.xml"
+METADATA = Path(__file__).resolve().parent / "data" / "msgraph-v1.0-metadata.xml.gz"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, dict]:
-    assert METADATA.exists(), f"Graph v1.0 metadata expected at {METADATA} (the shared/ folder beside the repo)"
     types: dict[str, dict] = {}
-    graph_schema = next(s for s in ET.parse(METADATA).getroot().iter(f"{EDM}Schema")
+    with gzip.open(METADATA) as handle:
+        root = ET.parse(handle).getroot()
+    graph_schema = next(s for s in root.iter(f"{EDM}Schema")
                         if s.get("Namespace") == "microsoft.graph")  # other namespaces reuse names like "group"
     for node in graph_schema:
         if node.tag in (f"{EDM}EntityType", f"{EDM}ComplexType"):
