@@ -17,12 +17,9 @@ from pydantic import BaseModel
 
 from .config import Connector
 from .schedule import describe, next_run
-from .state import PARTIALLY_PROCESSED, PROCESSED
 from .storage import replace_file
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
-STATES = (REGISTERED, SCHEDULED, PROCESSING, PROCESSED, PARTIALLY_PROCESSED, FAILED)
-OUTCOMES = (PROCESSED, PARTIALLY_PROCESSED, FAILED)
 
 
 class ConnectorStatus(BaseModel):

@@ -3,7 +3,6 @@ connector registers baseline cycles as they begin and moves Registered -> Schedu
 run-status sensors record how every sync run ended."""
 
 import datetime as dt
-import logging
 from pathlib import Path
 
 import dagster as dg
@@ -81,7 +80,7 @@ def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.Sen
     def processed(context: dg.RunStatusSensorContext) -> None:
         state = record_outcome(home, connectors, context.instance, context.dagster_run)
         if state:
-            context.log.log(logging.INFO, f"run {context.dagster_run.run_id}: {state}")
+            context.log.info(f"run {context.dagster_run.run_id}: {state}")
 
     @dg.run_failure_sensor(name="entra_run_failed", default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Records Failed when a connector's sync run fails.")
