@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import random
 import resource
 import subprocess
@@ -155,7 +157,21 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=75.0, help="added per request (default 75)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mode", choices=("full", "delta", "pipeline", "literal"), default="pipeline")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here (slows it)")
     args = parser.parse_args()
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            return run(args)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="entra-bench-") as tmp:
         home = Path(tmp) / "home"

@@ -109,12 +109,18 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
     links, stale = ({}, {}) if full else DeltaState(home, connector.name).usable(dt.datetime.now(dt.timezone.utc))
     snapshot = _snapshot(store) if links else None
 
-    async def pull() -> tuple[Pull, GraphClient]:
+    pulled: list[tuple[Pull, GraphClient]] = []
+
+    # The result is handed out through `pulled`, not returned: Python 3.11's asyncio.run builds
+    # repr() of the finished main task, result included, when it restores the SIGINT handler,
+    # and the repr of a whole tenant cost 3-6 s of CPU at 100k users (profile in BENCHMARKS.md).
+    async def pull() -> None:
         async with GraphClient(connector, secret, settings) as client:
             plan = SetBasedPlan(client, entities_for(connector.asset_types), snapshot, links)
-            return await plan.run(), client
+            pulled.append((await plan.run(), client))
 
-    result, client = asyncio.run(pull())
+    asyncio.run(pull())
+    [(result, client)] = pulled
     reports: dict[str, AssetReport] = {}
     for asset in wanted:
         part, source = RAW_ASSETS[asset]
