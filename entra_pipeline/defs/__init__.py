@@ -1,6 +1,6 @@
 """Dagster wiring only: each configured connector becomes a group of assets (partitioned by
-baseline cycle), a sync job, a schedule (unless manual), a lifecycle sensor and a Test
-Connection job; two run-status sensors record every connector's state. The work itself is
+baseline cycle), a sync job, a schedule (unless manual), lifecycle and secret-expiry sensors
+and a Test Connection job; two run-status sensors record every connector's state. The work itself is
 domain code (`entra_pipeline.collect`, `.qualys`, `.schedule`, `.cycles`, `.status`)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..config import load_connectors
 from .assets import connector_assets
 from .connection import test_connection_job
 from .schedules import connector_schedule, sync_job
-from .sensors import lifecycle_sensor, outcome_sensors
+from .sensors import lifecycle_sensor, outcome_sensors, secret_expiry_sensor
 
 
 def build_definitions(home: Path) -> dg.Definitions:
@@ -26,7 +26,7 @@ def build_definitions(home: Path) -> dg.Definitions:
         assets.append(sync)
         jobs += [job, test_connection_job(connector, home)]
         schedules += [schedule] if schedule else []
-        sensors.append(lifecycle_sensor(connector, home))
+        sensors += [lifecycle_sensor(connector, home), secret_expiry_sensor(connector, home)]
     if connectors:
         sensors += outcome_sensors(home, {c.dagster_name: c for c in connectors})
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)

@@ -15,6 +15,7 @@ import dagster as dg
 
 from ..collect import SNAPSHOT_FILES, collect, commit_delta, raw_assets_for
 from ..config import Connector
+from ..graph.secret_expiry import days_left, secret_expiry_note
 from ..cycles import BaselineCycles
 from ..qualys.deliver import deliver
 from ..qualys.records import INPUTS, build_records, record_entities
@@ -96,6 +97,9 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                 "count": report.count, **report.stats.as_metadata(), **delta,
                 "pull_duration_seconds": round(collection.duration, 3)})
         context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
+        expiry, expiry_warning = secret_expiry_note(connector, home)
+        if expiry_warning:
+            context.log.warning(expiry_warning)
         if all(report.error for report in collection.reports.values()):
             raise dg.Failure(f"nothing could be fetched for connector {connector.name!r}",
                              metadata={name: report.error or "" for name, report in collection.reports.items()})
@@ -128,7 +132,8 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
             "destination": connector.destination.kind, "entities_delivered": len(applied),
             "entities_skipped": len(skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
-            "cycle": cycle, "pull": "baseline" if full else "delta", **metadata})
+            "cycle": cycle, "pull": "baseline" if full else "delta", **metadata,
+            **({"client_secret_days_left": days_left(expiry)} if days_left(expiry) is not None else {})})
         yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
                                   passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})

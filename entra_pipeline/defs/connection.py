@@ -7,6 +7,7 @@ import dagster as dg
 
 from ..config import Connector
 from ..graph.connection_test import run_checks
+from ..graph.secret_expiry import secret_expiry_note
 
 
 def test_connection_job(connector: Connector, home: Path) -> dg.JobDefinition:
@@ -21,6 +22,11 @@ def test_connection_job(connector: Connector, home: Path) -> dg.JobDefinition:
         failed = [r for r in results if not r.passed]
         if failed:
             raise dg.Failure(f"Test Connection failed: {failed[0].name}", description=failed[0].remedy)
+        expiry, warning = secret_expiry_note(connector, home)
+        if warning:
+            context.log.warning(warning)
+        elif expiry and expiry.ends:
+            context.log.info(f"client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC ({expiry.detail})")
 
     @dg.job(name=f"{connector.dagster_name}__test_connection", tags={"entra/connector": connector.dagster_name})
     def job() -> None:

@@ -1,6 +1,7 @@
 """Sensors that keep each connector's state (entra_pipeline/status.py): a lifecycle sensor per
-connector registers baseline cycles as they begin and moves Registered -> Scheduled; two
-run-status sensors record how every sync run ended."""
+connector registers baseline cycles as they begin and moves Registered -> Scheduled; a
+secret-expiry sensor per connector warns before its client secret expires; two run-status
+sensors record how every sync run ended."""
 
 import datetime as dt
 from pathlib import Path
@@ -9,6 +10,7 @@ import dagster as dg
 
 from ..config import Connector
 from ..cycles import BaselineCycles
+from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..schedule import next_run
 from ..state import PARTIALLY_PROCESSED, PROCESSED
 from ..status import FAILED, StatusStore
@@ -33,6 +35,24 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
         return dg.SensorResult(dynamic_partitions_requests=[partitions.build_add_request(missing)] if missing else [])
 
     return lifecycle
+
+
+def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
+    @dg.sensor(name=f"{connector.dagster_name}__secret_expiry", minimum_interval_seconds=6 * 3600,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Reads when {connector.name!r}'s client secret expires (its application's "
+                           f"passwordCredentials) and warns from {WARN_DAYS} days before, so it is rotated "
+                           "before runs fail.")
+    def secret_expiry(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        expiry, warning = secret_expiry_note(connector, home)
+        if warning:
+            context.log.warning(warning)
+            return dg.SkipReason(f"WARNING: {warning}")
+        if expiry is None or expiry.ends is None:
+            return dg.SkipReason(expiry.detail if expiry else "expiry unknown")
+        return dg.SkipReason(f"client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC")
+
+    return secret_expiry
 
 
 def record_outcome(home: Path, connectors: dict[str, Connector], instance: dg.DagsterInstance,

@@ -172,11 +172,19 @@ class Simulator:
                 grant_connector_permissions(self.tenant, self.connector)
             if secret_expires_in_seconds is not None:
                 self.app_registration.secret_expires = self.now() + dt.timedelta(seconds=secret_expires_in_seconds)
+                self._show_secret_expiry(self.app_registration.secret_expires)
             if token_lifetime is not None:
                 self.identity.token_lifetime = int(token_lifetime)
             return {"granted_permissions": list(self.app_registration.granted_permissions),
                     "secret_expires": self.app_registration.secret_expires.isoformat(),
                     "token_lifetime": self.identity.token_lifetime}
+
+    def _show_secret_expiry(self, expires: dt.datetime) -> None:
+        """The connector's own application lists its secret's end date, as in Entra."""
+        for app in self.tenant.applications.values():
+            if app["appId"] == self.connector.client_id:
+                for credential in app["passwordCredentials"]:
+                    credential["endDateTime"] = expires.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def reset_delta(self, entity_set: str) -> None:
         if entity_set not in self.delta.generation:
