@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
+from . import cli_connectors
+from .cli_connectors import home_argument as _home_argument
 from .qualys.maps import MAPS
 
 
@@ -102,93 +105,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _home_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", help="home folder (default: $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline)")
-
-
-def _connector_parser(commands: argparse._SubParsersAction) -> None:
-    connector = commands.add_parser("connector", help="configure connectors (connectors.yaml in the home folder)")
-    sub = connector.add_subparsers(dest="connector_command", required=True)
-    add = sub.add_parser("add", help="add a connector from flags (the secret is read from stdin or an env var)")
-    _home_argument(add)
-    add.add_argument("--name", required=True)
-    add.add_argument("--description")
-    add.add_argument("--tenant-id", required=True, help="directory (tenant) id, or a verified domain")
-    add.add_argument("--client-id", required=True, help="application (client) id")
-    secret = add.add_mutually_exclusive_group(required=True)
-    secret.add_argument("--client-secret-stdin", action="store_true",
-                        help="read the client secret from standard input; it is stored encrypted")
-    secret.add_argument("--client-secret-env", metavar="VAR", help="read the secret from this variable at run time")
-    add.add_argument("--cloud", default="global", help="global | usgov | usgov-dod | china")
-    add.add_argument("--authority-host", help="https origin of the identity platform (simulator, proxy)")
-    add.add_argument("--graph-endpoint", help="https origin of Microsoft Graph (simulator, proxy)")
-    add.add_argument("--ca-bundle", help="extra CA certificate(s) to trust (verification stays on)")
-    add.add_argument("--asset-types", default="identities_only",
-                     help="identities_only | identities_with_security_posture")
-    add.add_argument("--baseline", default="weekly", help="weekly | fortnightly | triweekly | monthly")
-    add.add_argument("--retain-previous-delta", action="store_true")
-    add.add_argument("--require-manual-sync", action="store_true")
-    add.add_argument("--occurs", choices=("single", "recurring"), help="schedule: a single occurrence or recurring")
-    add.add_argument("--start", help="schedule start, local time in --timezone, e.g. '2026-12-01 02:00'")
-    add.add_argument("--end", help="recurring schedule end, local time in --timezone")
-    add.add_argument("--every", help="recurring interval, e.g. 30m, 6h, 1d")
-    add.add_argument("--cron", help="recurring cron (five fields) instead of --every")
-    add.add_argument("--timezone", default="UTC", help="IANA timezone of start and end, e.g. Asia/Calcutta")
-    add.add_argument("--replace", action="store_true", help="replace a connector of the same name")
-    add.set_defaults(func=_connector_add)
-    listing = sub.add_parser("list", help="list configured connectors")
-    _home_argument(listing)
-    listing.set_defaults(func=_connector_list)
-
-
-def _connector_add(args: argparse.Namespace) -> int:
-    from .config import ConfigError, SecretBox, home_folder, parse_connectors, save_connector
-    from .schedule import confirmation
-
-    home = home_folder(args.home)
-    entry = {k: v for k, v in {
-        "name": args.name, "description": args.description, "tenant_id": args.tenant_id,
-        "client_id": args.client_id, "client_secret_env": args.client_secret_env, "cloud": args.cloud,
-        "authority_host": args.authority_host, "graph_endpoint": args.graph_endpoint, "ca_bundle": args.ca_bundle,
-        "asset_types": args.asset_types, "baseline": args.baseline,
-        "retain_previous_delta": args.retain_previous_delta, "require_manual_sync": args.require_manual_sync,
-    }.items() if v is not None}
-    if args.occurs:
-        entry["schedule"] = {k: v for k, v in {"occurs": args.occurs, "start": args.start, "end": args.end,
-                                               "every": args.every, "cron": args.cron,
-                                               "timezone": args.timezone}.items() if v is not None}
-    if args.client_secret_stdin:
-        plain = sys.stdin.readline().strip()
-        if not plain:
-            print("entra-pipeline connector add: no client secret on standard input", file=sys.stderr)
-            return 2
-        entry["client_secret"] = SecretBox(home).encrypt(plain)
-    try:
-        [connector] = parse_connectors({"connectors": [entry]}, "connector add")
-        path = save_connector(home, connector, replace=args.replace)
-    except ConfigError as error:
-        print(str(error).replace("connector add: ", ""), file=sys.stderr)
-        return 2
-    print(f"Connector {connector.name!r} saved in {path} (secret stored "
-          f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
-    print(confirmation(connector))
-    return 0
-
-
-def _connector_list(args: argparse.Namespace) -> int:
-    from .config import home_folder, load_connectors
-    from .schedule import confirmation
-
-    home = home_folder(args.home)
-    connectors = load_connectors(home)
-    if not connectors:
-        print(f"No connectors in {home}. Add one with `entra-pipeline connector add`.")
-    for connector in connectors:
-        print(f"{connector.name:24} tenant {connector.tenant_id}  {connector.asset_types}  {connector.graph_host}")
-        print(f"{'':24} {confirmation(connector)}")
-    return 0
-
-
 def _test_connection_parser(commands: argparse._SubParsersAction) -> None:
     test = commands.add_parser("test-connection", help="run the spec's five Test Connection checks")
     _home_argument(test)
@@ -208,6 +124,16 @@ def _test_connection(args: argparse.Namespace) -> int:
         print("  " + result.line().replace("\n", "\n  "))
     passed = all(r.passed for r in results)
     print("All five checks passed." if passed else "Test Connection failed.")
+    if passed:
+        from .graph.secret_expiry import secret_expiry_note
+
+        expiry, warning = secret_expiry_note(connector, home)
+        if warning:
+            print(f"  Warning: {warning}")
+        elif expiry and expiry.ends:
+            print(f"  Client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC ({expiry.detail}).")
+        elif expiry:
+            print(f"  Client secret expiry unknown: {expiry.detail}.")
     return 0 if passed else 1
 
 
@@ -282,39 +208,114 @@ def _status_parser(commands: argparse._SubParsersAction) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     import datetime as dt
-    import json
 
     from .config import find_connector, home_folder, load_connectors
-    from .cycles import BaselineCycles
-    from .graph.delta import DeltaState
-    from .status import current_status
+    from .runner import instance
 
     home = home_folder(args.home)
     connectors = [find_connector(home, args.connector)] if args.connector else load_connectors(home)
     if not connectors:
-        print(f"No connectors in {home}. Add one with `entra-pipeline connector add`.")
+        print(f"No connectors in {home}. Create one with `entra-pipeline connector create`.")
     now = dt.datetime.now(dt.timezone.utc)
-    for connector in connectors:
-        status, upcoming = current_status(connector, home, now)
-        cycles = BaselineCycles(connector, home, read_only=True)
-        cycle = cycles.at(now)
-        baseline_done = cycles.baseline_done(cycle.key)
-        links = {entity: (now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600
-                 for entity, entry in DeltaState(home, connector.name).committed().items()}
-        if args.json:
-            print(json.dumps({"connector": connector.name, **status.model_dump(mode="json"), "next_run": upcoming,
-                              "cycle": cycle.key, "cycle_baseline_done": baseline_done,
-                              "delta_link_age_hours": {k: round(v, 2) for k, v in links.items()}}))
-            continue
-        run = f" (run {status.run_id}, {status.pull or 'sync'} in cycle {status.cycle})" if status.run_id else ""
-        print(f"{connector.name}: {status.state} since {status.since:%Y-%m-%d %H:%M %Z}{run}")
-        for reason in status.reasons:
-            print(f"  - {reason}")
-        print(f"  next run: {upcoming or 'none automatic (launch by hand: entra-pipeline sync, or the Dagster UI)'}")
-        print(f"  {connector.baseline} baseline cycle {cycle.key}: "
-              f"{'baseline done' if baseline_done else 'baseline (full) pull due at the next run'}")
-        if links:
-            print("  delta links: " + ", ".join(f"{k} {v:.1f} h old" for k, v in sorted(links.items())))
+    with instance(home) as dagster_instance:
+        for connector in connectors:
+            facts = _status_facts(connector, home, dagster_instance, now)
+            print(json.dumps(facts) if args.json else _status_text(facts))
+    return 0
+
+
+def _status_facts(connector, home: Path, dagster_instance, now) -> dict:
+    """Everything `status` shows of one connector, as plain data (the --json form)."""
+    import datetime as dt
+
+    from .cycles import BaselineCycles
+    from .graph.delta import DeltaState
+    from .graph.secret_expiry import SecretExpiryStore
+    from .report import last_counts, runs
+    from .status import current_status
+
+    status, upcoming = current_status(connector, home, now)
+    cycles = BaselineCycles(connector, home, read_only=True)
+    cycle = cycles.at(now)
+    expiry = SecretExpiryStore(home, connector.name).read()
+    warning = expiry.warning(connector.name, now) if expiry else None
+    last = next((r for r in runs(dagster_instance, connector, limit=20) if r.pull != "test connection"), None)
+    links = {entity: round((now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600, 2)
+             for entity, entry in DeltaState(home, connector.name).committed().items()}
+    return {
+        "connector": connector.name, **status.model_dump(mode="json"),
+        "reasons": status.reasons + ([warning] if warning else []),
+        "last_run": None if last is None else {
+            "run_id": last.run_id, "started": last.started.isoformat() if last.started else None,
+            "duration_s": round(last.duration_s, 1) if last.duration_s is not None else None,
+            "pull": last.pull, "cycle": last.cycle, "status": last.status},
+        "counts": last_counts(dagster_instance, connector), "next_run": upcoming,
+        "baseline": connector.baseline, "cycle": cycle.key, "cycle_baseline_done": cycles.baseline_done(cycle.key),
+        "next_baseline": cycle.end.isoformat(),
+        "client_secret_expires": expiry.ends.isoformat() if expiry and expiry.ends else None,
+        "delta_link_age_hours": links,
+    }
+
+
+def _status_text(facts: dict) -> str:
+    lines = [f"{facts['connector']}: {facts['state']} since {facts['since'][:16].replace('T', ' ')} UTC"]
+    lines += [f"  ! {reason}" for reason in facts["reasons"]]
+    last = facts["last_run"]
+    if last:
+        took = f", took {last['duration_s']:.0f} s" if last["duration_s"] is not None else ""
+        lines.append(f"  last run: {last['pull']} in cycle {last['cycle']} (run {last['run_id']}), started "
+                     f"{(last['started'] or '-')[:16].replace('T', ' ')} UTC{took} ({last['status'].lower()}; "
+                     f"`entra-pipeline logs {facts['connector']}` for its log)")
+    for entity, figures in facts["counts"].items():
+        lines.append(f"    {entity:22} " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    lines.append(f"  next run: {facts['next_run'] or 'none automatic (entra-pipeline sync, or the Dagster UI)'}")
+    done = "baseline done" if facts["cycle_baseline_done"] else "baseline (full) pull due at the next run"
+    upcoming = f"; next baseline cycle from {facts['next_baseline'][:10]}"
+    lines.append(f"  {facts['baseline']} baseline cycle {facts['cycle']}: {done}{upcoming}")
+    if facts["client_secret_expires"]:
+        lines.append(f"  client secret expires {facts['client_secret_expires'][:16].replace('T', ' ')} UTC")
+    if facts["delta_link_age_hours"]:
+        lines.append("  delta links: " + ", ".join(f"{k} {v:.1f} h old"
+                                                    for k, v in sorted(facts["delta_link_age_hours"].items())))
+    return "\n".join(lines)
+
+
+def _logs_parser(commands: argparse._SubParsersAction) -> None:
+    logs = commands.add_parser("logs", help="a connector's log (the spec's Logs tab): what each run fetched, "
+                                            "skipped, retried and why")
+    _home_argument(logs)
+    logs.add_argument("connector")
+    logs.add_argument("--run", help="this run's log (default: the latest run)")
+    logs.add_argument("--runs", type=int, metavar="N", help="list the last N runs instead")
+    logs.add_argument("--debug", action="store_true", help="also Dagster's own step events")
+    logs.set_defaults(func=_logs)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from .config import find_connector, home_folder
+    from .report import run_log, runs
+    from .runner import instance
+
+    home = home_folder(args.home)
+    connector = find_connector(home, args.connector)
+    with instance(home) as dagster_instance:
+        recent = runs(dagster_instance, connector, limit=args.runs or 1)
+        if args.runs:
+            for run in recent:
+                started = f"{run.started:%Y-%m-%d %H:%M:%S}" if run.started else "not started"
+                took = f"{run.duration_s:7.1f} s" if run.duration_s is not None else "        -"
+                print(f"{run.run_id}  {started}  {took}  {run.pull:15} {run.cycle:10} {run.state}")
+            return 0
+        run_id = args.run or (recent[0].run_id if recent else None)
+        if run_id is None:
+            print(f"No runs of {connector.name} yet (entra-pipeline sync --connector {connector.name}).")
+            return 0
+        if dagster_instance.get_run_by_id(run_id) is None:
+            print(f"entra-pipeline logs: no run {run_id}; `--runs 20` lists the connector's runs", file=sys.stderr)
+            return 2
+        print(f"Run {run_id}")
+        for line in run_log(dagster_instance, run_id, args.debug):
+            print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:7} {line.message}")
     return 0
 
 
@@ -404,10 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Microsoft Entra ID -> Qualys CSAM/ETM identity connector")
     commands = parser.add_subparsers(dest="command", required=True)
     _demo_parser(commands)
-    _connector_parser(commands)
+    cli_connectors.add_parser(commands)
     _test_connection_parser(commands)
     _sync_parser(commands)
     _status_parser(commands)
+    _logs_parser(commands)
     _inventory_parser(commands)
     _simulator_parser(commands)
     return parser
@@ -417,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
 
     args = build_parser().parse_args(argv)
+    # azure-identity logs each refused token request in full at WARNING; our messages already
+    # name the AADSTS error and its remedy.
+    logging.getLogger("azure").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except ConfigError as error:

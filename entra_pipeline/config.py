@@ -323,8 +323,9 @@ class Connector(BaseModel):
 
 
 # --------------------------------------------------------------------------- file
-def _explain(error: ValidationError, where: str) -> list[str]:
-    lines = []
+def field_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(field path, what is wrong and what is allowed) for each problem pydantic found."""
+    problems = []
     for problem in error.errors():
         field = ".".join(str(part) for part in problem["loc"]) or "(connector)"
         message = problem["msg"].removeprefix("Value error, ")
@@ -334,8 +335,12 @@ def _explain(error: ValidationError, where: str) -> list[str]:
             message = f"at most {problem['ctx']['max_length']} characters (got {len(problem['input'])})"
         elif problem["type"] == "literal_error":
             message = f"got {problem['input']!r}; allowed: {problem['ctx']['expected']}"
-        lines.append(f"{where}: field '{field}': {message}")
-    return lines
+        problems.append((field, message))
+    return problems
+
+
+def _explain(error: ValidationError, where: str) -> list[str]:
+    return [f"{where}: field '{field}': {message}" for field, message in field_problems(error)]
 
 
 def parse_connectors(raw: object, source: str = CONNECTORS_FILE) -> list[Connector]:
@@ -387,6 +392,20 @@ def find_connector(home: Path, name: str) -> Connector:
     raise ConfigError(f"no connector named {name!r} in {home / CONNECTORS_FILE}; configured: {known}")
 
 
+def _write_entries(path: Path, entries: list) -> None:
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def delete_connector(home: Path, name: str) -> None:
+    path = home / CONNECTORS_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    entries = [e for e in (raw or {}).get("connectors") or [] if e.get("name") != name]
+    _write_entries(path, entries)
+
+
 def save_connector(home: Path, connector: Connector, replace: bool = False) -> Path:
     """Add (or replace) one connector, validating the whole file before writing it."""
     home.mkdir(parents=True, exist_ok=True)
@@ -397,8 +416,5 @@ def save_connector(home: Path, connector: Connector, replace: bool = False) -> P
         entries = [e for e in entries if e.get("name") != connector.name]
     entries.append(connector.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
     parse_connectors({"connectors": entries}, str(path))
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    _write_entries(path, entries)
     return path

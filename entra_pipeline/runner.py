@@ -21,6 +21,11 @@ DAGSTER_YAML = """\
 # Written by entra-pipeline: local SQLite storage under this folder, telemetry off.
 telemetry:
   enabled: false
+# Our own log lines (what was fetched, retried and why, skipped) go into Dagster's event log:
+# the connector's Logs tab (`entra-pipeline logs`, the run's page in the UI).
+python_logs:
+  managed_python_loggers: [entra_pipeline]
+  python_log_level: INFO
 """
 
 
@@ -28,7 +33,8 @@ def dagster_home(home: Path) -> Path:
     path = home / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text().startswith("# Written by entra-pipeline") and \
+            config.read_text() != DAGSTER_YAML:  # ours, from an older version: refreshed
         config.write_text(DAGSTER_YAML)
     return path
 

@@ -40,7 +40,7 @@ def test_states_from_registered_to_processed_and_the_status_command(make_sim, ho
     assert (stored.state, stored.run_id, stored.pull) == ("Processed", second.run_id, "delta")
     shown = status_cli(home)
     assert shown.returncode == 0, shown.stderr
-    assert "sim: Processed since" in shown.stdout and f"run {second.run_id}, delta in cycle {second.cycle}" in shown.stdout
+    assert "sim: Processed since" in shown.stdout and f"last run: delta in cycle {second.cycle} (run {second.run_id})" in shown.stdout
     assert "baseline done" in shown.stdout and "delta links: groups" in shown.stdout
 
 

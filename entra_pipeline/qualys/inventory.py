@@ -84,6 +84,11 @@ class LocalInventory:
                 result.deleted = len(gone)
         return result
 
+    def forget(self, connector: str) -> int:
+        """Remove every record of a deleted connector; returns how many."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM records WHERE connector = ?", (connector,)).rowcount
+
     def export(self, connector: str, entity: str) -> Iterator[dict]:
         with self._connect() as connection:
             for (text,) in connection.execute("SELECT record FROM records WHERE connector = ? AND entity = ? "

@@ -1,0 +1,252 @@
+"""`entra-pipeline connector ...`: create (the spec's three steps), add (from flags, for
+configuration as code), list, show, edit, delete, rotate-secret."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+
+from .config import SecretBox, home_folder
+
+# Flag -> connectors.yaml field (schedule flags -> schedule.*).
+FLAG_FIELDS = {
+    "name": "name", "description": "description", "tenant_id": "tenant_id", "client_id": "client_id",
+    "client_secret_env": "client_secret_env", "cloud": "cloud", "authority_host": "authority_host",
+    "graph_endpoint": "graph_endpoint", "ca_bundle": "ca_bundle", "asset_types": "asset_types",
+    "baseline": "baseline", "retain_previous_delta": "retain_previous_delta",
+    "require_manual_sync": "require_manual_sync", "occurs": "schedule.occurs", "start": "schedule.start",
+    "end": "schedule.end", "every": "schedule.every", "cron": "schedule.cron", "timezone": "schedule.timezone",
+}
+
+
+def home_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="home folder (default: $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline)")
+
+
+def _settings_flags(parser: argparse.ArgumentParser, required: bool) -> None:
+    """The spec's questions as flags (all optional for `create`, which asks for what is missing)."""
+    if required:
+        parser.add_argument("--name", required=True)
+    parser.add_argument("--description", help="up to 180 characters")
+    parser.add_argument("--tenant-id", required=required, help="directory (tenant) id, or a verified domain")
+    parser.add_argument("--client-id", required=required, help="application (client) id")
+    secret = parser.add_mutually_exclusive_group(required=required)
+    secret.add_argument("--client-secret-stdin", action="store_true",
+                        help="read the client secret from standard input; it is stored encrypted")
+    secret.add_argument("--client-secret-env", metavar="VAR", help="read the secret from this variable at run time")
+    parser.add_argument("--cloud", help="global (default) | usgov | usgov-dod | china")
+    parser.add_argument("--authority-host", help="https origin of the identity platform (simulator, proxy)")
+    parser.add_argument("--graph-endpoint", help="https origin of Microsoft Graph (simulator, proxy)")
+    parser.add_argument("--ca-bundle", help="extra CA certificate(s) to trust (verification stays on)")
+    parser.add_argument("--asset-types", help="identities_only (default) | identities_with_security_posture")
+    parser.add_argument("--baseline", help="weekly (default) | fortnightly | triweekly | monthly")
+    parser.add_argument("--retain-previous-delta", action="store_const", const=True)
+    parser.add_argument("--require-manual-sync", action="store_const", const=True)
+    parser.add_argument("--occurs", choices=("single", "recurring"), help="schedule: a single occurrence or recurring")
+    parser.add_argument("--start", help="schedule start, local time in --timezone, e.g. '2026-12-01 02:00'")
+    parser.add_argument("--end", help="recurring schedule end, local time in --timezone")
+    parser.add_argument("--every", help="recurring interval, e.g. 30m, 6h, 1d")
+    parser.add_argument("--cron", help="recurring cron (five fields) instead of --every")
+    parser.add_argument("--timezone", help="IANA timezone of start and end (default UTC), e.g. Asia/Calcutta")
+
+
+def _answers(args: argparse.Namespace, home) -> tuple[dict, set[str]]:
+    """The flags given, as a connectors.yaml entry in the making, and which fields they set."""
+    from .wizard import set_field
+
+    answers: dict = {}
+    given: set[str] = set()
+    for flag, field in FLAG_FIELDS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            set_field(answers, field, value)
+            given.add(field)
+    if "schedule" in answers and "timezone" not in answers["schedule"] and args.occurs:
+        answers["schedule"]["timezone"] = "UTC"
+        given.add("schedule.timezone")
+    if getattr(args, "client_secret_stdin", False):
+        plain = sys.stdin.readline().strip()
+        if not plain:
+            raise SystemExit("entra-pipeline connector: no client secret on standard input")
+        answers["client_secret"] = SecretBox(home).encrypt(plain)
+        given.add("client_secret")
+    return answers, given
+
+
+def _console(args: argparse.Namespace):
+    from .wizard import Terminal
+
+    return Terminal(interactive=sys.stdin.isatty() and not args.no_input and not args.client_secret_stdin)
+
+
+def _abort(error) -> int:
+    print(f"entra-pipeline connector: {error}", file=sys.stderr)
+    return 2
+
+
+def _create(args: argparse.Namespace) -> int:
+    from .schedule import confirmation
+    from .wizard import SetupAborted, create
+
+    home = home_folder(args.home)
+    answers, given = _answers(args, home)
+    try:
+        connector = create(_console(args), home, answers, given, assume_yes=args.yes)
+    except (SetupAborted, EOFError) as error:
+        return _abort(error or "input ended; nothing was saved")
+    print(f"Connector {connector.name!r} created: Registered. {confirmation(connector)}")
+    if connector.schedule and not connector.require_manual_sync:
+        print("It becomes Scheduled when the Dagster daemon runs its schedule (dagster dev, or the daemon).")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    """From flags only, without Test Connection: configuration as code (checked like create)."""
+    from .config import ConfigError, parse_connectors, save_connector
+    from .schedule import confirmation
+
+    home = home_folder(args.home)
+    answers, _ = _answers(args, home)
+    try:
+        [connector] = parse_connectors({"connectors": [answers]}, "connector add")
+        path = save_connector(home, connector, replace=args.replace)
+    except ConfigError as error:
+        print(str(error).replace("connector add: ", ""), file=sys.stderr)
+        return 2
+    print(f"Connector {connector.name!r} saved in {path} (secret stored "
+          f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
+    print(confirmation(connector))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .config import load_connectors
+    from .schedule import confirmation
+
+    home = home_folder(args.home)
+    connectors = load_connectors(home)
+    if not connectors:
+        print(f"No connectors in {home}. Create one with `entra-pipeline connector create`.")
+    for connector in connectors:
+        print(f"{connector.name:24} tenant {connector.tenant_id}  {connector.asset_types}  {connector.graph_host}")
+        print(f"{'':24} {confirmation(connector)}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from .config import find_connector
+    from .wizard import review
+
+    connector = find_connector(home_folder(args.home), args.name)
+    print("\n".join(review(connector)))
+    return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from .config import find_connector
+    from .wizard import SetupAborted, edit
+
+    home = home_folder(args.home)
+    existing = find_connector(home, args.name)
+    changes, given = _answers(args, home)
+    try:
+        edit(_console(args), home, existing, changes, given, assume_yes=args.yes)
+    except (SetupAborted, EOFError) as error:
+        return _abort(error or "input ended; nothing was saved")
+    print(f"Connector {args.name!r} saved.")
+    return 0
+
+
+def _rotate_secret(args: argparse.Namespace) -> int:
+    from .config import find_connector
+    from .wizard import SetupAborted, Terminal, rotate_secret
+
+    home = home_folder(args.home)
+    existing = find_connector(home, args.name)
+    plain = sys.stdin.readline().strip() if args.client_secret_stdin else None
+    console = Terminal(interactive=sys.stdin.isatty() and not args.client_secret_stdin)
+    try:
+        rotate_secret(console, home, existing, plain)
+    except (SetupAborted, EOFError) as error:
+        return _abort(error or "input ended; the old secret is kept")
+    print(f"New client secret for {args.name!r} passed Test Connection and is saved encrypted.")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from .config import delete_connector, find_connector
+    from .qualys.inventory import LocalInventory
+    from .wizard import SetupAborted, Terminal, confirm
+
+    home = home_folder(args.home)
+    connector = find_connector(home, args.name)
+    what = "its configuration" + (", its state, raw data and local inventory records" if args.purge else "")
+    try:
+        if not confirm(Terminal(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes):
+            print("Nothing deleted.")
+            return 1
+    except SetupAborted as error:
+        return _abort(error)
+    delete_connector(home, connector.name)
+    if args.purge:
+        for folder in (home / "state" / connector.name, home / "data" / connector.name):
+            shutil.rmtree(folder, ignore_errors=True)
+        removed = LocalInventory(home).forget(connector.name) if (home / "inventory.sqlite").exists() else 0
+        print(f"Connector {args.name!r} deleted with its state and {removed} local inventory record(s).")
+    else:
+        print(f"Connector {args.name!r} deleted; its state and inventory records are kept "
+              f"(--purge removes them).")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    connector = commands.add_parser("connector", help="set up and manage connectors (connectors.yaml in the home)")
+    sub = connector.add_subparsers(dest="connector_command", required=True)
+
+    create = sub.add_parser("create", help="the spec's three steps: Profile & Connectivity (with Test Connection), "
+                                           "Scope & Schedule, Review & Confirm; asks for what flags do not give")
+    home_argument(create)
+    create.add_argument("--name")
+    _settings_flags(create, required=False)
+    create.add_argument("--no-input", action="store_true", help="never prompt: flags and defaults only")
+    create.add_argument("--yes", action="store_true", help="confirm the review without asking")
+    create.set_defaults(func=_create)
+
+    add = sub.add_parser("add", help="save a connector from flags alone, without Test Connection (configuration "
+                                     "as code); the secret is read from stdin or an environment variable")
+    home_argument(add)
+    _settings_flags(add, required=True)
+    add.add_argument("--replace", action="store_true", help="replace a connector of the same name")
+    add.set_defaults(func=_add)
+
+    listing = sub.add_parser("list", help="list configured connectors")
+    home_argument(listing)
+    listing.set_defaults(func=_list)
+
+    show = sub.add_parser("show", help="every setting of a connector (secret masked)")
+    home_argument(show)
+    show.add_argument("name")
+    show.set_defaults(func=_show)
+
+    edit = sub.add_parser("edit", help="change a connector's settings (same questions and checks as create)")
+    home_argument(edit)
+    edit.add_argument("name")
+    _settings_flags(edit, required=False)
+    edit.add_argument("--no-input", action="store_true", help="never prompt: apply the flags")
+    edit.add_argument("--yes", action="store_true", help="confirm the review without asking")
+    edit.set_defaults(func=_edit)
+
+    rotate = sub.add_parser("rotate-secret", help="a new client secret: Test Connection with it, then saved")
+    home_argument(rotate)
+    rotate.add_argument("name")
+    rotate.add_argument("--client-secret-stdin", action="store_true", help="read the new secret from stdin")
+    rotate.set_defaults(func=_rotate_secret)
+
+    delete = sub.add_parser("delete", help="remove a connector (asks first)")
+    home_argument(delete)
+    delete.add_argument("name")
+    delete.add_argument("--purge", action="store_true",
+                        help="also remove its state, raw data and local inventory records")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.set_defaults(func=_delete)

@@ -1,0 +1,408 @@
+"""`connector create` / `edit` / `rotate-secret`: the spec's three setup steps as questions.
+
+1. Profile & Connectivity: name, description, tenant, client id, client secret; then Test
+   Connection, and the flow does not go on until its five checks pass (the spec's rule).
+2. Scope & Schedule: data to sync, the schedule, and the Advanced Settings; the schedule's
+   confirmation message is shown before going on.
+3. Review & Confirm: every setting (secret masked), then the entry is written.
+
+The questions are data; each answer is checked at once by the same validation that loads
+connectors.yaml, so a bad answer gets the same message and a second try. Answers can come
+from flags (automation): a flag's value is checked like a typed one, and with no terminal a
+bad or missing answer ends the flow with that message instead of a prompt.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from pydantic import ValidationError
+
+from .config import ConfigError, Connector, SecretBox, field_problems, load_connectors, save_connector
+from .graph.connection_test import CheckResult, run_checks
+from .schedule import confirmation
+
+MASK = "********"
+YES, NO = ("y", "yes", "true", "1"), ("n", "no", "false", "0")
+
+
+class Console(Protocol):
+    interactive: bool
+
+    def ask(self, prompt: str, secret: bool = False) -> str: ...
+
+    def say(self, text: str) -> None: ...
+
+
+class Terminal:
+    """Prompts on the terminal; the secret is read without echo."""
+
+    def __init__(self, interactive: bool) -> None:
+        self.interactive = interactive
+
+    def ask(self, prompt: str, secret: bool = False) -> str:
+        return getpass.getpass(prompt) if secret else input(prompt)
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+
+class SetupAborted(Exception):
+    """The flow cannot finish: a bad answer with no terminal to ask again, or the user declined."""
+
+
+def _always(_: dict) -> bool:
+    return True
+
+
+def _scheduled(answers: dict) -> bool:
+    return not answers.get("require_manual_sync")
+
+
+def _recurring(answers: dict) -> bool:
+    return _scheduled(answers) and answers.get("schedule", {}).get("occurs") == "recurring"
+
+
+@dataclass(frozen=True)
+class Question:
+    field: str  # connectors.yaml field; "schedule.x" for the schedule's
+    prompt: str
+    default: str | None = None  # None: an answer is required
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    yes_no: bool = False
+    when: Callable[[dict], bool] = _always
+
+
+PROFILE = (
+    Question("name", "Connector name"),
+    Question("description", "Description (optional, up to 180 characters)", default=""),
+    Question("tenant_id", "Tenant ID (directory id, or a verified domain)"),
+    Question("client_id", "Client ID (application id)"),
+    Question("client_secret", "Client Secret (typed without echo)", secret=True,
+             when=lambda answers: "client_secret_env" not in answers),
+)
+SCOPE = (
+    Question("asset_types", "Data to sync (Asset Types)", default="identities_only",
+             choices=("identities_only", "identities_with_security_posture")),
+    Question("require_manual_sync", "Require Manual Sync (no schedule)?", default="n", yes_no=True),
+    Question("schedule.occurs", "Schedule", default="recurring", choices=("single", "recurring"), when=_scheduled),
+    Question("schedule.timezone", "Timezone (IANA name)", default="UTC", when=_scheduled),
+    Question("schedule.start", "Start (local time, YYYY-MM-DD HH:MM)", when=_scheduled),
+    Question("schedule.every", "Repeat every (e.g. 30m, 6h, 1d)", default="1d", when=_recurring),
+    # Last, so that "end is not after start" is answered by asking for the end again.
+    Question("schedule.end", "End (local time, YYYY-MM-DD HH:MM)", when=_recurring),
+    Question("baseline", "Baseline Schedule (full pull)", default="weekly",
+             choices=("weekly", "fortnightly", "triweekly", "monthly")),
+    Question("retain_previous_delta", "Retain Previously Ingested Delta?", default="n", yes_no=True),
+)
+PROFILE_FIELDS = ("tenant_id", "client_id", "client_secret")
+# What Test Connection needs: the profile and where Graph is (not spec questions: flags only).
+CONNECTIVITY = ("name", "description", "tenant_id", "client_id", "client_secret", "client_secret_env", "cloud",
+                "authority_host", "graph_endpoint", "ca_bundle")
+QUESTIONS = {question.field: question for question in PROFILE + SCOPE}
+
+# Stand-ins for answers not given yet, so one answer can be checked on its own.
+_PLACEHOLDERS = {"name": "placeholder", "tenant_id": "00000000-0000-0000-0000-000000000000",
+                 "client_id": "00000000-0000-0000-0000-000000000000", "client_secret_env": "PLACEHOLDER"}
+
+
+def get_field(answers: dict, field: str):
+    head, _, rest = field.partition(".")
+    return answers.get(head, {}).get(rest) if rest else answers.get(head)
+
+
+def set_field(answers: dict, field: str, value) -> None:
+    head, _, rest = field.partition(".")
+    if rest:
+        answers.setdefault(head, {})[rest] = value
+    else:
+        answers[head] = value
+
+
+def drop_field(answers: dict, field: str) -> None:
+    head, _, rest = field.partition(".")
+    if rest and head in answers:
+        answers[head].pop(rest, None)
+        if not answers[head]:
+            del answers[head]
+    elif not rest:
+        answers.pop(head, None)
+
+
+def _schedule_complete(answers: dict) -> bool:
+    schedule = answers.get("schedule", {})
+    needed = {"occurs", "timezone", "start"} | ({"end"} if schedule.get("occurs") == "recurring" else set())
+    repeat = schedule.get("occurs") != "recurring" or "every" in schedule or "cron" in schedule
+    return needed <= set(schedule) and repeat
+
+
+def problems_with(answers: dict, field: str) -> list[str]:
+    """What the connectors.yaml validation says about this one field, given the answers so far
+    (the schedule as a whole is checked once its last answer is in: end after start)."""
+    candidate = {**_PLACEHOLDERS, **answers}
+    if "client_secret" in answers:
+        del candidate["client_secret_env"]
+    try:
+        Connector.model_validate(candidate)
+    except ValidationError as error:
+        whole_schedule = field.startswith("schedule.") and _schedule_complete(answers)
+        return [message for where, message in field_problems(error)
+                if where == field or (whole_schedule and where == "schedule")]
+    return []
+
+
+def _normalise(question: Question, text: str):
+    text = text.strip()
+    if question.yes_no:
+        if text.lower() in YES:
+            return True
+        if text.lower() in NO:
+            return False
+        raise ValueError("answer y or n")
+    if question.choices and text not in question.choices:
+        raise ValueError(f"choose one of: {', '.join(question.choices)}")
+    return text or None
+
+
+def _shown(question: Question, value) -> str:
+    if value is None or value == "":
+        return ""
+    if question.secret:
+        return MASK
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    return str(value)
+
+
+class Wizard:
+    def __init__(self, console: Console, home: Path, answers: dict, given: set[str],
+                 taken_names: frozenset[str] = frozenset()) -> None:
+        self.console, self.home = console, home
+        self.answers = answers  # a connectors.yaml entry in the making
+        self.given = given  # fields whose value came from flags
+        self.taken_names = taken_names
+        self.schedule_optional = False  # edit of a connector launched by hand only: keep it so
+
+    def problems(self, field: str) -> list[str]:
+        if field == "name" and str(self.answers.get("name", "")).lower() in self.taken_names:
+            return [f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
+                    "that one with `entra-pipeline connector edit`"]
+        return problems_with(self.answers, field)
+
+    def ask(self, question: Question, keep: bool = True) -> None:
+        """Settle one answer: a flag's (or, with no terminal, the existing or default) value if it
+        is valid, else a prompt until it is."""
+        unscheduled = self.schedule_optional and question.field.startswith("schedule.") and "schedule" not in self.answers
+        if unscheduled or not question.when(self.answers):
+            drop_field(self.answers, question.field)
+            return
+        current = get_field(self.answers, question.field)
+        interactive = self.console.interactive
+        if (keep and question.field in self.given) or (current is not None and not interactive):
+            outside = question.choices and current not in question.choices
+            problems = [f"choose one of: {', '.join(question.choices)}"] if outside else self.problems(question.field)
+            if not problems:
+                return
+            if not interactive:
+                raise SetupAborted("\n".join(f"{question.field}: {p}" for p in problems))
+            self._tell(question, problems)
+            drop_field(self.answers, question.field)
+        elif not interactive:
+            if question.default is None:
+                raise SetupAborted(f"{question.field}: required ({question.prompt}); give it as a flag")
+            value = _normalise(question, question.default)
+            if value is not None:
+                set_field(self.answers, question.field, value)
+            return
+        self._prompt(question)
+
+    def _prompt(self, question: Question) -> None:
+        while True:
+            current = get_field(self.answers, question.field)
+            hint = f" [{'/'.join(question.choices)}]" if question.choices else " [y/n]" if question.yes_no else ""
+            shown = _shown(question, current) or (question.default or "")
+            text = self.console.ask(f"  {question.prompt}{hint}{f' ({shown})' if shown else ''}: ",
+                                    secret=question.secret)
+            if not text.strip():
+                if current is not None:
+                    return  # Enter keeps the current value
+                if question.default is None:
+                    self.console.say(f"    {question.prompt}: an answer is required.")
+                    continue
+                text = question.default
+            try:
+                value = _normalise(question, text)
+            except ValueError as error:
+                self.console.say(f"    {question.prompt}: {error}.")
+                continue
+            if value is None:
+                drop_field(self.answers, question.field)
+                return
+            set_field(self.answers, question.field, SecretBox(self.home).encrypt(value) if question.secret else value)
+            problems = self.problems(question.field)
+            if not problems:
+                return
+            self._tell(question, problems)
+            drop_field(self.answers, question.field)
+
+    def _tell(self, question: Question, problems: list[str]) -> None:
+        for problem in problems:
+            self.console.say(f"    {question.prompt}: {problem}")
+
+    def check_given(self) -> None:
+        """Every flag checked before anything is asked or tried, so a bad one is named at once."""
+        for field in sorted(self.given):
+            question = QUESTIONS.get(field)
+            value = get_field(self.answers, field)
+            outside = question is not None and question.choices and value not in question.choices
+            problems = [f"choose one of: {', '.join(question.choices)}"] if outside else self.problems(field)
+            if problems and field.startswith("schedule.") and not outside:
+                problems = [p for p in problems if not _schedule_complete(self.answers) or "after start" not in p]
+            if not problems:
+                continue
+            if not self.console.interactive or question is None:
+                raise SetupAborted("\n".join(f"{field}: {p}" for p in problems))
+            self._tell(question, problems)
+            drop_field(self.answers, field)
+            self.given.discard(field)
+
+    def connector(self) -> Connector:
+        return Connector.model_validate(self.answers)
+
+    def connectivity(self) -> Connector:
+        return Connector.model_validate({k: v for k, v in self.answers.items() if k in CONNECTIVITY})
+
+
+def test_connection(wizard: Wizard, run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> None:
+    """Run the five checks; on a failure, ask the Profile & Connectivity answers again."""
+    while True:
+        results = run(wizard.connectivity(), wizard.home)
+        wizard.console.say("  Test Connection:")
+        for result in results:
+            wizard.console.say("    " + result.line().replace("\n", "\n    "))
+        if all(r.passed for r in results):
+            wizard.console.say("  All five checks passed.")
+            return
+        if not wizard.console.interactive:
+            raise SetupAborted("Test Connection failed; the connector was not saved")
+        wizard.console.say("  Correct the Profile & Connectivity answers (Enter keeps a value):")
+        for question in PROFILE:
+            if question.field in PROFILE_FIELDS:
+                wizard.ask(question, keep=False)
+
+
+def review(connector: Connector) -> list[str]:
+    """Every setting, the secret masked: step 3 and `connector show`."""
+    secret = MASK if connector.client_secret else f"from ${connector.client_secret_env}"
+    lines = [
+        "Profile & Connectivity",
+        f"  Name                 {connector.name}",
+        f"  Description          {connector.description or '-'}",
+        "  Authentication       OAuth 2.0 (Client Credentials - Microsoft Graph API)",
+        f"  Tenant ID            {connector.tenant_id}",
+        f"  Client ID            {connector.client_id}",
+        f"  Client Secret        {secret}",
+        f"  Graph                {connector.graph_host} (login {connector.login_host})",
+        "Scope & Schedule",
+        f"  Asset Types          {connector.asset_types}",
+        f"  Schedule             {confirmation(connector)}",
+        "Advanced Settings",
+        f"  Baseline Schedule    {connector.baseline}",
+        f"  Retain Previously Ingested Delta  {'yes' if connector.retain_previous_delta else 'no'}",
+        f"  Require Manual Sync  {'yes' if connector.require_manual_sync else 'no'}",
+        f"  Destination          {connector.destination.kind}",
+    ]
+    if connector.ca_bundle:
+        lines.insert(8, f"  Extra CA bundle      {connector.ca_bundle}")
+    return lines
+
+
+def confirm(console: Console, prompt: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not console.interactive:
+        raise SetupAborted(f"{prompt}: no terminal to ask; pass --yes to confirm")
+    while True:
+        answer = console.ask(f"{prompt} [y/n]: ").strip().lower()
+        if answer in YES or answer in NO:
+            return answer in YES
+
+
+def _finish(wizard: Wizard, prompt: str, assume_yes: bool) -> Connector:
+    connector = wizard.connector()
+    wizard.console.say("Step 3 of 3 - Review & Confirm")
+    for line in review(connector):
+        wizard.console.say("  " + line)
+    if not confirm(wizard.console, prompt, assume_yes):
+        raise SetupAborted("nothing was saved")
+    try:
+        save_connector(wizard.home, connector, replace=True)
+    except ConfigError as error:
+        raise SetupAborted(str(error)) from None
+    return connector
+
+
+def _scope(wizard: Wizard) -> None:
+    wizard.console.say("Step 2 of 3 - Scope & Schedule")
+    for question in SCOPE:
+        wizard.ask(question)
+    wizard.console.say(f"  {confirmation(wizard.connector())}")
+
+
+def create(console: Console, home: Path, answers: dict, given: set[str], *, assume_yes: bool = False,
+           run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+    """The three steps for a new connector; returns it once saved."""
+    taken = frozenset(c.dagster_name.lower() for c in load_connectors(home))
+    wizard = Wizard(console, home, answers, given, taken_names=frozenset(taken | {n.replace("-", "_") for n in taken}))
+    wizard.check_given()
+    console.say("Step 1 of 3 - Profile & Connectivity")
+    for question in PROFILE:
+        wizard.ask(question)
+    if wizard.answers["name"].replace("-", "_").lower() in taken:  # a flag's name is checked here too
+        raise SetupAborted(wizard.problems("name")[0])
+    test_connection(wizard, run)
+    _scope(wizard)
+    return _finish(wizard, "Create this connector?", assume_yes)
+
+
+def edit(console: Console, home: Path, existing: Connector, changes: dict, given: set[str], *,
+         assume_yes: bool = False, run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+    """The same steps over an existing connector, its values as defaults. The name stays (state
+    and inventory are kept under it); Test Connection runs again if the profile changed."""
+    answers = {**existing.model_dump(mode="json", exclude_none=True), **changes}
+    for one, other in (("client_secret", "client_secret_env"), ("client_secret_env", "client_secret")):
+        if one in changes:  # a new secret replaces the old way of giving it
+            answers.pop(other, None)
+    wizard = Wizard(console, home, answers, given)
+    wizard.schedule_optional = existing.schedule is None
+    wizard.check_given()
+    console.say(f"Step 1 of 3 - Profile & Connectivity ({existing.name}; Enter keeps a value)")
+    for question in PROFILE[1:]:
+        wizard.ask(question)
+    if any(wizard.answers.get(f) != getattr(existing, f) for f in ("tenant_id", "client_id", "client_secret",
+                                                                    "graph_endpoint", "authority_host", "cloud")):
+        test_connection(wizard, run)
+    _scope(wizard)
+    return _finish(wizard, "Save these settings?", assume_yes)
+
+
+def rotate_secret(console: Console, home: Path, existing: Connector, new_secret: str | None, *,
+                  run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+    """A new client secret, saved only once Test Connection passes with it."""
+    answers = existing.model_dump(mode="json", exclude_none=True)
+    answers.pop("client_secret_env", None)
+    answers.pop("client_secret", None)
+    given = set()
+    if new_secret is not None:
+        answers["client_secret"] = SecretBox(home).encrypt(new_secret)
+        given.add("client_secret")
+    wizard = Wizard(console, home, answers, given)
+    wizard.ask(PROFILE[-1])
+    test_connection(wizard, run)
+    connector = wizard.connector()
+    save_connector(home, connector, replace=True)
+    return connector
