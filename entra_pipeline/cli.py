@@ -154,16 +154,27 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _progress_to_stdout() -> None:
-    """Our own log lines (what is fetched, retried, skipped) as plain progress lines."""
+    """Our own log lines (what is fetched, retried, skipped) on stdout; on a terminal also one
+    live line counting pages and objects per listing and upload batches."""
     import logging
 
+    from .progress import LiveLine
+
     logger = logging.getLogger("entra_pipeline")
-    if not any(getattr(h, "_entra_progress", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("  .. %(message)s"))
-        handler._entra_progress = True
+    if not any(isinstance(h, LiveLine) for h in logger.handlers):
+        handler = LiveLine(sys.stdout, live=sys.stdout.isatty())
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.DEBUG if handler.live else logging.INFO)
+
+
+def _finish_progress() -> None:
+    import logging
+
+    from .progress import LiveLine
+
+    for handler in logging.getLogger("entra_pipeline").handlers:
+        if isinstance(handler, LiveLine):
+            handler.finish()
 
 
 def _run_sync(connector, home, full: bool = False) -> int:
@@ -172,6 +183,7 @@ def _run_sync(connector, home, full: bool = False) -> int:
     _progress_to_stdout()
     print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
     outcome = sync(connector, home, full=full)
+    _finish_progress()
     for name, metadata in outcome.materialized.items():
         if name.startswith("raw/"):
             mode = f"  {metadata['pull_mode']} ({metadata['changes_in_round']} items)" if "pull_mode" in metadata else ""

@@ -14,7 +14,7 @@ from .config import Connector
 from .cycles import BaselineCycles
 from .defs.assets import connector_assets
 from .defs.partitions import baseline_cycles
-from .defs.schedules import SYNC_TAGS
+from .defs.assets import SYNC_TAGS
 from .defs.sensors import failure_message, record_outcome
 
 DAGSTER_YAML = """\
@@ -26,6 +26,14 @@ telemetry:
 python_logs:
   managed_python_loggers: [entra_pipeline]
   python_log_level: INFO
+# One run per connector at a time (schedule, backfill and UI launches queue behind each other):
+# its delta links, cycle ledger and inventory are written by one run at once.
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: entra/connector
+        value: {applyLimitPerUniqueValue: true}
+        limit: 1
 """
 
 

@@ -5,7 +5,9 @@ expiry warning — all against the simulator over HTTPS."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import logging
 import os
 import pty
 import select
@@ -18,6 +20,7 @@ import yaml
 
 from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
+from entra_pipeline.progress import LiveLine
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
 from entra_pipeline.wizard import create
@@ -232,3 +235,30 @@ def test_status_logs_and_the_secret_expiry_warning(make_sim, home):
     assert "Client secret valid until" in later.stdout
     assert json.loads(cli(home, "status", "--json").stdout)["reasons"] == []
     assert yaml.safe_load((home / "connectors.yaml").read_text())["connectors"][0]["name"] == "soon"
+
+
+def test_progress_is_one_live_line_on_a_terminal_and_plain_lines_otherwise():
+    def run(live: bool) -> str:
+        stream = io.StringIO()
+        logger = logging.getLogger("entra_pipeline.progress-test")
+        handler = LiveLine(stream, live=live)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            for _ in range(3):
+                logger.debug("page", extra={"progress": ("pull", "/users/delta", 999)})
+                time.sleep(0.11)  # past the redraw interval
+            logger.info("fetched 2997 users")
+            logger.debug("batch", extra={"progress": ("upload", "users", 100)})
+            time.sleep(0.11)
+            logger.debug("batch", extra={"progress": ("upload", "users", 100)})
+            handler.finish()
+        finally:
+            logger.removeHandler(handler)
+        return stream.getvalue()
+
+    live = run(True)
+    assert "\r  >> 3 pages, 2,997 items (most from /users/delta: 2,997)" in live
+    assert "  .. fetched 2997 users\n" in live and "uploaded 2 batches, 200 records" in live
+    assert live.endswith("\r")  # cleared before whatever is printed next
+    assert run(False) == "  .. fetched 2997 users\n"

@@ -15,13 +15,16 @@ import dagster as dg
 
 from ..collect import SNAPSHOT_FILES, collect, commit_delta, raw_assets_for
 from ..config import Connector
-from ..graph.secret_expiry import days_left, secret_expiry_note
 from ..cycles import BaselineCycles
+from ..graph.secret_expiry import days_left, secret_expiry_note
 from ..qualys.deliver import deliver
 from ..qualys.records import INPUTS, build_records, record_entities
 from ..state import PROCESSED, derive_state
 from ..status import StatusStore
 from .partitions import baseline_cycles
+
+# Tags every sync run carries (the sensors and the per-connector run limit select on them).
+SYNC_TAGS = {"entra/kind": "sync"}
 
 RAW_DESCRIPTIONS = {
     "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
@@ -71,7 +74,7 @@ def processed_check(connector: Connector) -> dg.AssetCheckSpec:
 
 
 def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool="msgraph",
+    @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool=f"msgraph_{connector.dagster_name}",
                     partitions_def=baseline_cycles(connector), check_specs=[processed_check(connector)],
                     description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
                                 "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
@@ -81,7 +84,10 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         full = config.mode == "baseline" or not cycles.baseline_done(cycle)
         started = dt.datetime.now(dt.timezone.utc)
         StatusStore(home, connector.name).processing(run_id, started, cycle, "baseline" if full else "delta")
-        context.instance.add_run_tags(run_id, {"entra/pull": "baseline" if full else "delta"})
+        # The UI's Materialize and backfills launch the asset job without our job's tags: the step
+        # adds them, so the run-status sensors record every run's outcome, however launched.
+        context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS,
+                                               "entra/pull": "baseline" if full else "delta"})
         context.log.info(f"cycle {cycle}: {'baseline (full) pull' if full else 'delta run'}")
         collection = collect(connector, home, full=full)
         for name, report in collection.reports.items():

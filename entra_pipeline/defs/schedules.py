@@ -11,9 +11,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from ..config import Connector
 from ..cycles import BaselineCycles
 from ..schedule import confirmation, skip_reason, tick_cron
+from .assets import SYNC_TAGS
 from .partitions import baseline_cycles
 
-SYNC_TAGS = {"entra/kind": "sync"}
 
 
 def sync_job(connector: Connector, assets: dg.AssetsDefinition) -> UnresolvedAssetJobDefinition:

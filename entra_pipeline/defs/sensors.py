@@ -15,7 +15,7 @@ from ..schedule import next_run
 from ..state import PARTIALLY_PROCESSED, PROCESSED
 from ..status import FAILED, StatusStore
 from .partitions import baseline_cycles
-from .schedules import SYNC_TAGS
+from .assets import SYNC_TAGS
 
 OUTCOME_TAGS = {"processed": PROCESSED, "partially_processed": PARTIALLY_PROCESSED}
 

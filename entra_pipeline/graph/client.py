@@ -218,6 +218,8 @@ class GraphClient:
                     continue
                 raise
             checkpoint("graph:page")  # a kill test can stop the run in the middle of the pull
+            log.debug("page of %s", first.split("?")[0], extra={"progress": ("pull", first.split("?")[0].split(
+                "/v1.0", 1)[-1], len(page.get("value", [])))})
             yield page
             url = page.get("@odata.nextLink")
 

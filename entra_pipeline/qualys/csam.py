@@ -199,6 +199,7 @@ def _send_all(gateway: QualysGateway, progress: Progress, entity: str, records: 
                                             envelope.request_id(digest, entity, index), destination.source))
         errors = answer.get("assetsError") or {}
         progress.record(entity, digest, index, len(batches))
+        log.debug("batch %d of %s accepted", index + 1, entity, extra={"progress": ("upload", entity, len(batch))})
         checkpoint(f"qualys:{entity}:batch-{index}:recorded")
         report.sent += 1
         report.assets += len(batch)
