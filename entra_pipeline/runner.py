@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .defs.partitions import baseline_cycles
 from .defs.assets import SYNC_TAGS
 from .defs.sensors import failure_message, record_outcome
 
+DAGSTER_HOME_ENV = "ENTRA_PIPELINE_DAGSTER_HOME"
 DAGSTER_YAML = """\
 # Written by entra-pipeline: local SQLite storage under this folder, telemetry off.
 telemetry:
@@ -38,6 +40,12 @@ concurrency:
 
 
 def dagster_home(home: Path) -> Path:
+    """The Dagster instance the CLI records its runs in and reads status and logs from:
+    $ENTRA_PIPELINE_DAGSTER_HOME (in production the daemon's $DAGSTER_HOME, e.g. on PostgreSQL,
+    used as it is), else `<home>/dagster` with the defaults above."""
+    explicit = os.environ.get(DAGSTER_HOME_ENV)
+    if explicit:
+        return Path(explicit)
     path = home / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"

@@ -4,10 +4,12 @@ loopback port, over a home whose connector points at a simulator, and a GraphQL 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +29,10 @@ class LiveDagster:
     """`dagster dev -w workspace.yaml` with DAGSTER_HOME and ENTRA_PIPELINE_HOME set, as an
     operator starts it; stopped with SIGINT (its own clean shutdown), then killed if need be."""
 
-    def __init__(self, home: Path, dagster_home: Path, log: Path) -> None:
+    def __init__(self, home: Path, dagster_home: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.home, self.dagster_home, self.port = home, dagster_home, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "ENTRA_PIPELINE_HOME": str(home)}
+        env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home), "ENTRA_PIPELINE_HOME": str(home)}
         self._log = log.open("wb")
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
@@ -84,3 +86,52 @@ def wait_for(what: str, probe, timeout: float = 180.0, every: float = 2.0):
             return last
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+class LocalPostgres:
+    """A PostgreSQL server of the test's own on a free loopback port (Debian's server binaries;
+    run as the `postgres` user when the tests run as root, as initdb requires)."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        assert found, "PostgreSQL server binaries not found: install Debian's postgresql package (./dev test does)"
+        self.bin = found[-1].parent
+        self.port, self.user, self.database = free_port(), "entra", "dagster"
+        # its own folder: pytest's are private to root, which the postgres user cannot enter
+        self.root = Path(tempfile.mkdtemp(prefix="entra-pg-"))
+        self.data, self.sockets = self.root / "pgdata", self.root / "pgsock"
+        self.log = self.root / "postgres.log"
+        for folder in (self.data, self.sockets):
+            folder.mkdir()
+        if os.geteuid() == 0:
+            for path in (self.root, self.data, self.sockets):
+                shutil.chown(path, "postgres")
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120, cwd="/")
+        assert done.returncode == 0, f"{' '.join(command)} failed: {done.stdout}{done.stderr}"
+
+    def start(self) -> "LocalPostgres":
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start", "-o",
+                  f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c timezone=UTC")
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database)
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """What dagster.postgres.yaml reads."""
+        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
+                "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": self.database, "PGTZ": "UTC"}
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname=self.database) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+
+    def stop(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)

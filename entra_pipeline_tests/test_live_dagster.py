@@ -1,25 +1,30 @@
-"""The connector as an operator runs it: `dagster dev` (webserver, daemon, code server) on
-loopback over a home with one connector pointed at the simulator. Driven through GraphQL
-(launch a run, backfill a baseline cycle, read schedule and sensor ticks) and through the UI in
-Debian's headless Chromium (asset graph, lineage, a materialization launched by a click)."""
+"""The connector deployed as docs/deploy.md says: `dagster dev` (webserver, daemon, code server)
+on loopback with the production instance file `dagster.postgres.yaml` over a PostgreSQL server
+of the test's own, and a home with one connector pointed at the simulator. Driven through
+GraphQL (launch a run, backfill a baseline cycle, read schedule and sensor ticks), through the
+UI in Debian's headless Chromium (asset graph, lineage, a materialization launched by a click),
+and read back from PostgreSQL and the CLI."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from entra_pipeline.cycles import BaselineCycles
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.runner import dagster_home
 from entra_pipeline.simulator import running_simulator
 from entra_pipeline.status import StatusStore
 
 from .conftest import connector_for
-from .live import LOCATION, REPOSITORY, LiveDagster, wait_for
+from .live import LOCATION, REPO, REPOSITORY, LiveDagster, LocalPostgres, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ENTRA_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
@@ -27,8 +32,17 @@ REPO_SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITOR
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def postgres():
+    server = LocalPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, postgres):
     home = tmp_path_factory.mktemp("live-home")
+    instance_home = tmp_path_factory.mktemp("dagster-home")
+    shutil.copy(REPO / "dagster.postgres.yaml", instance_home / "dagster.yaml")
     with running_simulator(users=80, seed=21) as sim:
         # Scheduled once, a minute or two ahead: after the daemon is up (a tick due before the
         # schedule is first seen is not run), and the daemon's schedule must launch it.
@@ -36,7 +50,8 @@ def live(tmp_path_factory):
         connector = connector_for(sim, home, name="live", schedule={
             "occurs": "single", "start": start.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes"),
             "timezone": "UTC"})
-        server = LiveDagster(home, dagster_home(home), tmp_path_factory.mktemp("logs") / "dagster-dev.log")
+        server = LiveDagster(home, instance_home, tmp_path_factory.mktemp("logs") / "dagster-dev.log",
+                             env=postgres.environment())
         try:
             server.wait_ready()
             yield server, connector, home
@@ -133,11 +148,11 @@ def test_graphql_backfills_a_baseline_cycle(live):
     assert tags["entra/pull"] == "baseline"  # a launched or backfilled cycle re-runs its baseline
 
 
-@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
 def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
+    assert CHROMIUM.exists(), "Debian's chromium is needed (./dev test installs it as root: apt-get install chromium)"
     server, _, home = live
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = {run["runId"] for run in runs(server)}
@@ -183,3 +198,19 @@ def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
     # launched without our job's tags; the step adds them, so the sensor records this run too
     wait_for("the UI run's outcome in status.json", lambda: (
         lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(StatusStore(home, "live").read()))
+
+
+def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, postgres):
+    server, _, home = live
+    runs_in_pg = dict(postgres.query("SELECT run_id, status FROM runs"))
+    states = dict(postgres.query("SELECT run_id, value FROM run_tags WHERE key = 'entra/state'"))
+    assert len(runs_in_pg) >= 4 and set(runs_in_pg.values()) == {"SUCCESS"}  # schedule, launch, backfill, UI
+    assert set(states) <= set(runs_in_pg) and len(states) >= 4 and set(states.values()) == {"processed"}
+    (ticks,) = postgres.query("SELECT COUNT(*) FROM job_ticks")[0]
+    assert ticks >= 3  # the daemon's schedule and sensor ticks
+    env = {**os.environ, **postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home)}
+    shown = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "status", "--json", "--home", str(home)],
+                           capture_output=True, text=True, timeout=120, env=env)
+    facts = json.loads(shown.stdout)
+    assert facts["state"] == "Processed" and facts["last_run"]["run_id"] in runs_in_pg
+    assert sum(facts["counts"]["users"][k] for k in ("inserted", "updated", "unchanged")) == 80
