@@ -250,11 +250,12 @@ class Simulator:
     def serve_forever(self, on_ready=None) -> None:
         async def main() -> None:
             await self._start_server()
-            if on_ready:
-                on_ready(self)
             stop = asyncio.Event()
+            # before announcing: whoever reads the announcement may stop us at once
             for signum in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+            if on_ready:
+                on_ready(self)
             try:
                 await stop.wait()
             finally:
