@@ -87,6 +87,13 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
         return None
 
 
+def _expired_token(response: httpx.Response) -> bool:
+    try:
+        return json.loads(response.content)["error"]["code"] == "InvalidAuthenticationToken"
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 class GraphClient:
     def __init__(self, connector: Connector, secret, settings: ClientSettings | None = None) -> None:
         self.connector = connector
@@ -94,16 +101,35 @@ class GraphClient:
         self.base = f"{connector.graph_host}/v1.0"
         self.stats = GraphStats()
         self.part_stats: dict[str, GraphStats] = {}
-        self._credential = credential(connector, secret)
-        auth = AzureIdentityAuthenticationProvider(self._credential, scopes=[connector.graph_scope],
-                                                   allowed_hosts=[graph_host_name(connector)])
+        self._secret = secret
         self._http = httpx.AsyncClient(
             verify=tls_context(connector), timeout=httpx.Timeout(self.settings.page_timeout, connect=30),
             limits=httpx.Limits(max_connections=self.settings.concurrency * 2),
         )
-        self._adapter = GraphRequestAdapter(auth, GraphClientFactory.create_with_default_middleware(client=self._http))
-        self._adapter.base_url = self.base
+        self._middleware = GraphClientFactory.create_with_default_middleware(client=self._http)
+        self._credential, self._adapter = self._authenticated()
+        self._generation = 0  # how many times the credential was renewed
         self.gate = asyncio.Semaphore(self.settings.concurrency)
+
+    def _authenticated(self):
+        """A credential with its own token cache, and the request adapter that uses it."""
+        fresh = credential(self.connector, self._secret)
+        auth = AzureIdentityAuthenticationProvider(fresh, scopes=[self.connector.graph_scope],
+                                                   allowed_hosts=[graph_host_name(self.connector)])
+        adapter = GraphRequestAdapter(auth, self._middleware)
+        adapter.base_url = self.base
+        return fresh, adapter
+
+    async def _renew_credential(self, seen_generation: int) -> None:
+        """A token Graph calls expired before its stated lifetime (revoked, clock skew) stays in
+        the credential's cache until then: start from a new credential, once for all requests
+        that saw the same token."""
+        if self._generation != seen_generation:
+            return  # another request already renewed it
+        self._generation += 1
+        stale, (self._credential, self._adapter) = self._credential, self._authenticated()
+        log.warning("Graph refused the access token as expired: a new token is requested")
+        await stale.close()
 
     async def __aenter__(self) -> "GraphClient":
         return self
@@ -132,11 +158,12 @@ class GraphClient:
     async def get(self, path: str, headers: dict[str, str] | None = None) -> dict:
         """GET one URL and return its JSON, retrying what is worth retrying."""
         url = self.url(path)
-        attempt, waited_on_429 = 0, 0.0
+        attempt, waited_on_429, renewals = 0, 0.0, 0
         while True:
             attempt += 1
             try:
                 async with self.gate:
+                    generation = self._generation
                     response = await self._send(url, headers or {})
                 self._count(response)
             except (httpx.TransportError, asyncio.TimeoutError) as error:
@@ -152,6 +179,12 @@ class GraphClient:
                         raise GraphError(200, "MalformedJson", "the body is not JSON", url) from None
                     await self._wait(url, None, attempt, "malformed JSON body")
                     continue
+            if response.status_code == 401 and renewals < 3 and _expired_token(response):
+                if renewals:  # the new token was refused too (clock skew): give the server a moment
+                    await asyncio.sleep(1.0)
+                renewals += 1
+                await self._renew_credential(generation)
+                continue
             if response.status_code in RETRY_STATUSES:
                 delay = retry_after_seconds(response.headers.get("Retry-After"))
                 if response.status_code == 429:

@@ -1,0 +1,107 @@
+"""Full and delta syncs under Graph's failures (the simulator's fault injection) and a failing
+destination. Every run either ends Processed with the inventory equal to the truth, or ends
+Partially Processed / Failed naming exactly what is missing, with what it could not read left
+as it was; none reports Processed with data missing, none loops, none deletes unread data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from entra_pipeline.qualys.inventory import LocalInventory
+from entra_pipeline.runner import sync
+
+from .conftest import connector_for
+from .test_delta import assert_inventory_is_the_truth
+
+# (simulator faults, what the run must end as); "truth" = Processed and equal to the truth.
+GRAPH_FAULTS = {
+    "5% random 503": (["503@0.05"], "truth"),
+    "5% random 500/502/504": (["500@0.02", "502@0.02", "504@0.02"], "truth"),
+    "connection resets": (["reset@0.05"], "truth"),
+    "body cut short": (["truncated@0.04"], "truth"),
+    "malformed JSON": (["malformed@0.04"], "truth"),
+    "429 storm without Retry-After": (["429-no-retry-after@0.3"], "truth"),
+    "expired page token": (["expired-page-token@#2~/users"], "truth"),
+    "delta: empty pages with nextLinks": (["empty-page@0.3"], "truth"),
+    "delta: replayed changes": (["replay@0.5"], "truth"),
+    "403 on applications": (["forbidden=applications"], "partial:applications"),
+}
+
+
+def changes(sim) -> None:
+    t = sim.tenant
+    users, groups = list(t.users), list(t.groups)
+    newcomer = t.create_user(displayName="Fault Newcomer")
+    t.add_member(groups[1], newcomer["id"])
+    t.update_user(users[3], department="Under fire")
+    t.hard_delete(users[4])
+    t.remove_member(groups[2], next(iter(t.live_members(groups[2]))))
+
+
+def inventory_snapshot(home, connector, entity: str) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(home).export(connector.name, entity))
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH_FAULTS))
+def test_graph_faults_on_full_and_delta_runs(make_sim, home, name):
+    faults, expected = GRAPH_FAULTS[name]
+    sim = make_sim(users=150, seed=51, delta_members_per_page=20)
+    connector = connector_for(sim, home)
+    assert sync(connector, home).state == "Processed"  # a clean baseline to fall back on
+    for pull in ("delta", "full"):
+        changes(sim)
+        entity = expected.partition(":")[2]
+        kept = inventory_snapshot(home, connector, entity) if entity else None
+        for fault in faults:
+            sim.faults.add(fault)
+        outcome = sync(connector, home, full=pull == "full")
+        sim.faults.clear()
+        if expected == "truth":
+            assert outcome.success and outcome.state == "Processed", (name, pull, outcome.warnings)
+            assert_inventory_is_the_truth(sim, home, connector)
+        else:
+            assert outcome.state == "Partially Processed", (name, pull, outcome.state)
+            assert any(w.startswith(f"{_raw_name(entity)} not fetched") for w in outcome.warnings), outcome.warnings
+            assert inventory_snapshot(home, connector, entity) == kept  # nothing unread was deleted
+        assert sync(connector, home).state == "Processed"  # and the next run, without the fault, heals
+        assert_inventory_is_the_truth(sim, home, connector)
+
+
+def _raw_name(entity: str) -> str:
+    return {"servicePrincipals": "service_principals"}.get(entity, entity)
+
+
+def test_a_token_revoked_mid_run_is_renewed_not_fatal(make_sim, home):
+    sim = make_sim(users=300, seed=52, delta_members_per_page=10, latency_ms=5)
+    connector = connector_for(sim, home)
+    timer = threading.Timer(0.8, sim.expire_tokens)  # while the pull is paging
+    timer.start()
+    try:
+        outcome = sync(connector, home)
+    finally:
+        timer.cancel()
+    assert outcome.state == "Processed", outcome.warnings
+    assert_inventory_is_the_truth(sim, home, connector)
+
+
+def test_a_locked_inventory_fails_the_upload_and_loses_nothing(make_sim, home):
+    sim = make_sim(users=60, seed=53)
+    connector = connector_for(sim, home)
+    assert sync(connector, home).state == "Processed"
+    before = {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")}
+    changes(sim)
+    holder = sqlite3.connect(home / "inventory.sqlite", timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database for longer than the upload waits
+    try:
+        outcome = sync(connector, home)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert outcome.state != "Processed"
+    assert {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")} == before
+    assert sync(connector, home).state == "Processed"  # the delta links did not advance: the changes arrive
+    assert_inventory_is_the_truth(sim, home, connector)
