@@ -289,9 +289,15 @@ class Connector(BaseModel):
     @field_validator("ca_bundle")
     @classmethod
     def _ca_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"CA bundle {value} does not exist")
-        return value.expanduser().resolve() if value else value
+        if value is None:
+            return value
+        try:
+            found = value.expanduser().is_file()
+        except (OSError, ValueError) as error:  # a name too long, a NUL byte
+            raise ValueError(f"CA bundle path cannot be used ({type(error).__name__}): give the path of a PEM file")
+        if not found:
+            raise ValueError(f"CA bundle {str(value)[:200]} does not exist")
+        return value.expanduser().resolve()
 
     @model_validator(mode="after")
     def _one_secret(self) -> "Connector":

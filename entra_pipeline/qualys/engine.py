@@ -213,8 +213,10 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
             value = resolve(source, rule.source)
         else:
             value = _get(source, step.source)
-        if rule.required and (value is _ABSENT or (isinstance(value, str) and not value.strip())):
-            problems.append(f"required field {rule.source} (-> {rule.target}) is missing")
+        if rule.required and not (isinstance(value, str) and value.strip()):
+            # identifiers are strings in Graph: anything else is a corrupt object, not an id
+            what = "missing" if value is _ABSENT or isinstance(value, str) else f"not a string ({type(value).__name__})"
+            problems.append(f"required field {rule.source} (-> {rule.target}) is {what}")
             continue
         if step.source is None:
             place(record, rule.target, value)
