@@ -1,0 +1,95 @@
+"""The credential: a client secret that can read a whole directory is never written or shown
+in plain text; the files that hold secrets or identities are owner-only; TLS verification
+cannot be configured away."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from entra_pipeline.config import ConfigError, parse_connectors
+from entra_pipeline.graph.connection_test import check_tls
+
+from .conftest import connector_for
+
+
+def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)], input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+def scan(root: Path, needles: list[bytes]) -> tuple[int, int, list[str]]:
+    """(files, bytes, where any needle was found) under root."""
+    files = size = 0
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            files, size = files + 1, size + len(data)
+            found += [f"{path} holds {needle[:6]!r}..." for needle in needles if needle in data]
+    return files, size, found
+
+
+def test_the_client_secret_is_nowhere_in_plain_text(make_sim, home):
+    sim = make_sim(users=60, seed=31)
+    info, secret, wrong = sim.info, sim.info.client_secret, "wrong-secret-Zq81!x"
+    where = ["--tenant-id", info.tenant_id, "--client-id", info.client_id, "--authority-host", info.authority_host,
+             "--graph-endpoint", info.graph_endpoint, "--ca-bundle", str(info.ca_bundle)]
+    said = [
+        cli(home, "connector", "create", "--no-input", "--yes", "--name", "leak", *where, "--require-manual-sync",
+            "--client-secret-stdin",
+            stdin=secret + "\n"),
+        cli(home, "test-connection", "--connector", "leak"),
+        cli(home, "sync", "--connector", "leak"),
+        cli(home, "sync", "--connector", "leak"),
+        cli(home, "sync", "--connector", "leak", "--full"),
+        cli(home, "status"), cli(home, "status", "--json"), cli(home, "logs", "leak"),
+        cli(home, "logs", "leak", "--runs", "5", "--debug"),
+        cli(home, "connector", "show", "leak"), cli(home, "connector", "list"),
+        cli(home, "inventory", "export", "--connector", "leak", "--entity", "users"),
+        # a wrong secret fails Test Connection: neither it nor the right one is echoed
+        cli(home, "connector", "rotate-secret", "leak", "--client-secret-stdin", stdin=wrong + "\n"),
+    ]
+    assert [r.returncode for r in said] == [0] * 12 + [2], [r.stderr for r in said if r.returncode]
+    assert "AADSTS7000215" in said[-1].stdout
+    printed = "".join(r.stdout + r.stderr for r in said)
+    assert secret not in printed and wrong not in printed
+    files, size, found = scan(home, [secret.encode(), wrong.encode()])
+    assert found == [], found
+    # what was scanned: the key, connectors.yaml, raw Parquet, records, the SQLite inventory,
+    # state files and Dagster's run and event-log storage with every run's log lines
+    assert files >= 30 and (home / "dagster").exists() and (home / "inventory.sqlite").exists()
+    assert any(p.suffix == ".parquet" for p in home.rglob("*"))
+    print(f"secret scan: {files} files, {size:,} bytes, {len(said)} command outputs, 0 secrets found")
+
+
+def owner_only(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+def test_key_connectors_and_inventory_are_owner_only(make_sim, home):
+    sim = make_sim(users=20, seed=32)
+    connector = connector_for(sim, home)
+    assert cli(home, "sync", "--connector", connector.name).returncode == 0
+    for name in ("secret.key", "connectors.yaml", "inventory.sqlite"):
+        assert owner_only(home / name), f"{name} is {oct(stat.S_IMODE((home / name).stat().st_mode))}"
+
+
+def test_tls_verification_cannot_be_configured_away(make_sim, home):
+    base = {"name": "t", "tenant_id": "contoso.onmicrosoft.com", "client_id": "00000000-0000-0000-0000-000000000001",
+            "client_secret_env": "SECRET"}
+    for hostile in ({"verify": False}, {"verify_tls": False}, {"insecure": True}, {"tls": {"verify": False}}):
+        with pytest.raises(ConfigError, match="unknown field"):
+            parse_connectors({"connectors": [{**base, **hostile}]})
+    with pytest.raises(ConfigError, match="must be an https:// origin"):
+        parse_connectors({"connectors": [{**base, "graph_endpoint": "http://127.0.0.1:8443"}]})
+    # Without the simulator's CA the handshake is refused: trust is only ever added, by ca_bundle.
+    sim = make_sim(users=5, seed=33)
+    untrusted = connector_for(sim, home, save=False, ca_bundle=None)
+    result = check_tls(untrusted)
+    assert not result.passed and "certificate not trusted" in result.detail
