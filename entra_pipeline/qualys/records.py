@@ -12,6 +12,7 @@ from typing import Iterable
 import pyarrow as pa
 
 from ..config import Connector
+from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
 from ..storage import RawStore
 from .engine import apply
@@ -82,6 +83,7 @@ def _transform(out: RawStore, entity: str, documents: Iterable[dict]) -> EntityR
         rows.append({"vendor_asset_id": outcome.vendor_asset_id,
                      "record": canonical_json(outcome.record)})
     out.write_rows(entity, rows, RECORD_SCHEMA)
+    checkpoint(f"records:{entity}:written")
     result.count = len(rows)
     return result
 
