@@ -92,7 +92,8 @@ SCOPE = (
     Question("schedule.occurs", "Schedule", default="recurring", choices=("single", "recurring"), when=_scheduled),
     Question("schedule.timezone", "Timezone (IANA name)", default="UTC", when=_scheduled),
     Question("schedule.start", "Start (local time, YYYY-MM-DD HH:MM)", when=_scheduled),
-    Question("schedule.every", "Repeat every (e.g. 30m, 6h, 1d)", default="1d", when=_recurring),
+    Question("schedule.every", "Repeat every (e.g. 30m, 6h, 1d)", default="1d",
+             when=lambda answers: _recurring(answers) and "cron" not in answers.get("schedule", {})),
     # Last, so that "end is not after start" is answered by asking for the end again.
     Question("schedule.end", "End (local time, YYYY-MM-DD HH:MM)", when=_recurring),
     Question("baseline", "Baseline Schedule (full pull)", default="weekly",
@@ -188,7 +189,7 @@ class Wizard:
         self.schedule_optional = False  # edit of a connector launched by hand only: keep it so
 
     def problems(self, field: str) -> list[str]:
-        if field == "name" and str(self.answers.get("name", "")).lower() in self.taken_names:
+        if field == "name" and str(self.answers.get("name", "")).replace("-", "_").lower() in self.taken_names:
             return [f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
                     "that one with `entra-pipeline connector edit`"]
         return problems_with(self.answers, field)
@@ -356,14 +357,12 @@ def _scope(wizard: Wizard) -> None:
 def create(console: Console, home: Path, answers: dict, given: set[str], *, assume_yes: bool = False,
            run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
     """The three steps for a new connector; returns it once saved."""
-    taken = frozenset(c.dagster_name.lower() for c in load_connectors(home))
-    wizard = Wizard(console, home, answers, given, taken_names=frozenset(taken | {n.replace("-", "_") for n in taken}))
+    taken = frozenset(c.dagster_name.lower() for c in load_connectors(home))  # '-' and '_' count as one
+    wizard = Wizard(console, home, answers, given, taken_names=taken)
     wizard.check_given()
     console.say("Step 1 of 3 - Profile & Connectivity")
     for question in PROFILE:
         wizard.ask(question)
-    if wizard.answers["name"].replace("-", "_").lower() in taken:  # a flag's name is checked here too
-        raise SetupAborted(wizard.problems("name")[0])
     test_connection(wizard, run)
     _scope(wizard)
     return _finish(wizard, "Create this connector?", assume_yes)
