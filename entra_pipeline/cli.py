@@ -178,6 +178,7 @@ def _finish_progress() -> None:
 
 
 def _run_sync(connector, home, full: bool = False) -> int:
+    from .report import ENTITY_FIGURES
     from .runner import sync
 
     _progress_to_stdout()
@@ -197,11 +198,13 @@ def _run_sync(connector, home, full: bool = False) -> int:
               f"{upload['entities_skipped']} held back")
         per_entity: dict[str, list[str]] = {}
         for key, value in upload.items():
-            entity, _, what = key.partition("_")
-            if what and entity not in ("destination", "entities", "state"):
+            entity, _, what = key.rpartition("_")
+            if entity and what in ENTITY_FIGURES:
                 per_entity.setdefault(entity, []).append(f"{what} {value}")
         for entity, figures in per_entity.items():
             print(f"    {entity:18} " + ", ".join(figures))
+        if "client_secret_days_left" in upload:
+            print(f"  client secret expires in {upload['client_secret_days_left']:.0f} days")
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
     print(f"Run {outcome.run_id} (baseline cycle {outcome.cycle}) {'succeeded' if outcome.success else 'FAILED'}: "
