@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .config import Connector
+from .defs.sensors import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
               dg.DagsterEventType.RUN_CANCELED)
@@ -80,9 +81,7 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
         if event is None:
             lines.append(LogLine(at, level, entry.user_message))
         elif event.is_step_failure and event.step_failure_data:
-            error = event.step_failure_data.error
-            while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
-                error = error.cause
+            error = raised_error(event)
             lines.append(LogLine(at, "ERROR", f"step failed: {error.message.strip() if error else event.message}"))
         elif event.is_step_materialization:
             materialization = event.event_specific_data.materialization

@@ -73,12 +73,18 @@ def record_outcome(home: Path, connectors: dict[str, Connector], instance: dg.Da
     return state
 
 
+def raised_error(event: dg.DagsterEvent):
+    """What a failed step raised, unwrapped from Dagster's DagsterExecutionStepExecutionError."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
+        error = error.cause
+    return error
+
+
 def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
     """The error a failed step raised (e.g. "nothing could be fetched ..."), not Dagster's summary."""
     for event in step_failures:
-        error = event.step_failure_data.error if event.step_failure_data else None
-        while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
-            error = error.cause  # Dagster's wrapper around what the step raised
+        error = raised_error(event)
         if error is not None:
             return error.message.strip().split("\n")[0][:600]
     return "the run failed before its sync step finished; see the run's logs"
