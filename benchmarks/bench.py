@@ -33,12 +33,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from entra_pipeline.collect import collect, commit_delta  # noqa: E402
+from entra_pipeline.collect import collect  # noqa: E402
 from entra_pipeline.config import Connector, SecretBox  # noqa: E402
 from entra_pipeline.graph.client import GraphClient  # noqa: E402
 from entra_pipeline.graph.plan import LiteralPlan  # noqa: E402
-from entra_pipeline.qualys.deliver import deliver  # noqa: E402
-from entra_pipeline.qualys.records import build_records  # noqa: E402
+from entra_pipeline.pipeline import sync_steps  # noqa: E402
 from entra_pipeline.storage import RawStore  # noqa: E402
 
 BUDGET_RU_PER_SECOND = 800  # an L tenant: 8,000 RU per 10 s per app (graph.md §3)
@@ -122,18 +121,13 @@ def print_figures(figures: dict, per_endpoint: dict | None = None) -> None:
 STAGES: dict[str, tuple[float, float]] = {}  # stage -> (wall s, client CPU s)
 
 
-def _stage(name: str, work):
-    cpu0, t0 = usage()[0], time.monotonic()
-    result = work()
-    STAGES[name] = (round(time.monotonic() - t0, 2), round(usage()[0] - cpu0, 2))
-    return result
-
-
 def pipeline(connector: Connector, home: Path, full: bool) -> None:
-    _stage("pull", lambda: collect(connector, home, full=full))
-    _stage("transform", lambda: build_records(connector, home))
-    applied, _ = _stage("upload", lambda: deliver(connector, home))
-    commit_delta(connector, home, set(applied))
+    """The sync's own steps (what the Dagster asset runs), each step's wall and CPU time kept."""
+    stages = iter(("pull", "transform", "upload"))
+    cpu0, t0 = usage()[0], time.monotonic()
+    for _ in sync_steps(connector, home, "bench", "bench", full):
+        STAGES[next(stages)] = (round(time.monotonic() - t0, 2), round(usage()[0] - cpu0, 2))
+        cpu0, t0 = usage()[0], time.monotonic()
 
 
 def change_one_percent(sim: SimulatorProcess, home: Path, seed: int) -> int:

@@ -14,6 +14,7 @@ from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
 from .graph.delta import DeltaState, Round, Snapshot
 from .graph.plan import Pull, SetBasedPlan, entities_for
+from .graph.secret_expiry import SecretExpiry, note_secret_expiry
 from .killpoints import checkpoint
 from .memory import without_cyclic_gc
 from .storage import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, RawStore
@@ -62,6 +63,8 @@ class Collection:
     duration: float
     total: GraphStats
     rounds: dict[str, Round] = field(default_factory=dict)
+    secret_expiry: SecretExpiry | None = None
+    secret_expiry_warning: str | None = None  # near or past its end date, or not readable
 
 
 def _failure(pull: Pull, asset: str) -> str | None:
@@ -109,7 +112,7 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
     links, stale = ({}, {}) if full else DeltaState(home, connector.name).usable(dt.datetime.now(dt.timezone.utc))
     snapshot = _snapshot(store) if links else None
 
-    pulled: list[tuple[Pull, GraphClient]] = []
+    pulled: list[tuple[Pull, GraphClient, tuple[SecretExpiry | None, str | None]]] = []
 
     # The result is handed out through `pulled`, not returned: Python 3.11's asyncio.run builds
     # repr() of the finished main task, result included, when it restores the SIGINT handler,
@@ -117,10 +120,13 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
     async def pull() -> None:
         async with GraphClient(connector, secret, settings) as client:
             plan = SetBasedPlan(client, entities_for(connector.asset_types), snapshot, links)
-            pulled.append((await plan.run(), client))
+            result = await plan.run()
+            # With the pull's client and token: when the secret itself expires (1 request).
+            expiry = await note_secret_expiry(client, connector, home, secret.get_secret_value())
+            pulled.append((result, client, expiry))
 
     asyncio.run(pull())
-    [(result, client)] = pulled
+    [(result, client, (expiry, expiry_warning))] = pulled
     reports: dict[str, AssetReport] = {}
     for asset in wanted:
         part, source = RAW_ASSETS[asset]
@@ -151,7 +157,8 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
                           "counts": {name: r.count for name, r in reports.items() if r.count is not None},
                           "pending_links": pending, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()})
     checkpoint("raw:all:written")
-    return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds)
+    return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds,
+                      expiry, expiry_warning)
 
 
 def commit_delta(connector: Connector, home: Path, delivered: set[str]) -> dict[str, str]:

@@ -13,13 +13,12 @@ from typing import Literal
 
 import dagster as dg
 
-from ..collect import SNAPSHOT_FILES, collect, commit_delta, raw_assets_for
+from ..collect import Collection, raw_assets_for
 from ..config import Connector
-from ..cycles import BaselineCycles
-from ..graph.secret_expiry import days_left, secret_expiry_note
-from ..qualys.deliver import deliver
-from ..qualys.records import INPUTS, build_records, record_entities
-from ..state import PROCESSED, derive_state
+from ..graph.secret_expiry import SecretExpiry, days_left
+from ..pipeline import Built, Delivered, NothingFetched, Pulled, pulls_in_full, sync_steps
+from ..qualys.records import INPUTS, record_entities
+from ..state import PROCESSED
 from ..status import StatusStore
 from .partitions import baseline_cycles
 
@@ -80,68 +79,77 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                                 "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
                                 f"by {connector.baseline} baseline cycle.")
     def sync(context: dg.AssetExecutionContext, config: SyncConfig):
-        cycles, cycle, run_id = BaselineCycles(connector, home), context.partition_key, context.run.run_id
-        full = config.mode == "baseline" or not cycles.baseline_done(cycle)
-        started = dt.datetime.now(dt.timezone.utc)
-        StatusStore(home, connector.name).processing(run_id, started, cycle, "baseline" if full else "delta")
+        cycle, run_id = context.partition_key, context.run.run_id
+        full = pulls_in_full(connector, home, cycle, config.mode)
+        pull = "baseline" if full else "delta"
+        StatusStore(home, connector.name).processing(run_id, dt.datetime.now(dt.timezone.utc), cycle, pull)
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
         # adds them, so the run-status sensors record every run's outcome, however launched.
         context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS,
-                                               "entra/pull": "baseline" if full else "delta"})
+                                               "entra/pull": pull})
         context.log.info(f"cycle {cycle}: {'baseline (full) pull' if full else 'delta run'}")
-        collection = collect(connector, home, full=full)
-        for name, report in collection.reports.items():
-            if report.error:
-                context.log.warning(f"{name} not fetched, previously ingested data kept: {report.error}")
-                continue
-            round_ = collection.rounds.get(name)
-            if round_ and round_.mode == "resync":
-                context.log.warning(f"{name}: full resync ({round_.reason})")
-            delta = {"pull_mode": round_.mode, "changes_in_round": round_.changes,
-                     **({"resync_reason": round_.reason} if round_.reason else {})} if round_ else {}
-            yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
-                "count": report.count, **report.stats.as_metadata(), **delta,
-                "pull_duration_seconds": round(collection.duration, 3)})
-        context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
-        expiry, expiry_warning = secret_expiry_note(connector, home)
-        if expiry_warning:
-            context.log.warning(expiry_warning)
-        if all(report.error for report in collection.reports.values()):
-            raise dg.Failure(f"nothing could be fetched for connector {connector.name!r}",
-                             metadata={name: report.error or "" for name, report in collection.reports.items()})
-
-        built = build_records(connector, home)
-        for entity, result in built.items():
-            if result.skipped:
-                context.log.warning(f"{entity} records not rebuilt: {result.skipped}")
-                continue
-            for object_id, reason in result.rejected[:50]:
-                context.log.warning(f"{entity} {object_id} not sent: {reason}")
-            yield dg.MaterializeResult(asset_key=[connector.name, "records", entity],
-                                       metadata={"count": result.count, "rejected": len(result.rejected)})
-
-        applied, skipped = deliver(connector, home)
-        for entity, reason in skipped.items():
-            context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
-        metadata = {f"{entity}_{what}": value for entity, result in applied.items()
-                    for what, value in vars(result).items()}
-        committed = commit_delta(connector, home, set(applied))  # only now: the destination has the changes
-        if committed:
-            context.log.info(f"delta links committed for {', '.join(sorted(committed))}")
-        if full and set(SNAPSHOT_FILES) <= set(committed):
-            cycles.record_baseline(cycle, run_id, dt.datetime.now(dt.timezone.utc))
-        state = derive_state({n: r.error for n, r in collection.reports.items() if r.error},
-                             {e: len(r.rejected) for e, r in built.items()}, skipped)
-        context.instance.add_run_tags(context.run.run_id, {"entra/state": state.tag})
-        (context.log.info if not state.reasons else context.log.warning)(
-            f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons))
-        yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
-            "destination": connector.destination.kind, "entities_delivered": len(applied),
-            "entities_skipped": len(skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
-            "cycle": cycle, "pull": "baseline" if full else "delta", **metadata,
-            **({"client_secret_days_left": days_left(expiry)} if days_left(expiry) is not None else {})})
-        yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
-                                  passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})
+        expiry = None
+        try:
+            for step in sync_steps(connector, home, cycle, run_id, full):
+                if isinstance(step, Pulled):
+                    expiry = step.collection.secret_expiry
+                    yield from _raw_results(context, connector, step.collection)
+                elif isinstance(step, Built):
+                    yield from _record_results(context, connector, step)
+                else:
+                    context.instance.add_run_tags(run_id, {"entra/state": step.state.tag})
+                    yield from _upload_results(context, connector, step, cycle, pull, expiry)
+        except NothingFetched as error:
+            raise dg.Failure(str(error), metadata=error.errors) from None
 
     return sync
+
+
+def _raw_results(context: dg.AssetExecutionContext, connector: Connector, collection: Collection):
+    for name, report in collection.reports.items():
+        if report.error:
+            context.log.warning(f"{name} not fetched, previously ingested data kept: {report.error}")
+            continue
+        round_ = collection.rounds.get(name)
+        if round_ and round_.mode == "resync":
+            context.log.warning(f"{name}: full resync ({round_.reason})")
+        delta = {"pull_mode": round_.mode, "changes_in_round": round_.changes,
+                 **({"resync_reason": round_.reason} if round_.reason else {})} if round_ else {}
+        yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
+            "count": report.count, **report.stats.as_metadata(), **delta,
+            "pull_duration_seconds": round(collection.duration, 3)})
+    context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
+    if collection.secret_expiry_warning:
+        context.log.warning(collection.secret_expiry_warning)
+
+
+def _record_results(context: dg.AssetExecutionContext, connector: Connector, built: Built):
+    for entity, result in built.records.items():
+        if result.skipped:
+            context.log.warning(f"{entity} records not rebuilt: {result.skipped}")
+            continue
+        for object_id, reason in result.rejected[:50]:
+            context.log.warning(f"{entity} {object_id} not sent: {reason}")
+        yield dg.MaterializeResult(asset_key=[connector.name, "records", entity],
+                                   metadata={"count": result.count, "rejected": len(result.rejected)})
+
+
+def _upload_results(context: dg.AssetExecutionContext, connector: Connector, delivered: Delivered, cycle: str,
+                    pull: str, expiry: SecretExpiry | None):
+    for entity, reason in delivered.skipped.items():
+        context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
+    if delivered.committed:
+        context.log.info(f"delta links committed for {', '.join(sorted(delivered.committed))}")
+    state = delivered.state
+    (context.log.info if not state.reasons else context.log.warning)(
+        f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons))
+    applied = {f"{entity}_{what}": value for entity, result in delivered.applied.items()
+               for what, value in vars(result).items()}
+    left = days_left(expiry)
+    yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
+        "destination": connector.destination.kind, "entities_delivered": len(delivered.applied),
+        "entities_skipped": len(delivered.skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
+        "cycle": cycle, "pull": pull, **applied, **({"client_secret_days_left": left} if left is not None else {})})
+    yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
+                              passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})

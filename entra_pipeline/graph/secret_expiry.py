@@ -79,29 +79,33 @@ class SecretExpiryStore:
         replace_file(self.path, expiry.model_dump_json(indent=1))
 
 
-def check_secret_expiry(connector: Connector, home: Path) -> SecretExpiry:
-    """Read it now (one Graph request) and keep it for `status`."""
-    secret = connector.secret(home)
-    found: list[SecretExpiry] = []
-
-    async def read() -> None:
-        async with GraphClient(connector, secret, ClientSettings(max_attempts=3)) as client:
-            found.append(await read_secret_expiry(client, connector, secret.get_secret_value()))
-
-    asyncio.run(read())
-    SecretExpiryStore(home, connector.name).write(found[0])
-    return found[0]
+async def note_secret_expiry(client: GraphClient, connector: Connector, home: Path,
+                             secret: str) -> tuple[SecretExpiry | None, str | None]:
+    """Read it with a client already open (the pull's: no second token), keep it for `status`,
+    and return it with a warning if it is near. Never an error: a run is not failed for want
+    of this one request."""
+    try:
+        expiry = await read_secret_expiry(client, connector, secret)
+    except Exception as error:  # noqa: BLE001 - reported, never fatal
+        return None, f"client secret expiry not read: {str(error).splitlines()[0][:300]}"
+    SecretExpiryStore(home, connector.name).write(expiry)
+    return expiry, expiry.warning(connector.name, dt.datetime.now(dt.timezone.utc))
 
 
 def secret_expiry_note(connector: Connector, home: Path) -> tuple[SecretExpiry | None, str | None]:
-    """For a run, a check or a sensor: the expiry and a warning if it is near, never an error
-    (a sync is not failed for want of this one request)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    """For Test Connection and the sensor: `note_secret_expiry` with a client of its own."""
+    found: list[tuple[SecretExpiry | None, str | None]] = []
+
+    async def read() -> None:
+        secret = connector.secret(home)
+        async with GraphClient(connector, secret, ClientSettings(max_attempts=3)) as client:
+            found.append(await note_secret_expiry(client, connector, home, secret.get_secret_value()))
+
     try:
-        expiry = check_secret_expiry(connector, home)
-    except Exception as error:  # noqa: BLE001 - reported, never fatal
+        asyncio.run(read())
+    except Exception as error:  # noqa: BLE001 - e.g. the secret cannot be decrypted: reported, never fatal
         return None, f"client secret expiry not read: {str(error).splitlines()[0][:300]}"
-    return expiry, expiry.warning(connector.name, now)
+    return found[0]
 
 
 def days_left(expiry: SecretExpiry | None) -> float | None:
