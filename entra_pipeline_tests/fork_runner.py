@@ -1,9 +1,11 @@
-"""A helper process for kill campaigns: imports the pipeline once, then runs each requested
-CLI command in a child forked from itself (single-threaded, so forking is safe), and answers
-with the child's exit code (-9 when it was SIGKILLed at its kill point).
+"""A helper process for kill campaigns: imports the pipeline once, then runs each request in a
+child forked from itself (single-threaded, so forking is safe), and answers with the child's
+exit code (-9 when it was SIGKILLed at its kill point).
 
-Protocol: one JSON object per line on stdin, {"argv": [...], "kill_at": "point"}; one exit
-code per line on stdout.
+Protocol: one JSON object per line on stdin, one exit code per line on stdout:
+  {"argv": [...], "kill_at": "point"}     a CLI command (a Dagster run, as an operator's)
+  {"sync": {"home": ..., "connector": ..., "full": bool}, "kill_at": "point"}
+                                          the sync's own steps (entra_pipeline.pipeline) bare
 """
 
 from __future__ import annotations
@@ -12,7 +14,24 @@ import json
 import os
 import sys
 
+import datetime as dt
+from pathlib import Path
+
 from entra_pipeline import cli, defs, runner  # noqa: F401 - imported once, here, for every child
+from entra_pipeline.config import find_connector
+from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.pipeline import pulls_in_full, sync_steps
+
+
+def sync_bare(home: str, connector: str, full: bool) -> int:
+    """What the Dagster asset runs, without Dagster's run and event storage around it."""
+    folder = Path(home)
+    found = find_connector(folder, connector)
+    cycle = BaselineCycles(found, folder).at(dt.datetime.now(dt.timezone.utc)).key
+    for _ in sync_steps(found, folder, cycle, f"bare-{os.getpid()}",
+                        pulls_in_full(found, folder, cycle, "baseline" if full else "auto")):
+        pass
+    return 0
 
 
 def main() -> None:
@@ -26,7 +45,7 @@ def main() -> None:
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
             try:
-                code = cli.main(request["argv"])
+                code = sync_bare(**request["sync"]) if "sync" in request else cli.main(request["argv"])
             except BaseException:  # noqa: BLE001 - reported as the exit code
                 code = 70
             os._exit(code)
