@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -51,6 +52,43 @@ class GraphPagingError(GraphError):
     pass
 
 
+class ResponseTooLarge(Exception):
+    pass
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self.inner:
+            read += len(chunk)
+            if read > self.limit:
+                raise ResponseTooLarge(f"the answer is larger than {self.limit // 2**20} MiB")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class SizeLimitedTransport(httpx.AsyncBaseTransport):
+    """No answer may bring more than `limit` bytes, framed or not: a runaway or hostile upstream
+    ends with a clear error instead of exhausting memory (the largest real Graph page we ask
+    for, 999 objects, is a few MiB)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        response.stream = _CappedStream(response.stream, self.limit)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @dataclass
 class GraphStats:
     requests: int = 0
@@ -71,6 +109,7 @@ class ClientSettings:
     max_throttle_wait: float = 900.0  # total seconds one request may spend waiting on 429s
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
+    max_response_bytes: int = 64 * 2**20
 
 
 def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -85,6 +124,13 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now())
     except (TypeError, ValueError):
         return None
+
+
+def _resource_units(response: httpx.Response) -> int:
+    """What Graph charged; a value that is not a number (a hostile or broken upstream) counts as 0
+    rather than failing a page that arrived whole."""
+    value = response.headers.get("x-ms-resource-unit", "0")
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def _expired_token(response: httpx.Response) -> bool:
@@ -102,10 +148,10 @@ class GraphClient:
         self.stats = GraphStats()
         self.part_stats: dict[str, GraphStats] = {}
         self._secret = secret
-        self._http = httpx.AsyncClient(
-            verify=tls_context(connector), timeout=httpx.Timeout(self.settings.page_timeout, connect=30),
-            limits=httpx.Limits(max_connections=self.settings.concurrency * 2),
-        )
+        transport = httpx.AsyncHTTPTransport(verify=tls_context(connector),
+                                             limits=httpx.Limits(max_connections=self.settings.concurrency * 2))
+        self._http = httpx.AsyncClient(transport=SizeLimitedTransport(transport, self.settings.max_response_bytes),
+                                       timeout=httpx.Timeout(self.settings.page_timeout, connect=30))
         self._middleware = GraphClientFactory.create_with_default_middleware(client=self._http)
         self._credential, self._adapter = self._authenticated()
         self._generation = 0  # how many times the credential was renewed
@@ -166,6 +212,8 @@ class GraphClient:
                     generation = self._generation
                     response = await self._send(url, headers or {})
                 self._count(response)
+            except ResponseTooLarge as error:  # the same request would bring the same again
+                raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
             except (httpx.TransportError, asyncio.TimeoutError) as error:
                 if attempt >= self.settings.max_attempts:
                     raise GraphError(0, type(error).__name__, f"no answer after {attempt} attempts: {error}", url) from None
@@ -174,6 +222,9 @@ class GraphClient:
             if response.status_code == 200:
                 try:
                     return json.loads(response.content)
+                except RecursionError:  # valid JSON, nested deeper than any Graph object
+                    raise GraphError(200, "JsonTooDeep", "the body nests deeper than the JSON parser "
+                                     f"allows ({sys.getrecursionlimit()} levels)", url) from None
                 except json.JSONDecodeError:
                     if attempt >= self.settings.max_attempts:
                         raise GraphError(200, "MalformedJson", "the body is not JSON", url) from None
@@ -201,7 +252,7 @@ class GraphClient:
         return self.part_stats.setdefault(PART.get(), GraphStats())
 
     def _count(self, response: httpx.Response) -> None:
-        units = int(response.headers.get("x-ms-resource-unit", "0") or 0) if response.status_code == 200 else 0
+        units = _resource_units(response) if response.status_code == 200 else 0
         for stats in (self.stats, self._part()):
             stats.requests += 1
             stats.resource_units += units

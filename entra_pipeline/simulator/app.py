@@ -105,6 +105,28 @@ def _json(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _make_hostile(result: "GraphResult", fault) -> None:
+    """Answers no real Graph gives: a page too big to hold, JSON nested past any parser's depth,
+    a header with control characters (which an HTTP/1.1 client must refuse)."""
+    if fault.kind == "control-header":  # ARG "nul": a NUL, which HTTP/1.1 parsers refuse outright
+        result.headers["x-ms-ags-diagnostic"] = "{\"ServerInfo\":\x01\x1b[31m\x7f}"
+        result.headers["x-ms-resource-unit"] = "1\x1b[2J" if fault.arg != "nul" else "1\x00"
+        return
+    if fault.kind == "oversized":
+        body = _json(result.payload)
+        padding = int(float(fault.arg or 110) * 2**20) - len(body)
+        # Still valid JSON, and sent without a length (until the connection closes), as a proxy
+        # streaming a runaway answer would: only a cap on what the client reads bounds its memory.
+        result.raw, result.action = body[:1] + b" " * max(0, padding) + body[1:], "unframed"
+        return
+    items = (result.payload or {}).get("value") or [{}]
+    marker = "\u0000nested\u0000"
+    first = {**items[0], "displayName": marker}
+    body = _json({**result.payload, "value": [first, *items[1:]]})
+    depth = int(fault.arg or 100_000)
+    result.raw = body.replace(_json(marker), b"[" * depth + b"]" * depth, 1)
+
+
 class SimulatorApp:
     def __init__(self, *, api: GraphApi, identity: IdentityPlatform, signer: TokenSigner, throttle: Throttle,
                  faults: Faults, stats: Stats, clock: Callable, latency: float, seed: int,
@@ -253,6 +275,11 @@ class SimulatorApp:
             self.stats.faults[f.kind] += 1
             result.payload["@odata.nextLink"] = f"{self.origin}{request.target}"
         if in_batch:
+            return
+        hostile = self.faults.pick(path, entity, {"oversized", "nested", "control-header"})
+        if hostile is not None:
+            self.stats.faults[hostile.kind] += 1
+            _make_hostile(result, hostile)
             return
         fault = self.faults.pick(path, entity, {"truncated", "malformed"})
         if fault is not None:

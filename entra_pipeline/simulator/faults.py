@@ -7,6 +7,7 @@ Text form (CLI `--faults`, comma-separated):  KIND[=ARG][@RATE | @#N[#M...]][~PA
   slow=30@0.01              1% of requests answer after 30 s
   forbidden=applications    every request for applications answers 403
   expired-page-token@#3~/users   the 3rd request (counted among /users ones) ...
+  oversized=110@#1~/users   the first /users page padded to 110 MiB (hostile upstream)
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ KINDS = {
     "malformed",           # body that is not JSON
     "empty-page",          # delta: an empty page that still carries a nextLink
     "replay",              # delta: a round that replays the previous round's changes too
+    # Hostile upstream: answers no real Graph gives, that a client must survive with a clear error.
+    "oversized",           # a page padded (JSON whitespace) to ARG MiB (default 110)
+    "nested",              # a page whose first object carries a value nested ARG levels deep (default 100000)
+    "control-header",      # a response header whose value holds control characters
 }
 
 

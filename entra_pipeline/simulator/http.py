@@ -46,7 +46,8 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
-    action: str | None = None  # "reset": close without answering; "truncate": send half the body
+    action: str | None = None  # "reset": close without answering; "truncate": send half the body;
+    # "unframed": no Content-Length, the body ends with the connection
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -99,7 +100,10 @@ async def _serve_connection(handler: Handler, reader: asyncio.StreamReader, writ
                 return
             head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}"]
             head += [f"{name}: {value}" for name, value in response.headers.items()]
-            head.append(f"Content-Length: {len(response.body)}")
+            if response.action == "unframed":  # no length: the body ends when the connection closes
+                head.append("Connection: close")
+            else:
+                head.append(f"Content-Length: {len(response.body)}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
             if response.action == "truncate":
                 writer.write(response.body[: len(response.body) // 2])
@@ -108,6 +112,10 @@ async def _serve_connection(handler: Handler, reader: asyncio.StreamReader, writ
                 return
             writer.write(response.body)
             await writer.drain()
+            if response.action == "unframed":  # closed gently: an abort would drop the body's tail
+                writer.close()
+                await writer.wait_closed()
+                return
             if request.headers.get("connection", "").lower() == "close":
                 break
     except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, ValueError):
