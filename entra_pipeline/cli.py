@@ -209,6 +209,8 @@ def _run_sync(connector, home, full: bool = False) -> int:
         print(f"  warning: {warning}")
     print(f"Run {outcome.run_id} (baseline cycle {outcome.cycle}) {'succeeded' if outcome.success else 'FAILED'}: "
           f"{outcome.state}.")
+    if outcome.failure:
+        print(f"  reason: {outcome.failure}")
     return 0 if outcome.success else 1
 
 

@@ -67,6 +67,7 @@ class SyncOutcome:
     warnings: list[str]
     state: str  # Processed | Partially Processed | Failed
     cycle: str = ""
+    failure: str | None = None  # why the run failed, in one message
 
 
 def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
@@ -98,4 +99,4 @@ def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
         # The run-status sensors record the same outcome when a daemon runs; writing it here too
         # keeps the state true for CLI runs without one (the write is idempotent).
         state = record_outcome(home, {connector.dagster_name: connector}, dagster_instance, run, failure)
-        return SyncOutcome(result.success, result.run_id, materialized, warnings, state or "Failed", cycle)
+        return SyncOutcome(result.success, result.run_id, materialized, warnings, state or "Failed", cycle, failure)

@@ -15,7 +15,10 @@ from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
 
 from .conftest import connector_for
+from .fake_qualys import FakeQualys
 from .test_delta import assert_inventory_is_the_truth
+from .test_qualys import destination as qualys_destination
+from .test_qualys import removals_sent
 
 # (simulator faults, what the run must end as); "truth" = Processed and equal to the truth.
 GRAPH_FAULTS = {
@@ -105,3 +108,37 @@ def test_a_locked_inventory_fails_the_upload_and_loses_nothing(make_sim, home):
     assert {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")} == before
     assert sync(connector, home).state == "Processed"  # the delta links did not advance: the changes arrive
     assert_inventory_is_the_truth(sim, home, connector)
+
+
+def test_the_qualys_gateway_failing_loses_nothing(make_sim, home, tmp_path, monkeypatch):
+    """Qualys answering 500/503/429/409 is waited out to a Processed run; a gateway that refuses a
+    batch fails the run naming the entity, and the next run sends what it held back."""
+    fake = FakeQualys(tmp_path / "gw").start()
+    try:
+        monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
+        sim = make_sim(users=60, seed=54)
+        connector = connector_for(sim, home, destination=qualys_destination(fake, batch_size=20).model_dump(mode="json"))
+        fake.script = [(500, {}), (503, {}), (429, {"Retry-After": "1"}), (409, {"X-RateLimit-ToWait-Sec": "1"})]
+        assert sync(connector, home).state == "Processed"
+        assert _accepted_users(fake) == set(sim.tenant.users) and fake.script == []
+        newcomer = sim.tenant.create_user(displayName="Held Back")["id"]
+        gone = list(sim.tenant.users)[5]
+        sim.tenant.hard_delete(gone)
+        fake.script = [(400, {})]  # the gateway refuses the first batch outright
+        outcome = sync(connector, home)
+        assert outcome.state == "Failed" and outcome.failure.startswith("users not delivered to Qualys"), outcome
+        # Removals are sent only after every batch of the entity was accepted.
+        assert gone not in {a["asset"]["assetHeader"]["vendorAssetId"] for a in removals_sent(fake)}
+        healed = sync(connector, home)
+        assert healed.state == "Processed", healed.failure
+        assert newcomer in _accepted_users(fake)
+        assert gone in {a["asset"]["assetHeader"]["vendorAssetId"] for a in removals_sent(fake)}
+        assert fake.violations == []
+    finally:
+        fake.stop()
+
+
+def _accepted_users(fake: FakeQualys) -> set[str]:
+    return {item["asset"]["assetHeader"]["vendorAssetId"] for body in fake.accepted
+            if "-removals-" not in body["connectorMetaData"]["requestId"] for item in body["assetData"]
+            if "userAssetClass" in item.get("asset", {}).get("assetDetail", {})}

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from entra_pipeline.config import QualysDestination, save_connector
 from entra_pipeline.qualys import envelope
-from entra_pipeline.qualys.csam import Delivered, Progress, QualysGateway, deliver_entity
+from entra_pipeline.qualys.csam import Delivered, Progress, QualysError, QualysGateway, deliver_entity
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys
@@ -64,7 +64,6 @@ def test_oauth_client_credentials_go_in_headers(gateway, tmp_path):
 
 
 def test_wrong_password_is_a_clear_error(gateway, tmp_path):
-    from entra_pipeline.qualys.csam import QualysError
 
     with pytest.raises(QualysError, match="authentication .* failed with HTTP 401"):
         deliver(gateway, destination(gateway), records(5), tmp_path, secret="nope")
@@ -107,6 +106,14 @@ def test_server_errors_are_retried(gateway, tmp_path):
     waited = []
     deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
     assert len(waited) == 2 and len(gateway.accepted) == 1
+
+
+def test_server_errors_that_do_not_end_are_a_clear_error(gateway, tmp_path):
+    gateway.script = [(500, {})] * 6
+    waited = []
+    with pytest.raises(QualysError, match="HTTP 500"):
+        deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+    assert len(waited) == 5 and gateway.accepted == []  # six attempts, then given up
 
 
 def test_at_most_two_requests_in_flight(tmp_path):

@@ -4,6 +4,7 @@ secret-expiry sensor per connector warns before its client secret expires; two r
 sensors record how every sync run ended."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -81,12 +82,15 @@ def raised_error(event: dg.DagsterEvent):
     return error
 
 
+QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ")
+
+
 def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
     """The error a failed step raised (e.g. "nothing could be fetched ..."), not Dagster's summary."""
     for event in step_failures:
         error = raised_error(event)
-        if error is not None:
-            return error.message.strip().split("\n")[0][:600]
+        if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
+            return QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
     return "the run failed before its sync step finished; see the run's logs"
 
 

@@ -10,7 +10,7 @@ from ..config import Connector, QualysDestination
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
 from ..storage import RawStore
-from .csam import BatchReport, Delivered, Progress, QualysGateway, deliver_entity
+from .csam import BatchReport, Delivered, Progress, QualysError, QualysGateway, deliver_entity
 from .inventory import LocalInventory
 from .records import read_record_texts, read_records
 
@@ -35,9 +35,15 @@ def _to_qualys(connector: Connector, home: Path, manifest: dict) -> dict[str, Ba
     gateway = QualysGateway(destination, destination.secret(home))
     progress = Progress.load(home / "state" / connector.name / "qualys-progress.json")
     delivered = Delivered(home / "state" / connector.name / "qualys-delivered.json")
+    applied: dict[str, BatchReport] = {}
     try:
-        return {entity: deliver_entity(gateway, progress, entity, read_records(home, connector.name, entity),
-                                       delivered, remove_absent=not connector.retain_previous_delta)
-                for entity in manifest.get("built", [])}
+        for entity in manifest.get("built", []):
+            try:
+                applied[entity] = deliver_entity(gateway, progress, entity, read_records(home, connector.name, entity),
+                                                 delivered, remove_absent=not connector.retain_previous_delta)
+            except QualysError as error:  # the run fails: no delta link advances, the next run sends it again
+                raise QualysError(f"{entity} not delivered to Qualys ({', '.join(applied) or 'no entity'} "
+                                  f"delivered before it): {error}") from None
+        return applied
     finally:
         gateway.close()
