@@ -16,7 +16,7 @@ from .cycles import BaselineCycles
 from .defs.assets import connector_assets
 from .defs.partitions import baseline_cycles
 from .defs.assets import SYNC_TAGS
-from .defs.sensors import failure_message, record_outcome
+from .defs.sensors import OUTCOME_TAGS, failure_message, record_outcome
 
 DAGSTER_HOME_ENV = "ENTRA_PIPELINE_DAGSTER_HOME"
 DAGSTER_YAML = """\
@@ -98,5 +98,9 @@ def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
         run = dagster_instance.get_run_by_id(result.run_id)
         # The run-status sensors record the same outcome when a daemon runs; writing it here too
         # keeps the state true for CLI runs without one (the write is idempotent).
-        state = record_outcome(home, {connector.dagster_name: connector}, dagster_instance, run, failure)
+        try:
+            state = record_outcome(home, {connector.dagster_name: connector}, dagster_instance, run, failure)
+        except OSError as error:  # e.g. the disk is full: the run's own outcome is still reported
+            state = None if failure else OUTCOME_TAGS.get(run.tags.get("entra/state", ""))
+            warnings.append(f"the connector's state could not be recorded: {error}")
         return SyncOutcome(result.success, result.run_id, materialized, warnings, state or "Failed", cycle, failure)

@@ -52,3 +52,20 @@ def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_ba
             continue
         result.partial(f"{entity} not delivered: {reason}")
     return result
+
+
+# Failures whose cause the operator can remove: the words that tell them, and what to do.
+FAILURE_REMEDIES = (
+    (("No space left on device", "database or disk is full"),
+     "free space on the disk holding the home folder (raw files, state, inventory) and run again"),
+    (("database is locked",),
+     "another process holds the inventory database: let it finish (or stop it) and run again"),
+)
+NOTHING_LOST = "nothing already ingested was lost; the next run delivers what this one did not"
+
+
+def with_remedy(failure: str) -> str:
+    for words, remedy in FAILURE_REMEDIES:
+        if any(word in failure for word in words):
+            return f"{failure}. Remedy: {remedy} ({NOTHING_LOST})."
+    return failure

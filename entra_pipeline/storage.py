@@ -27,7 +27,11 @@ def replace_file(path: Path, text: str) -> None:
     """Write a state file so that a crash leaves either the old or the new content, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
+    try:
+        tmp.write_text(text)
+    except OSError:  # e.g. the disk is full: leave the old content and no half-written copy
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
 
 class RawStore:

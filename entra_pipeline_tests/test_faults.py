@@ -6,13 +6,17 @@ as it was; none reports Processed with data missing, none loops, none deletes un
 from __future__ import annotations
 
 import json
+import os
+import random
 import sqlite3
+import string
+import subprocess
 import threading
 
 import pytest
 
 from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.runner import sync
+from entra_pipeline.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
 
 from .conftest import connector_for
 from .fake_qualys import FakeQualys
@@ -104,7 +108,7 @@ def test_a_locked_inventory_fails_the_upload_and_loses_nothing(make_sim, home):
     finally:
         holder.rollback()
         holder.close()
-    assert outcome.state != "Processed"
+    assert outcome.state == "Failed" and "another process holds the inventory" in outcome.failure, outcome
     assert {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")} == before
     assert sync(connector, home).state == "Processed"  # the delta links did not advance: the changes arrive
     assert_inventory_is_the_truth(sim, home, connector)
@@ -142,3 +146,52 @@ def _accepted_users(fake: FakeQualys) -> set[str]:
     return {item["asset"]["assetHeader"]["vendorAssetId"] for body in fake.accepted
             if "-removals-" not in body["connectorMetaData"]["requestId"] for item in body["assetData"]
             if "userAssetClass" in item.get("asset", {}).get("assetDetail", {})}
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """A 16 MiB filesystem of its own (tmpfs) for the home folder, so a test can fill it; Dagster's
+    storage stays off it, as in a deployment where it is PostgreSQL (docs/deploy.md)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    dagster = tmp_path / "dagster"
+    dagster.mkdir()
+    (dagster / "dagster.yaml").write_text(DAGSTER_YAML)
+    monkeypatch.setenv(DAGSTER_HOME_ENV, str(dagster))
+    monkeypatch.delenv("ENTRA_PIPELINE_KEY", raising=False)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, small_disk):
+    """The disk holding the home folder fills up with less and less room left: the write that
+    fails (raw files first, the inventory later) fails the run with the remedy, and once there
+    is room again the next run leaves the truth."""
+    sim = make_sim(users=60, seed=55)
+    home = small_disk / "home"
+    home.mkdir()
+    connector = connector_for(sim, home)
+    assert sync(connector, home).state == "Processed"
+    rng = random.Random(55)
+    failed_at = {}
+    for room_kib in (8, 128, 512):
+        for user in list(sim.tenant.users)[:40]:  # ~60 kB of new text: raw files, records, inventory grow
+            sim.tenant.update_user(user, jobTitle="".join(rng.choices(string.ascii_letters, k=1500)))
+        filler = small_disk / "filler"
+        stat = os.statvfs(small_disk)
+        filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - room_kib * 1024))
+        outcome = sync(connector, home)
+        filler.unlink()
+        if outcome.state == "Processed":
+            assert_inventory_is_the_truth(sim, home, connector)
+            failed_at[room_kib] = "nowhere"
+        else:
+            assert outcome.state == "Failed" and "Remedy: free space on the disk" in outcome.failure, outcome
+            failed_at[room_kib] = "inventory" if "database or disk is full" in outcome.failure else "files"
+        assert not list(home.rglob("*.tmp")), "a half-written state file was left behind"
+        assert sync(connector, home).state == "Processed"
+        assert_inventory_is_the_truth(sim, home, connector)
+    assert failed_at == {8: "files", 128: "inventory", 512: "nowhere"}, failed_at

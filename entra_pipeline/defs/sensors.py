@@ -13,7 +13,7 @@ from ..config import Connector
 from ..cycles import BaselineCycles
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..schedule import next_run
-from ..state import PARTIALLY_PROCESSED, PROCESSED
+from ..state import PARTIALLY_PROCESSED, PROCESSED, with_remedy
 from ..status import FAILED, StatusStore
 from .partitions import baseline_cycles
 from .assets import SYNC_TAGS
@@ -90,7 +90,7 @@ def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
     for event in step_failures:
         error = raised_error(event)
         if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
-            return QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
+            return with_remedy(QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600])
     return "the run failed before its sync step finished; see the run's logs"
 
 
