@@ -31,6 +31,7 @@ GRAPH_FAULTS = {
     "connection resets": (["reset@0.05"], "truth"),
     "body cut short": (["truncated@0.04"], "truth"),
     "malformed JSON": (["malformed@0.04"], "truth"),
+    "429 storm with Retry-After": (["429=1@0.2"], "truth"),
     "429 storm without Retry-After": (["429-no-retry-after@0.3"], "truth"),
     "expired page token": (["expired-page-token@#2~/users"], "truth"),
     "delta: empty pages with nextLinks": (["empty-page@0.3"], "truth"),

@@ -23,8 +23,8 @@ from .tokens import TokenError, TokenSigner
 
 GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 BATCH_LIMIT = 20
-FRONT_DOOR_FAULTS = {"500", "502", "503", "504", "reset", "slow", "429-no-retry-after"}
-IN_BATCH_FAULTS = {"500", "502", "503", "504", "429-no-retry-after"}
+FRONT_DOOR_FAULTS = {"500", "502", "503", "504", "reset", "slow", "429", "429-no-retry-after"}
+IN_BATCH_FAULTS = {"500", "502", "503", "504", "429", "429-no-retry-after"}
 
 
 @dataclass
@@ -230,8 +230,9 @@ class SimulatorApp:
                 return GraphResult(0, None, action="reset"), 0, False
             if fault.kind == "slow":
                 delay = float(fault.arg or 60)
-            elif fault.kind == "429-no-retry-after":
-                return GraphResult(429, error_body("TooManyRequests", "Too many requests.")), 0, True
+            elif fault.kind in ("429", "429-no-retry-after"):
+                headers = {"Retry-After": fault.arg or "1"} if fault.kind == "429" else {}
+                return GraphResult(429, error_body("TooManyRequests", "Too many requests."), headers), 0, True
             else:
                 status = int(fault.kind)
                 code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",

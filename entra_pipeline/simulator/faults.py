@@ -20,6 +20,7 @@ KINDS = {
     "500", "502", "503", "504",
     "reset",               # connection closed without a response
     "slow",                # answer after ARG seconds (default 60): past a client's timeout
+    "429",                 # throttled, with Retry-After: ARG seconds (default 1)
     "429-no-retry-after",  # throttled, without the Retry-After header
     "expired-page-token",  # 400 Directory_ExpiredPageToken on a request that carries $skiptoken
     "loop",                # a page whose nextLink points back at itself
