@@ -4,7 +4,6 @@ cannot be configured away."""
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
