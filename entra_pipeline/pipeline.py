@@ -19,6 +19,7 @@ from typing import Iterator
 from .collect import SNAPSHOT_FILES, Collection, collect, commit_delta
 from .config import Connector
 from .cycles import BaselineCycles
+from .graph.client import ClientSettings
 from .qualys.deliver import deliver
 from .qualys.records import EntityRecords, build_records
 from .state import RunState, derive_state
@@ -55,9 +56,9 @@ def pulls_in_full(connector: Connector, home: Path, cycle: str, mode: str) -> bo
     return mode == "baseline" or not BaselineCycles(connector, home).baseline_done(cycle)
 
 
-def sync_steps(connector: Connector, home: Path, cycle: str, run_id: str,
-               full: bool) -> Iterator[Pulled | Built | Delivered]:
-    collection = collect(connector, home, full=full)
+def sync_steps(connector: Connector, home: Path, cycle: str, run_id: str, full: bool,
+               settings: ClientSettings | None = None) -> Iterator[Pulled | Built | Delivered]:
+    collection = collect(connector, home, settings, full=full)
     yield Pulled(collection)
     if all(report.error for report in collection.reports.values()):
         raise NothingFetched(connector.name, {name: report.error or "" for name, report in collection.reports.items()})

@@ -15,6 +15,8 @@ import threading
 
 import pytest
 
+from entra_pipeline.graph.client import ClientSettings
+from entra_pipeline.pipeline import sync_steps
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
 
@@ -196,3 +198,20 @@ def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, s
         assert sync(connector, home).state == "Processed"
         assert_inventory_is_the_truth(sim, home, connector)
     assert failed_at == {8: "files", 128: "inventory", 512: "nowhere"}, failed_at
+
+
+def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs(make_sim, home):
+    """With a 1.5 s page timeout (the default is 120 s, too long to wait for here), the 2nd and
+    5th requests answering after 4 s are given up on and asked again; the sync's own steps,
+    as the Dagster asset runs them."""
+    sim = make_sim(users=60, seed=56, delta_members_per_page=10)
+    connector = connector_for(sim, home)
+    settings = ClientSettings(page_timeout=1.5, backoff_base=0.1)
+    for full in (True, False):
+        changes(sim)
+        slow = sim.faults.add("slow=4@#2#5")
+        pulled, _, delivered = sync_steps(connector, home, "2026-11-28", f"slow-{full}", full, settings)
+        sim.faults.clear()
+        assert slow.fired == 2 and pulled.collection.total.retries == 2  # both slow answers given up on
+        assert delivered.state.state == "Processed", (full, delivered.state.reasons)
+        assert_inventory_is_the_truth(sim, home, connector)
