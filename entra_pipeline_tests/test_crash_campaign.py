@@ -7,12 +7,12 @@ nothing changed must change nothing (no record lost, none doubled, delta state c
 
 Killed runs run the sync's own steps (entra_pipeline.pipeline, what the Dagster asset runs)
 without Dagster's run and event storage: every kill point is in those steps, and a bare run
-costs a fraction of a Dagster run's bookkeeping, so CI can afford 60 kills. Every fifth
-recovery, and the last quiet run, go through the CLI as a Dagster run: the operator's path
-recovers from the same kills. (The 12 targeted kill tests in test_delta, test_inventory and
+costs a fraction of a Dagster run's bookkeeping, so CI can afford 52 kills (50 asked).
+Every eighth recovery, and the last quiet run, go through the CLI as a Dagster run: the
+operator's path recovers from the same kills. (The 12 targeted kill tests in test_delta, test_inventory and
 test_qualys kill Dagster runs.)
 
-ENTRA_CRASH_KILLS (default 60) and ENTRA_CRASH_SEED choose the sample; a larger campaign:
+ENTRA_CRASH_KILLS (default 52) and ENTRA_CRASH_SEED choose the sample; a larger campaign:
 `ENTRA_CRASH_KILLS=500 ./dev test entra_pipeline_tests/test_crash_campaign.py -o timeout=0 -s`.
 """
 
@@ -34,8 +34,8 @@ from entra_pipeline.simulator.tenant import SimulatorError
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 
-KILLS = int(os.environ.get("ENTRA_CRASH_KILLS", "60"))
-DAGSTER_RECOVERY_EVERY = 5
+KILLS = int(os.environ.get("ENTRA_CRASH_KILLS", "52"))
+DAGSTER_RECOVERY_EVERY = 8
 SEED = int(os.environ.get("ENTRA_CRASH_SEED", "20261128"))
 POINTS = ([f"graph:page#{n}" for n in range(1, 25)] + [f"raw:{asset}:written" for asset in RAW_ASSETS]
           + ["raw:all:written"] + [f"records:{entity}:written" for entity in MAPS]
