@@ -88,7 +88,10 @@ async def note_secret_expiry(client: GraphClient, connector: Connector, home: Pa
         expiry = await read_secret_expiry(client, connector, secret)
     except Exception as error:  # noqa: BLE001 - reported, never fatal
         return None, f"client secret expiry not read: {str(error).splitlines()[0][:300]}"
-    SecretExpiryStore(home, connector.name).write(expiry)
+    try:
+        SecretExpiryStore(home, connector.name).write(expiry)
+    except OSError as error:  # e.g. a full disk: said, and the run goes on
+        return expiry, f"client secret expiry not kept for `status`: {error}"
     return expiry, expiry.warning(connector.name, dt.datetime.now(dt.timezone.utc))
 
 
