@@ -107,7 +107,8 @@ def _json(payload: object) -> bytes:
 
 def _make_hostile(result: "GraphResult", fault) -> None:
     """Answers no real Graph gives: a page too big to hold, JSON nested past any parser's depth,
-    a header with control characters (which an HTTP/1.1 client must refuse)."""
+    headers with control characters (h11 passes ESC, DEL and 0x01 on to the client; a NUL it
+    refuses as a broken answer)."""
     if fault.kind == "control-header":  # ARG "nul": a NUL, which HTTP/1.1 parsers refuse outright
         result.headers["x-ms-ags-diagnostic"] = "{\"ServerInfo\":\x01\x1b[31m\x7f}"
         result.headers["x-ms-resource-unit"] = "1\x1b[2J" if fault.arg != "nul" else "1\x00"
