@@ -9,8 +9,8 @@ Killed runs run the sync's own steps (entra_pipeline.pipeline, what the Dagster 
 without Dagster's run and event storage: every kill point is in those steps, and a bare run
 costs a fraction of a Dagster run's bookkeeping, so CI can afford 52 kills (50 asked).
 Every eighth recovery, and the last quiet run, go through the CLI as a Dagster run: the
-operator's path recovers from the same kills. (The 12 targeted kill tests in test_delta, test_inventory and
-test_qualys kill Dagster runs.)
+operator's path recovers from the same kills. (The 12 targeted kill tests in test_delta,
+test_inventory and test_qualys kill Dagster runs.)
 
 ENTRA_CRASH_KILLS (default 52) and ENTRA_CRASH_SEED choose the sample; a larger campaign:
 `ENTRA_CRASH_KILLS=500 ./dev test entra_pipeline_tests/test_crash_campaign.py -o timeout=0 -s`.
