@@ -29,10 +29,10 @@ def replace_file(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     try:
         tmp.write_text(text)
+        tmp.replace(path)
     except OSError:  # e.g. the disk is full: leave the old content and no half-written copy
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(path)
 
 class RawStore:
     """A connector's files of one stage: "raw" (Graph objects) or "records" (Qualys records)."""

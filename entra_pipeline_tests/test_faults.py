@@ -215,3 +215,15 @@ def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs
         assert slow.fired == 2 and pulled.collection.total.retries == 2  # both slow answers given up on
         assert delivered.state.state == "Processed", (full, delivered.state.reasons)
         assert_inventory_is_the_truth(sim, home, connector)
+
+
+def test_a_secret_expiry_that_cannot_be_kept_is_a_warning_not_a_failed_run(make_sim, home):
+    sim = make_sim(users=30, seed=57)
+    connector = connector_for(sim, home)
+    blocked = home / "state" / connector.name / "secret-expiry.json"
+    (blocked / "in-the-way").mkdir(parents=True)  # a folder where the file goes: every write of it fails
+    outcome = sync(connector, home)
+    assert outcome.state == "Processed", outcome.failure
+    assert any(w.startswith("client secret expiry not kept") for w in outcome.warnings), outcome.warnings
+    assert not (blocked.parent / "secret-expiry.tmp").exists()
+    assert_inventory_is_the_truth(sim, home, connector)
