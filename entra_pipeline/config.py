@@ -217,6 +217,12 @@ class QualysDestination(BaseModel):
 Destination = Annotated[LocalDestination | QualysDestination, Field(discriminator="kind")]
 
 
+def dagster_name_of(name: str) -> str:
+    """Dagster group names allow only [A-Za-z0-9_]: two connector names differing only by '-'
+    and '_' would be one Dagster name, so they count as one name."""
+    return name.replace("-", "_")
+
+
 class Connector(BaseModel):
     """One configured tenant. Field names follow connectors.yaml."""
 
@@ -321,8 +327,7 @@ class Connector(BaseModel):
 
     @property
     def dagster_name(self) -> str:
-        """Dagster group names allow only [A-Za-z0-9_]."""
-        return self.name.replace("-", "_")
+        return dagster_name_of(self.name)
 
     def secret(self, home: Path) -> SecretStr:
         return resolve_secret(home, self.client_secret, self.client_secret_env, f"connector {self.name!r}")

@@ -21,7 +21,8 @@ from typing import Callable, Protocol
 
 from pydantic import ValidationError
 
-from .config import ConfigError, Connector, SecretBox, field_problems, load_connectors, save_connector
+from .config import (ConfigError, Connector, SecretBox, dagster_name_of, field_problems, load_connectors,
+                     save_connector)
 from .graph.connection_test import CheckResult, run_checks
 from .schedule import confirmation
 
@@ -189,7 +190,7 @@ class Wizard:
         self.schedule_optional = False  # edit of a connector launched by hand only: keep it so
 
     def problems(self, field: str) -> list[str]:
-        if field == "name" and str(self.answers.get("name", "")).replace("-", "_").lower() in self.taken_names:
+        if field == "name" and dagster_name_of(str(self.answers.get("name", ""))).lower() in self.taken_names:
             return [f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
                     "that one with `entra-pipeline connector edit`"]
         return problems_with(self.answers, field)
