@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_connectors
+from . import cli_connectors, cli_store
 from .cli_connectors import home_argument as _home_argument
 from .qualys.maps import MAPS
 
@@ -118,6 +118,7 @@ def _test_connection(args: argparse.Namespace) -> int:
 
     home = home_folder(args.home)
     connector = find_connector(home, args.connector)
+    _warn_unsafe(home)
     print(f"Test Connection: {connector.name} (tenant {connector.tenant_id})")
     results = run_checks(connector, home)
     for result in results:
@@ -142,7 +143,11 @@ def _sync_parser(commands: argparse._SubParsersAction) -> None:
     _home_argument(sync)
     sync.add_argument("--connector", required=True)
     sync.add_argument("--full", action="store_true",
-                      help="full pull of users and groups (otherwise delta from the last committed links)")
+                      help="full pull of users and groups (otherwise delta from the last committed links); "
+                           "also what repairs damaged state")
+    sync.add_argument("--wait", type=float, metavar="SECONDS",
+                      help="how long to wait while another run holds the connector (default "
+                           "$ENTRA_PIPELINE_LEASE_WAIT, else 180)")
     sync.set_defaults(func=_sync)
 
 
@@ -150,7 +155,16 @@ def _sync(args: argparse.Namespace) -> int:
     from .config import find_connector, home_folder
 
     home = home_folder(args.home)
-    return _run_sync(find_connector(home, args.connector), home, full=args.full)
+    connector = find_connector(home, args.connector)
+    _warn_unsafe(home)
+    return _run_sync(connector, home, full=args.full, wait=args.wait)
+
+
+def _warn_unsafe(home: Path) -> None:
+    from .permissions import unsafe_permissions
+
+    for warning in unsafe_permissions(home):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _progress_to_stdout() -> None:
@@ -177,13 +191,13 @@ def _finish_progress() -> None:
             handler.finish()
 
 
-def _run_sync(connector, home, full: bool = False) -> int:
+def _run_sync(connector, home, full: bool = False, wait: float | None = None) -> int:
     from .report import ENTITY_FIGURES
     from .runner import sync
 
     _progress_to_stdout()
     print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
-    outcome = sync(connector, home, full=full)
+    outcome = sync(connector, home, full=full, wait=wait)
     _finish_progress()
     for name, metadata in outcome.materialized.items():
         if name.startswith("raw/"):
@@ -229,39 +243,46 @@ def _status(args: argparse.Namespace) -> int:
     from .config import find_connector, home_folder, load_connectors
     from .runner import instance
 
+    from .store import StoreError, open_store
+
     home = home_folder(args.home)
     connectors = [find_connector(home, args.connector)] if args.connector else load_connectors(home)
+    _warn_unsafe(home)
     if not connectors:
         print(f"No connectors in {home}. Create one with `entra-pipeline connector create`.")
     now = dt.datetime.now(dt.timezone.utc)
+    try:
+        store = open_store(home)
+    except StoreError as error:
+        print(f"entra-pipeline status: {error}", file=sys.stderr)
+        return 1
     with instance(home) as dagster_instance:
         for connector in connectors:
-            facts = _status_facts(connector, home, dagster_instance, now)
+            try:
+                facts = _status_facts(connector, store, dagster_instance, now)
+            except StoreError as error:  # one damaged connector does not hide the others
+                facts = {"connector": connector.name, "state": "unknown", "damaged": str(error)}
             print(json.dumps(facts) if args.json else _status_text(facts))
     return 0
 
 
-def _status_facts(connector, home: Path, dagster_instance, now) -> dict:
+def _status_facts(connector, store, dagster_instance, now) -> dict:
     """Everything `status` shows of one connector, as plain data (the --json form)."""
-    import datetime as dt
-
     from .cycles import BaselineCycles
-    from .graph.delta import DeltaState
     from .graph.secret_expiry import SecretExpiryStore
     from .report import last_counts, runs
     from .status import current_status
 
-    status, upcoming = current_status(connector, home, now)
-    cycles = BaselineCycles(connector, home, read_only=True)
+    status, upcoming = current_status(connector, store, now)
+    cycles = BaselineCycles(connector, store, read_only=True)
     cycle = cycles.at(now)
-    expiry = SecretExpiryStore(home, connector.name).read()
+    expiry = SecretExpiryStore(store, connector.name).read()
     warning = expiry.warning(connector.name, now) if expiry else None
     last = next((r for r in runs(dagster_instance, connector, limit=20) if r.pull != "test connection"), None)
-    links = {entity: round((now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600, 2)
-             for entity, entry in DeltaState(home, connector.name).committed().items()}
     return {
         "connector": connector.name, **status.model_dump(mode="json"),
         "reasons": status.reasons + ([warning] if warning else []),
+        "holder": _holder(store, connector),
         "last_run": None if last is None else {
             "run_id": last.run_id, "started": last.started.isoformat() if last.started else None,
             "duration_s": round(last.duration_s, 1) if last.duration_s is not None else None,
@@ -270,13 +291,48 @@ def _status_facts(connector, home: Path, dagster_instance, now) -> dict:
         "baseline": connector.baseline, "cycle": cycle.key, "cycle_baseline_done": cycles.baseline_done(cycle.key),
         "next_baseline": cycle.end.isoformat(),
         "client_secret_expires": expiry.ends.isoformat() if expiry and expiry.ends else None,
-        "delta_link_age_hours": links,
+        "delta_link_age_hours": _link_ages(store, connector, now),
     }
 
 
+def _holder(store, connector) -> dict | None:
+    """The run holding the connector's lease, and what to do about it."""
+    held, expired = store.lease_holder(connector.name)
+    if held is None:
+        return None
+    if expired:
+        remedy = ("its process stopped heartbeating (killed or its machine lost): the next run takes the connector "
+                  f"over and marks it failed; `entra-pipeline sync --connector {connector.name}` does so now")
+    else:
+        remedy = ("wait for it to finish; to stop it, cancel the run in the Dagster UI (or stop process "
+                  f"{held.pid} on {held.host}); a run that stops heartbeating loses the connector after {held.ttl:.0f} s")
+    return {"run_id": held.run_id, "launched_by": held.launched_by, "host": held.host, "pid": held.pid,
+            "since": held.acquired_at, "heartbeat": held.heartbeat_at, "expired": expired,
+            "describe": held.describe(), "remedy": remedy}
+
+
+def _link_ages(store, connector, now) -> dict[str, float | str]:
+    import datetime as dt
+
+    ages: dict[str, float | str] = {}
+    for entity, entry in store.delta_links(connector.name).items():
+        try:
+            issued = dt.datetime.fromisoformat(entry["issued_at"])
+            ages[entity] = round((now - issued).total_seconds() / 3600, 2)
+        except (TypeError, ValueError):
+            ages[entity] = "damaged (the next run pulls it in full)"
+    return ages
+
+
 def _status_text(facts: dict) -> str:
+    if "damaged" in facts:
+        return f"{facts['connector']}: state unknown\n  ! {facts['damaged']}"
     lines = [f"{facts['connector']}: {facts['state']} since {facts['since'][:16].replace('T', ' ')} UTC"]
     lines += [f"  ! {reason}" for reason in facts["reasons"]]
+    holder = facts["holder"]
+    if holder:
+        lines.append(f"  held by {holder['describe']}" + (" (expired)" if holder["expired"] else ""))
+        lines.append(f"    {holder['remedy']}")
     last = facts["last_run"]
     if last:
         took = f", took {last['duration_s']:.0f} s" if last["duration_s"] is not None else ""
@@ -292,7 +348,7 @@ def _status_text(facts: dict) -> str:
     if facts["client_secret_expires"]:
         lines.append(f"  client secret expires {facts['client_secret_expires'][:16].replace('T', ' ')} UTC")
     if facts["delta_link_age_hours"]:
-        lines.append("  delta links: " + ", ".join(f"{k} {v:.1f} h old"
+        lines.append("  delta links: " + ", ".join(f"{k} {v:.1f} h old" if isinstance(v, float) else f"{k} {v}"
                                                     for k, v in sorted(facts["delta_link_age_hours"].items())))
     return "\n".join(lines)
 
@@ -360,7 +416,9 @@ def _inventory_export(args: argparse.Namespace) -> int:
 
     home = home_folder(args.home)
     connector = find_connector(home, args.connector)
-    for record in LocalInventory(home).export(connector.name, args.entity):
+    from .store import open_store
+
+    for record in LocalInventory(open_store(home)).export(connector.name, args.entity):
         print(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
     return 0
 
@@ -370,7 +428,9 @@ def _inventory_search(args: argparse.Namespace) -> int:
     from .qualys.inventory import LocalInventory
 
     try:
-        rows = LocalInventory(home_folder(args.home)).search(args.query)
+        from .store import open_store
+
+        rows = LocalInventory(open_store(home_folder(args.home))).search(args.query)
     except ValueError as error:
         print(f"entra-pipeline inventory search: {error}", file=sys.stderr)
         return 2
@@ -409,7 +469,9 @@ def _demo(args: argparse.Namespace) -> int:
         for result in run_checks(connector, home):
             print("  " + result.line())
         status = _run_sync(connector, home)
-    print(f"\nLocal inventory: {home / 'inventory.sqlite'}\n"
+    from .store import open_store
+
+    print(f"\nLocal inventory: {open_store(home).describe()} (table records)\n"
           f"  .venv/bin/entra-pipeline inventory search --home {home} 'inventory:(source:\"Microsoft\") entity:roles'\n"
           f"  .venv/bin/entra-pipeline inventory export --home {home} --connector demo --entity users\n"
           "Open the Dagster UI on this home (runs and assets above are there):\n"
@@ -428,13 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     _status_parser(commands)
     _logs_parser(commands)
     _inventory_parser(commands)
+    cli_store.add_parser(commands)
     _simulator_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
+    from .store import StoreError
 
+    os.umask(0o077)  # everything this process writes (state, Parquet, Dagster's logs) is owner-only
     args = build_parser().parse_args(argv)
     # azure-identity logs each refused token request in full at WARNING; our messages already
     # name the AADSTS error and its remedy.
@@ -444,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"entra-pipeline: {error}", file=sys.stderr)
         return 2
+    except StoreError as error:
+        print(f"entra-pipeline: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `inventory export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

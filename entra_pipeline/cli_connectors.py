@@ -4,7 +4,6 @@ configuration as code), list, show, edit, delete, rotate-secret."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 
 from .config import SecretBox, home_folder
@@ -176,7 +175,7 @@ def _rotate_secret(args: argparse.Namespace) -> int:
 
 def _delete(args: argparse.Namespace) -> int:
     from .config import delete_connector, find_connector
-    from .qualys.inventory import LocalInventory
+    from .store import open_store
     from .wizard import SetupAborted, Terminal, confirm
 
     home = home_folder(args.home)
@@ -190,9 +189,7 @@ def _delete(args: argparse.Namespace) -> int:
         return _abort(error)
     delete_connector(home, connector.name)
     if args.purge:
-        for folder in (home / "state" / connector.name, home / "data" / connector.name):
-            shutil.rmtree(folder, ignore_errors=True)
-        removed = LocalInventory(home).forget(connector.name) if (home / "inventory.sqlite").exists() else 0
+        removed = open_store(home).forget(connector.name)
         print(f"Connector {args.name!r} deleted with its state and {removed} local inventory record(s).")
     else:
         print(f"Connector {args.name!r} deleted; its state and inventory records are kept "

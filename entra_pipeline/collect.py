@@ -1,5 +1,7 @@
-"""One collection of a connector's tenant: run the set-based plan, write the raw assets, and
-report per asset what was fetched and what it cost. Dagster and the CLI both call this."""
+"""One collection of a connector's tenant: run the set-based plan, write the raw assets as new
+(not yet committed) snapshot files, and report per asset what was fetched and what it cost.
+The pulled data goes on to the records step in memory; the files are the next run's snapshot
+once the run commits (pipeline.py), and artifacts to inspect."""
 
 from __future__ import annotations
 
@@ -8,16 +10,16 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
-from .graph.delta import DeltaState, Round, Snapshot
+from .graph.delta import Round, Snapshot
 from .graph.plan import Pull, SetBasedPlan, entities_for
 from .graph.secret_expiry import SecretExpiry, note_secret_expiry
 from .killpoints import checkpoint
 from .memory import without_cyclic_gc
-from .storage import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, RawStore
+from .store import SnapshotBase, SnapshotFileError, Store, WrittenFile, new_token
+from .store.files import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,19 @@ class AssetReport:
 @dataclass
 class Collection:
     reports: dict[str, AssetReport]
-    delta_links: dict[str, str]
+    delta_links: dict[str, str]  # entity -> the link this pull brought, if its snapshot files were written
     duration: float
     total: GraphStats
     rounds: dict[str, Round] = field(default_factory=dict)
     secret_expiry: SecretExpiry | None = None
     secret_expiry_warning: str | None = None  # near or past its end date, or not readable
+    files: dict[str, WrittenFile] = field(default_factory=dict)  # raw asset -> the file this run wrote
+    issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    pull: Pull | None = None  # the data itself, for the records step (released by it)
+
+    def arrived(self, asset: str) -> bool:
+        report = self.reports.get(asset)
+        return report is not None and report.error is None
 
 
 def _failure(pull: Pull, asset: str) -> str | None:
@@ -85,32 +94,48 @@ def _stats_for(client: GraphClient, parts: tuple[str, ...]) -> GraphStats:
     return total
 
 
-def _snapshot(store: RawStore) -> Snapshot | None:
-    """What earlier runs merged, read back from the raw files (None if any is missing)."""
-    if not all(store.exists(name) for name in ("users", "groups", "memberships")):
+def _snapshot(store: Store, connector: str, base: SnapshotBase) -> Snapshot | None:
+    """What earlier runs merged, read back from the committed files of the links in `base`. A
+    file that cannot be read as committed turns its entity's round into a named full resync."""
+    if not base.links:
         return None
-    snapshot = Snapshot({u["id"]: u for u in store.read_objects("users")},
-                        {g["id"]: g for g in store.read_objects("groups")})
-    for row in store.read_rows("memberships"):
-        if row["container_type"] == "group":
-            snapshot.group_members[(row["container_id"], row["member_id"])] = row["member_type"]
-    return snapshot
+    snapshot = Snapshot()
+    for entity in list(base.links):
+        try:
+            if entity == "users":
+                snapshot.users = {u["id"]: u for u in store.read_objects(connector, base.files["users"])}
+            else:
+                snapshot.groups = {g["id"]: g for g in store.read_objects(connector, base.files["groups"])}
+                for row in store.read_rows(connector, base.files["memberships"]):
+                    if row["container_type"] == "group":
+                        snapshot.group_members[(row["container_id"], row["member_id"])] = row["member_type"]
+        except (SnapshotFileError, KeyError, TypeError) as error:
+            log.warning("%s: the snapshot its delta link belongs to cannot be used (%s): full resync", entity, error)
+            base.resync[entity] = f"the snapshot its delta link belongs to cannot be used ({error}): full resync"
+            del base.links[entity]
+            if entity == "users":
+                snapshot.users = {}
+            else:
+                snapshot.groups, snapshot.group_members = {}, {}
+    return snapshot if base.links else None
 
 
 @without_cyclic_gc
-def collect(connector: Connector, home: Path, settings: ClientSettings | None = None, full: bool = False) -> Collection:
-    """Pull the tenant and write every raw asset whose data arrived whole. An asset whose part
-    failed is not written: what an earlier run stored stays as it was.
+def collect(connector: Connector, store: Store, settings: ClientSettings | None = None,
+            full: bool = False) -> Collection:
+    """Pull the tenant and write every raw asset whose data arrived whole as a new file. An
+    asset whose part failed is not written: the committed snapshot stays as it was.
 
-    Users and groups are delta rounds from the committed links unless `full` (or there are no
-    usable links); the new links are left pending in the raw manifest until the destination
-    has the changes (`commit_delta`)."""
+    Users and groups are delta rounds from the committed links unless `full` (or no link is
+    usable with the committed snapshot); the links this pull brings are committed by the
+    run's commit, after the destination has the changes."""
     started = time.monotonic()
-    secret = connector.secret(home)
-    store = RawStore(home, connector.name)
+    issued_at = dt.datetime.now(dt.timezone.utc)
+    secret = connector.secret(store.home)
     wanted = raw_assets_for(connector)
-    links, stale = ({}, {}) if full else DeltaState(home, connector.name).usable(dt.datetime.now(dt.timezone.utc))
-    snapshot = _snapshot(store) if links else None
+    base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES)
+    snapshot = _snapshot(store, connector.name, base)
+    links = base.links if snapshot is not None else {}
 
     pulled: list[tuple[Pull, GraphClient, tuple[SecretExpiry | None, str | None]]] = []
 
@@ -122,12 +147,14 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
             plan = SetBasedPlan(client, entities_for(connector.asset_types), snapshot, links)
             result = await plan.run()
             # With the pull's client and token: when the secret itself expires (1 request).
-            expiry = await note_secret_expiry(client, connector, home, secret.get_secret_value())
+            expiry = await note_secret_expiry(client, connector, store, secret.get_secret_value())
             pulled.append((result, client, expiry))
 
     asyncio.run(pull())
     [(result, client, (expiry, expiry_warning))] = pulled
+    folder, token = store.folder(connector.name, "raw"), new_token()
     reports: dict[str, AssetReport] = {}
+    files: dict[str, WrittenFile] = {}
     for asset in wanted:
         part, source = RAW_ASSETS[asset]
         stats = _stats_for(client, MEMBERSHIP_PARTS if asset == "memberships" else (part,))
@@ -136,39 +163,19 @@ def collect(connector: Connector, home: Path, settings: ClientSettings | None = 
             reports[asset] = AssetReport(None, error, stats)
             continue
         if asset == "memberships":
-            store.write_rows(asset, result.memberships, MEMBERSHIP_SCHEMA)
-            count = len(result.memberships)
+            files[asset] = folder.write_rows(asset, token, result.memberships, MEMBERSHIP_SCHEMA)
         elif asset == "app_role_assignments":
-            store.write_rows(asset, result.app_role_assignments, ASSIGNMENT_SCHEMA)
-            count = len(result.app_role_assignments)
+            files[asset] = folder.write_rows(asset, token, result.app_role_assignments, ASSIGNMENT_SCHEMA)
         else:
-            objects = result.objects.get(source, [])
-            store.write_objects(asset, objects)
-            count = len(objects)
-        reports[asset] = AssetReport(count, None, stats)
+            files[asset] = folder.write_objects(asset, token, result.objects.get(source, []))
+        reports[asset] = AssetReport(files[asset].rows, None, stats)
         checkpoint(f"raw:{asset}:written")
     for entity, round_ in result.rounds.items():
-        if entity in reports and round_.reason is None and entity in stale:
-            round_.reason = stale[entity]
-    # A link is pending only if every snapshot file holding its changes was written.
-    pending = {entity: link for entity, link in result.delta_links.items()
-               if link and all(reports.get(a) and not reports[a].error for a in SNAPSHOT_FILES[entity])}
-    store.write_manifest({"failed": {name: r.error for name, r in reports.items() if r.error},
-                          "counts": {name: r.count for name, r in reports.items() if r.count is not None},
-                          "pending_links": pending, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        if entity in reports and round_.reason is None and entity in base.resync:
+            round_.reason = base.resync[entity]
+    # A link can be committed only with every snapshot file holding its changes.
+    brought = {entity: link for entity, link in result.delta_links.items()
+               if link and all(a in files for a in SNAPSHOT_FILES[entity])}
     checkpoint("raw:all:written")
-    return Collection(reports, pending, time.monotonic() - started, client.stats, result.rounds,
-                      expiry, expiry_warning)
-
-
-def commit_delta(connector: Connector, home: Path, delivered: set[str]) -> dict[str, str]:
-    """After the destination confirmed: the pulled links become the ones the next run starts from,
-    each only if the records its changes feed were delivered (a group membership change feeds
-    users' and groups' records)."""
-    manifest = RawStore(home, connector.name).read_manifest()
-    pending = {entity: link for entity, link in manifest.get("pending_links", {}).items()
-               if set(FEEDS_RECORDS[entity]) <= delivered}
-    if pending:
-        checkpoint("delta:before-commit")
-        DeltaState(home, connector.name).commit(pending, dt.datetime.fromisoformat(manifest["pulled_at"]))
-    return pending
+    return Collection(reports, brought, time.monotonic() - started, client.stats, result.rounds, expiry,
+                      expiry_warning, files, issued_at, result)

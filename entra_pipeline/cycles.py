@@ -4,21 +4,20 @@ pulls users and groups in full (the baseline); the cycle's other runs are delta 
 
 A cycle is named by its first day ("2026-12-01"); in Dagster the names are the keys of a
 dynamic partitions definition (docs/schedules.md says why not a time-window one). Which cycles
-have had their baseline is recorded in `<home>/state/<connector>/baselines.json`.
+have had their baseline is recorded in the connector store's `baselines` table, by the run's
+commit (the same transaction as the delta links of that baseline).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 import zoneinfo
 from dataclasses import dataclass
-from pathlib import Path
 
 from .config import Connector
 from .schedule import localize
-from .storage import replace_file
+from .store import Store
 
 CYCLE_DAYS = {"weekly": 7, "fortnightly": 14, "triweekly": 21}
 
@@ -45,38 +44,32 @@ def _boundary(anchor: dt.datetime, frequency: str, index: int) -> dt.datetime:
 
 
 class BaselineCycles:
-    def __init__(self, connector: Connector, home: Path, read_only: bool = False) -> None:
-        self.connector, self.read_only = connector, read_only
+    def __init__(self, connector: Connector, store: Store, read_only: bool = False) -> None:
+        self.connector, self.store, self.read_only = connector, store, read_only
         self.frequency = connector.baseline
         schedule = connector.schedule
         self.tz = zoneinfo.ZoneInfo(schedule.timezone if schedule else "UTC")
-        self.path = home / "state" / connector.name / "baselines.json"
 
     # ------------------------------------------------------------ ledger
-    def _read(self) -> dict:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def _write(self, state: dict) -> None:
-        replace_file(self.path, json.dumps(state, indent=1))
-
     def anchor(self, now: dt.datetime) -> dt.datetime:
         """The schedule's start; a connector without one is anchored when first seen (run or sensor)."""
         if self.connector.schedule is not None:
             return self.connector.schedule.start
-        state = self._read()
-        if "anchor" not in state:
-            state["anchor"] = now.astimezone(self.tz).replace(tzinfo=None, second=0, microsecond=0).isoformat()
+        found = self.store.anchor(self.connector.name)
+        if found is None:
+            found = now.astimezone(self.tz).replace(tzinfo=None, second=0, microsecond=0).isoformat()
             if not self.read_only:
-                self._write(state)
-        return dt.datetime.fromisoformat(state["anchor"])
+                found = self.store.set_anchor(self.connector.name, found)
+        try:
+            return dt.datetime.fromisoformat(found).replace(tzinfo=None)
+        except (TypeError, ValueError):  # damaged: anchored anew (cycles restart from now; a baseline is due)
+            fresh = now.astimezone(self.tz).replace(tzinfo=None, second=0, microsecond=0)
+            if not self.read_only:
+                self.store.set_anchor(self.connector.name, fresh.isoformat(), replace=True)
+            return fresh
 
     def baseline_done(self, key: str) -> bool:
-        return key in self._read().get("done", {})
-
-    def record_baseline(self, key: str, run_id: str, at: dt.datetime) -> None:
-        state = self._read()
-        state.setdefault("done", {})[key] = {"run_id": run_id, "at": at.isoformat()}
-        self._write(state)
+        return key in self.store.baseline_runs(self.connector.name)
 
     # ------------------------------------------------------------ cycles
     def _cycle(self, anchor: dt.datetime, index: int) -> Cycle:

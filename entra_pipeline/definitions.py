@@ -1,6 +1,8 @@
 """The Dagster code location: one group of assets and jobs per connector in the home folder
 ($ENTRA_PIPELINE_HOME, default ~/.entra-pipeline)."""
 
+import os
+
 import dagster as dg
 
 from .config import home_folder
@@ -9,4 +11,5 @@ from .defs import build_definitions
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    os.umask(0o077)  # run workers load this too: their state, Parquet and compute logs stay owner-only
     return build_definitions(home_folder())

@@ -1,36 +1,53 @@
-"""One sync run of a connector, outside Dagster: pull, records, delivery, delta commit, state.
+"""One sync run of a connector, outside Dagster: lease, pull, records, delivery, commit.
 
 `sync_steps` yields each step's result as it ends, so the Dagster asset (defs/assets.py) can
 report the raw assets after the pull, the record sets after the transform and the upload at
 the end; the benchmarks and the kill campaign run the same steps with nothing around them.
+Each step takes the previous one's result: the Parquet files are the next run's snapshot and
+artifacts to inspect, not the channel between steps.
 
-The order is what keeps data safe: the delta links the pull brought are committed only after
-the destination confirmed the changes they carry, and a cycle's baseline counts as done only
-once users' and groups' links from its full pull are committed.
+The order is what keeps data safe: the run holds the connector's lease throughout (one run
+per connector, however launched); the files, delta links, baseline entry and outcome become
+current in one transaction only after the destination confirmed the changes they carry, and
+that transaction (like every inventory write) is fenced by the lease.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
-from .collect import SNAPSHOT_FILES, Collection, collect, commit_delta
+from .collect import FEEDS_RECORDS, SNAPSHOT_FILES, Collection, collect
 from .config import Connector
 from .cycles import BaselineCycles
 from .graph.client import ClientSettings
+from .killpoints import checkpoint
 from .qualys.deliver import deliver
 from .qualys.records import EntityRecords, build_records
-from .state import RunState, derive_state
+from .state import RunState, derive_state, with_remedy
+from .status import StatusStore, outcome_document
+from .store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
 
 
 class NothingFetched(Exception):
     """Every part of the pull failed: the run fails, nothing downstream runs, nothing changes."""
 
     def __init__(self, connector: str, errors: dict[str, str]) -> None:
-        super().__init__(f"nothing could be fetched for connector {connector!r}")
+        first = next(iter(errors.values()), "")
+        super().__init__(f"nothing could be fetched for connector {connector!r}: {first}")
         self.errors = errors
+
+
+@dataclass
+class Started:
+    lease: Lease
+    full: bool
+    took_over: LeaseInfo | None  # a holder that had stopped heartbeating, now recorded failed
+
+    @property
+    def pull(self) -> str:
+        return "baseline" if self.full else "delta"
 
 
 @dataclass
@@ -51,25 +68,72 @@ class Delivered:
     state: RunState
 
 
-def pulls_in_full(connector: Connector, home: Path, cycle: str, mode: str) -> bool:
-    """'baseline' always pulls in full; 'auto' only when the cycle has no completed baseline yet."""
-    return mode == "baseline" or not BaselineCycles(connector, home).baseline_done(cycle)
+DIED = ("its process stopped heartbeating (killed, out of memory or its machine lost) at {beat:%Y-%m-%d %H:%M:%S} "
+        "UTC; run {run} took the connector over")
 
 
-def sync_steps(connector: Connector, home: Path, cycle: str, run_id: str, full: bool,
-               settings: ClientSettings | None = None) -> Iterator[Pulled | Built | Delivered]:
-    collection = collect(connector, home, settings, full=full)
-    yield Pulled(collection)
-    if all(report.error for report in collection.reports.values()):
-        raise NothingFetched(connector.name, {name: report.error or "" for name, report in collection.reports.items()})
+def failure_reason(error: BaseException) -> str:
+    text = str(error).strip().split("\n")[0][:600] or type(error).__name__
+    return with_remedy(text)
 
-    built = build_records(connector, home)
-    yield Built(built)
 
-    applied, skipped = deliver(connector, home)
-    committed = commit_delta(connector, home, set(applied))  # only now: the destination has the changes
-    if full and set(SNAPSHOT_FILES) <= set(committed):
-        BaselineCycles(connector, home).record_baseline(cycle, run_id, dt.datetime.now(dt.timezone.utc))
-    state = derive_state({name: r.error for name, r in collection.reports.items() if r.error},
-                         {entity: len(r.rejected) for entity, r in built.items()}, skipped)
-    yield Delivered(applied, skipped, committed, state)
+def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode: str = "auto",
+               launched_by: str = "bare", settings: ClientSettings | None = None,
+               wait: float | None = None) -> Iterator[Started | Pulled | Built | Delivered]:
+    """`mode` "baseline" always pulls users and groups in full; "auto" only when the cycle has
+    had no completed baseline yet. Raises ConnectorBusy if another run holds the connector."""
+    started = dt.datetime.now(dt.timezone.utc)
+    lease = store.lease(connector.name, run_id, launched_by, wait)
+    status = StatusStore(store, connector.name)
+    try:
+        if lease.took_over:
+            dead = lease.took_over
+            status.failed(dead.run_id, dt.datetime.fromtimestamp(dead.acquired_at, dt.timezone.utc),
+                          DIED.format(beat=dt.datetime.fromtimestamp(dead.heartbeat_at, dt.timezone.utc), run=run_id))
+        full = mode == "baseline" or not BaselineCycles(connector, store).baseline_done(cycle)
+        status.processing(lease, started, cycle, "baseline" if full else "delta")
+        yield Started(lease, full, lease.took_over)
+        store.remove_uncommitted(connector.name)  # what killed runs wrote: nothing trusts it
+
+        collection = collect(connector, store, settings, full=full)
+        yield Pulled(collection)
+        if all(report.error for report in collection.reports.values()):
+            raise NothingFetched(connector.name, {n: r.error or "" for n, r in collection.reports.items()})
+
+        built = build_records(connector, collection, store.folder(connector.name, "records"), new_token())
+        yield Built(built)
+
+        applied, skipped = deliver(connector, store, lease, built)
+        committed = {entity: link for entity, link in collection.delta_links.items()
+                     if set(FEEDS_RECORDS[entity]) <= set(applied)}  # only now: the destination has the changes
+        state = derive_state({name: r.error for name, r in collection.reports.items() if r.error},
+                             {entity: len(r.rejected) for entity, r in built.items()}, skipped)
+        checkpoint("delta:before-commit")
+        store.commit_run(lease, connector.name, _commit(connector, run_id, cycle, full, started, lease, collection,
+                                                         built, set(applied), committed, state))
+        yield Delivered(applied, skipped, committed, state)
+    except BaseException as error:
+        if not isinstance(error, (GeneratorExit, LeaseLost)):
+            try:
+                status.failed(run_id, started, failure_reason(error), lease)
+            except Exception:  # noqa: BLE001 - the run's own error is what matters; the reaper records it later
+                pass
+        raise
+    finally:
+        lease.close()
+
+
+def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: dt.datetime, lease: Lease,
+            collection: Collection, built: dict[str, EntityRecords], delivered: set[str],
+            committed: dict[str, str], state: RunState) -> RunCommit:
+    """A snapshot file becomes current with its entity's link; a file no delta link depends on
+    (roles, service principals, ...) with the run; record files with their delivery."""
+    snapshot_of = {name: entity for entity, names in SNAPSHOT_FILES.items() for name in names}
+    files = [written for name, written in collection.files.items()
+             if name not in snapshot_of or snapshot_of[name] in committed]
+    files += [result.file for entity, result in built.items() if entity in delivered and result.file]
+    links = {entity: (link, collection.issued_at, {name: collection.files[name].token for name in SNAPSHOT_FILES[entity]})
+             for entity, link in committed.items()}
+    baseline = cycle if full and set(SNAPSHOT_FILES) <= set(committed) else None
+    document = outcome_document(lease, started, state.state, state.reasons, cycle, "baseline" if full else "delta")
+    return RunCommit(run_id, files, links, baseline, document)

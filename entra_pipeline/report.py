@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .config import Connector
-from .defs.sensors import raised_error
+from .defs.runs import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
               dg.DagsterEventType.RUN_CANCELED)

@@ -1,5 +1,5 @@
-"""Running a connector's Dagster assets in-process, against the same Dagster instance the UI
-reads (`<home>/dagster`), so a CLI sync is visible in the UI afterwards."""
+"""Running a connector's sync job in-process, against the same Dagster instance the UI reads
+(`<home>/dagster`), so a CLI sync is a run of the connector's job in the UI afterwards."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ import dagster as dg
 
 from .config import Connector
 from .cycles import BaselineCycles
-from .defs.assets import connector_assets
+from .defs.assets import SYNC_TAGS, connector_assets
 from .defs.partitions import baseline_cycles
-from .defs.assets import SYNC_TAGS
-from .defs.sensors import OUTCOME_TAGS, failure_message, record_outcome
+from .defs.runs import failure_message
+from .defs.schedules import sync_job
+from .status import StatusStore
+from .state import with_remedy
+from .store import StoreError, open_store
+from .store.database import owner_only_folder
 
 DAGSTER_HOME_ENV = "ENTRA_PIPELINE_DAGSTER_HOME"
 DAGSTER_YAML = """\
@@ -28,8 +32,8 @@ telemetry:
 python_logs:
   managed_python_loggers: [entra_pipeline]
   python_log_level: INFO
-# One run per connector at a time (schedule, backfill and UI launches queue behind each other):
-# its delta links, cycle ledger and inventory are written by one run at once.
+# Schedule, backfill and UI launches of one connector queue behind each other (the connector's
+# lease in the store is what guarantees one run at a time, however launched).
 concurrency:
   runs:
     tag_concurrency_limits:
@@ -47,11 +51,12 @@ def dagster_home(home: Path) -> Path:
     if explicit:
         return Path(explicit)
     path = home / "dagster"
-    path.mkdir(parents=True, exist_ok=True)
+    owner_only_folder(path)
     config = path / "dagster.yaml"
     if not config.exists() or config.read_text().startswith("# Written by entra-pipeline") and \
             config.read_text() != DAGSTER_YAML:  # ours, from an older version: refreshed
         config.write_text(DAGSTER_YAML)
+        config.chmod(0o600)
     return path
 
 
@@ -70,22 +75,30 @@ class SyncOutcome:
     failure: str | None = None  # why the run failed, in one message
 
 
-def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
+def sync(connector: Connector, home: Path, full: bool = False, wait: float | None = None) -> SyncOutcome:
     """One run in the current baseline cycle: a baseline pull if `full` or the cycle has had none
-    yet, else a delta run (what the schedule launches)."""
-    cycle = BaselineCycles(connector, home).at(dt.datetime.now(dt.timezone.utc)).key
+    yet, else a delta run (what the schedule launches). A run of the connector's sync job in
+    this process, recorded in the Dagster instance like a launched one (the UI's timeline, the
+    run-queue limits); it waits up to `wait` seconds for another run of the connector."""
+    try:
+        store = open_store(home)
+        cycle = BaselineCycles(connector, store).at(dt.datetime.now(dt.timezone.utc)).key
+    except StoreError as error:  # before any run: nothing was read or written
+        return SyncOutcome(False, "-", {}, [], "Failed", "", with_remedy(str(error)))
+    assets = connector_assets(connector, home)
+    job = dg.Definitions(assets=[assets], jobs=[sync_job(connector, assets)]).resolve_job_def(
+        f"{connector.dagster_name}__sync_job")
     with instance(home) as dagster_instance:
         partitions = baseline_cycles(connector)
         if not dagster_instance.has_dynamic_partition(partitions.name, cycle):
             dagster_instance.add_dynamic_partitions(partitions.name, [cycle])
-        result = dg.materialize([connector_assets(connector, home)], instance=dagster_instance, raise_on_error=False,
-                                partition_key=cycle,
-                                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
-                                run_config={
-                                    "ops": {f"{connector.dagster_name}__sync": {
-                                        "config": {"mode": "baseline" if full else "auto"}}},
-                                    # the full event log stays in the instance (and the UI); the console gets warnings
-                                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        config = {"mode": "baseline" if full else "auto", **({"wait_seconds": wait} if wait is not None else {})}
+        result = job.execute_in_process(
+            instance=dagster_instance, raise_on_error=False, partition_key=cycle,
+            tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
+            run_config={"ops": {f"{connector.dagster_name}__sync": {"config": config}},
+                        # the full event log stays in the instance (and the UI); the console gets warnings
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
@@ -95,12 +108,12 @@ def sync(connector: Connector, home: Path, full: bool = False) -> SyncOutcome:
                     if entry.level >= logging.WARNING and not entry.is_dagster_event]
         failure = None if result.success else failure_message(
             [event for event in result.all_events if event.is_step_failure])
-        run = dagster_instance.get_run_by_id(result.run_id)
-        # The run-status sensors record the same outcome when a daemon runs; writing it here too
-        # keeps the state true for CLI runs without one (the write is idempotent).
-        try:
-            state = record_outcome(home, {connector.dagster_name: connector}, dagster_instance, run, failure)
-        except OSError as error:  # e.g. the disk is full: the run's own outcome is still reported
-            state = None if failure else OUTCOME_TAGS.get(run.tags.get("entra/state", ""))
-            warnings.append(f"the connector's state could not be recorded: {error}")
-        return SyncOutcome(result.success, result.run_id, materialized, warnings, state or "Failed", cycle, failure)
+        if not result.success:
+            dagster_instance.add_run_tags(result.run_id, {"entra/state": "failed"})
+    try:
+        stored = StatusStore(store, connector.name).read_or_none()
+    except Exception as error:  # noqa: BLE001 - e.g. a full disk: the run's own outcome is still reported
+        stored = None
+        warnings.append(f"the connector's state could not be read back: {str(error).splitlines()[0][:300]}")
+    state = stored.state if stored and stored.run_id == result.run_id and result.success else "Failed"
+    return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure)

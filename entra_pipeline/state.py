@@ -56,10 +56,10 @@ def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_ba
 
 # Failures whose cause the operator can remove: the words that tell them, and what to do.
 FAILURE_REMEDIES = (
-    (("No space left on device", "database or disk is full"),
-     "free space on the disk holding the home folder (raw files, state, inventory) and run again"),
+    (("No space left on device", "database or disk is full", "disk I/O error"),
+     "free space on the disk holding the home folder (data files and the store) and run again"),
     (("database is locked",),
-     "another process holds the inventory database: let it finish (or stop it) and run again"),
+     "another process holds the store database (store.sqlite): let it finish (or stop it) and run again"),
 )
 NOTHING_LOST = "nothing already ingested was lost; the next run delivers what this one did not"
 

@@ -45,7 +45,7 @@ def home(tmp_path, monkeypatch):
     """A fresh home folder; ENTRA_PIPELINE_KEY unset so the key file path is exercised."""
     monkeypatch.delenv("ENTRA_PIPELINE_KEY", raising=False)
     folder = tmp_path / "home"
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     return folder
 
 

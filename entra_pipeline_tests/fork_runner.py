@@ -20,16 +20,17 @@ from pathlib import Path
 from entra_pipeline import cli, defs, runner  # noqa: F401 - imported once, here, for every child
 from entra_pipeline.config import find_connector
 from entra_pipeline.cycles import BaselineCycles
-from entra_pipeline.pipeline import pulls_in_full, sync_steps
+from entra_pipeline.pipeline import sync_steps
+from entra_pipeline.store import open_store
 
 
 def sync_bare(home: str, connector: str, full: bool) -> int:
     """What the Dagster asset runs, without Dagster's run and event storage around it."""
     folder = Path(home)
     found = find_connector(folder, connector)
-    cycle = BaselineCycles(found, folder).at(dt.datetime.now(dt.timezone.utc)).key
-    for _ in sync_steps(found, folder, cycle, f"bare-{os.getpid()}",
-                        pulls_in_full(found, folder, cycle, "baseline" if full else "auto")):
+    store = open_store(folder)
+    cycle = BaselineCycles(found, store).at(dt.datetime.now(dt.timezone.utc)).key
+    for _ in sync_steps(found, store, cycle, f"bare-{os.getpid()}", "baseline" if full else "auto"):
         pass
     return 0
 

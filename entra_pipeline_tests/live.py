@@ -124,13 +124,29 @@ class LocalPostgres:
         return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
                 "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": self.database, "PGTZ": "UTC"}
 
-    def query(self, sql: str, *params) -> list[tuple]:
+    def store_url(self, schema: str = "entra_pipeline") -> str:
+        """ENTRA_PIPELINE_STORE for a connector store in this server, in its own schema."""
+        return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/{self.database}?schema={schema}"
+
+    def dump(self, schema: str, path: Path) -> None:
+        done = subprocess.run([str(self.bin / "pg_dump"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                               "-n", schema, "-f", str(path), self.database], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    def restore(self, schema: str, path: Path) -> None:
+        self.query(f"DROP SCHEMA {schema} CASCADE", fetch=False)
+        done = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                               "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path), self.database],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    def query(self, sql: str, *params, fetch: bool = True) -> list[tuple]:
         import psycopg2
 
         with psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname=self.database) as connection:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchall()
+                return cursor.fetchall() if fetch else []
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")

@@ -11,7 +11,7 @@ import dagster as dg
 
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.runner import instance, sync
-from entra_pipeline.storage import RawStore
+from entra_pipeline.store import open_store
 
 from .conftest import connector_for
 
@@ -41,9 +41,10 @@ def test_sync_is_a_materialization_with_counts_and_graph_costs(make_sim, home):
     assert outcome.materialized["raw/users"]["count"] == 150
     assert outcome.materialized["raw/users"]["graph_requests"] >= 1 and outcome.materialized["raw/users"]["resource_units"] >= 1
     assert outcome.materialized["raw/tenant"]["count"] == 1
-    store = RawStore(home, connector.name)
-    assert len(store.read_objects("users")) == 150
-    assert {row["container_type"] for row in store.read_rows("memberships")} == {
+    store = open_store(home)
+    assert len(store.committed_objects(connector.name, "users")) == 150
+    memberships = store.committed_files(connector.name, "raw")["memberships"]
+    assert {row["container_type"] for row in store.read_rows(connector.name, memberships)} == {
         "group", "directoryRole", "administrativeUnit"}
     with instance(home) as dagster_instance:  # the UI reads the same instance
         record = dagster_instance.get_latest_materialization_event(dg.AssetKey(["sim", "raw", "users"]))
@@ -54,15 +55,15 @@ def test_a_forbidden_entity_is_skipped_and_its_previous_data_kept(make_sim, home
     sim = make_sim(users=60)
     connector = connector_for(sim, home)
     assert sync(connector, home).success
-    before = RawStore(home, connector.name).read_objects("applications")
+    before = open_store(home).committed_objects(connector.name, "applications")
     sim.faults.add("forbidden=applications")
     sim.tenant.create_user(displayName="Arrived later")
     outcome = sync(connector, home)
     assert outcome.success and "raw/applications" not in outcome.materialized
     assert any("applications not fetched" in w and "403" in w for w in outcome.warnings)
-    store = RawStore(home, connector.name)
-    assert store.read_objects("applications") == before
-    assert len(store.read_objects("users")) == 61
+    store = open_store(home)
+    assert store.committed_objects(connector.name, "applications") == before
+    assert len(store.committed_objects(connector.name, "users")) == 61
 
 
 def test_nothing_fetched_is_a_failed_run_and_a_failing_cli(make_sim, home):

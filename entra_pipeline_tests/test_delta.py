@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from entra_pipeline.graph.delta import DeltaState
+from entra_pipeline.store import open_store
+from entra_pipeline.store.schema import delta_links
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
 
@@ -22,7 +23,7 @@ from .test_inventory import expected_records, record_id
 
 
 def assert_inventory_is_the_truth(sim, home, connector) -> None:
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     for entity, expected in expected_records(sim.truth()).items():
         stored = {record_id(entity, r): r for r in inventory.export(connector.name, entity)}
         assert stored.keys() == expected.keys(), entity
@@ -49,7 +50,7 @@ def tenant(make_sim, home):
 
 def test_later_runs_are_delta_rounds_and_cost_a_page_each(tenant, home):
     sim, connector = tenant
-    assert set(DeltaState(home, connector.name).committed()) == {"users", "groups"}
+    assert set(open_store(home).delta_links(connector.name)) == {"users", "groups"}
     sim.reset_stats()
     outcome = sync(connector, home)
     assert outcome.materialized["raw/users"]["pull_mode"] == "delta"
@@ -95,7 +96,7 @@ def test_a_membership_change_reaches_the_users_record_in_that_run(tenant, home):
     sim.tenant.add_member(group, user)
     outcome = sync(connector, home)
     assert outcome.materialized["raw/users"]["changes_in_round"] == 0  # the user object did not change
-    record = next(r for r in LocalInventory(home).export(connector.name, "users")
+    record = next(r for r in LocalInventory(open_store(home)).export(connector.name, "users")
                   if r["asset"]["assetHeader"]["vendorAssetId"] == user)
     assert group in {rel["assetHeader"]["vendorAssetId"] for rel in record["asset"]["assetRelations"]}
 
@@ -153,10 +154,9 @@ def test_a_reset_410_is_a_full_resync(tenant, home):
 
 def test_a_committed_link_older_than_seven_days_is_not_used(tenant, home):
     sim, connector = tenant
-    state = DeltaState(home, connector.name)
-    stale = {k: {**v, "issued_at": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)).isoformat()}
-             for k, v in state.committed().items()}
-    state.path.write_text(json.dumps(stale))
+    eight_days_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)).isoformat()
+    with open_store(home).db.write() as connection:
+        connection.execute(delta_links.update().values(issued_at=eight_days_ago))
     outcome = sync(connector, home)
     users = outcome.materialized["raw/users"]
     assert users["pull_mode"] == "full" and "8 days old" in users["resync_reason"]
@@ -169,7 +169,7 @@ def test_full_flag_forces_a_full_pull(tenant, home):
 
 def test_links_are_committed_only_after_delivery_so_a_crash_loses_nothing(tenant, home):
     sim, connector = tenant
-    before = DeltaState(home, connector.name).committed()
+    before = open_store(home).delta_links(connector.name)
     newcomer = sim.tenant.create_user(displayName="Crash Survivor")
     sim.tenant.add_member(next(iter(sim.tenant.groups)), newcomer["id"])
     command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
@@ -177,10 +177,10 @@ def test_links_are_committed_only_after_delivery_so_a_crash_loses_nothing(tenant
         killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
                                 text=True, timeout=300)
         assert killed.returncode == -9, killed.stdout + killed.stderr
-        assert DeltaState(home, connector.name).committed() == before  # links not advanced
+        assert open_store(home).delta_links(connector.name) == before  # links not advanced
     sim.tenant.update_user(newcomer["id"], department="After the crash")
     assert subprocess.run(command, capture_output=True, text=True, timeout=300).returncode == 0
-    assert DeltaState(home, connector.name).committed() != before
+    assert open_store(home).delta_links(connector.name) != before
     assert_inventory_is_the_truth(sim, home, connector)
 
 
@@ -197,23 +197,23 @@ def test_soft_deleted_users_and_groups_get_their_memberships_back_on_restore(ten
     t.restore(member)
     assert sync(connector, home).success
     assert_inventory_is_the_truth(sim, home, connector)  # both are back, with their memberships
-    record = next(r for r in LocalInventory(home).export(connector.name, "users")
+    record = next(r for r in LocalInventory(open_store(home)).export(connector.name, "users")
                   if r["asset"]["assetHeader"]["vendorAssetId"] == member)
     assert group in {rel["assetHeader"]["vendorAssetId"] for rel in record["asset"]["assetRelations"]}
 
 
 def test_links_do_not_advance_when_what_they_feed_was_not_delivered(tenant, home):
     sim, connector = tenant
-    before = DeltaState(home, connector.name).committed()
+    before = open_store(home).delta_links(connector.name)
     user, group = next(iter(sim.tenant.users)), list(sim.tenant.groups)[4]
     sim.tenant.add_member(group, user) if user not in sim.tenant.members[group] else sim.tenant.remove_member(group, user)
     sim.faults.add("forbidden=administrativeUnits")  # memberships incomplete: users and groups held back
     outcome = sync(connector, home)
     assert outcome.state == "Partially Processed"
-    assert DeltaState(home, connector.name).committed() == before
+    assert open_store(home).delta_links(connector.name) == before
     sim.faults.clear()
     assert sync(connector, home).state == "Processed"
-    assert DeltaState(home, connector.name).committed() != before
+    assert open_store(home).delta_links(connector.name) != before
     assert_inventory_is_the_truth(sim, home, connector)
 
 
@@ -232,12 +232,12 @@ def test_a_delta_run_killed_at_any_stage_and_run_again_leaves_the_truth(tenant, 
     t.update_user(users[10], jobTitle="Survivor")
     t.hard_delete(users[11])
     t.soft_delete(groups[12])
-    before = DeltaState(home, connector.name).committed()
+    before = open_store(home).delta_links(connector.name)
     command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
     killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
                             text=True, timeout=300)
     assert killed.returncode == -9, killed.stdout + killed.stderr
-    assert DeltaState(home, connector.name).committed() == before
+    assert open_store(home).delta_links(connector.name) == before
     t.update_user(users[13], department="Changed while it was down")
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

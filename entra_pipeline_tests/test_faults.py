@@ -15,6 +15,7 @@ import threading
 
 import pytest
 
+from entra_pipeline.store import open_store
 from entra_pipeline.graph.client import ClientSettings
 from entra_pipeline.pipeline import sync_steps
 from entra_pipeline.qualys.inventory import LocalInventory
@@ -53,7 +54,7 @@ def changes(sim) -> None:
 
 
 def inventory_snapshot(home, connector, entity: str) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(home).export(connector.name, entity))
+    return sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, entity))
 
 
 @pytest.mark.parametrize("name", sorted(GRAPH_FAULTS))
@@ -98,20 +99,20 @@ def test_a_token_revoked_mid_run_is_renewed_not_fatal(make_sim, home):
     assert_inventory_is_the_truth(sim, home, connector)
 
 
-def test_a_locked_inventory_fails_the_upload_and_loses_nothing(make_sim, home):
+def test_a_locked_store_fails_the_run_and_loses_nothing(make_sim, home):
     sim = make_sim(users=60, seed=53)
     connector = connector_for(sim, home)
     assert sync(connector, home).state == "Processed"
     before = {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")}
     changes(sim)
-    holder = sqlite3.connect(home / "inventory.sqlite", timeout=1)
-    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database for longer than the upload waits
+    holder = sqlite3.connect(home / "store.sqlite", timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database for longer than a run waits
     try:
         outcome = sync(connector, home)
     finally:
         holder.rollback()
         holder.close()
-    assert outcome.state == "Failed" and "another process holds the inventory" in outcome.failure, outcome
+    assert outcome.state == "Failed" and "another process holds the store" in outcome.failure, outcome
     assert {e: inventory_snapshot(home, connector, e) for e in ("users", "groups")} == before
     assert sync(connector, home).state == "Processed"  # the delta links did not advance: the changes arrive
     assert_inventory_is_the_truth(sim, home, connector)
@@ -171,8 +172,8 @@ def small_disk(tmp_path, monkeypatch):
 
 def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, small_disk):
     """The disk holding the home folder fills up with less and less room left: the write that
-    fails (raw files first, the inventory later) fails the run with the remedy, and once there
-    is room again the next run leaves the truth."""
+    fails (the store's lease first, then the raw files, then the store again) fails the run with
+    the remedy, and once there is room again the next run leaves the truth."""
     sim = make_sim(users=60, seed=55)
     home = small_disk / "home"
     home.mkdir()
@@ -180,7 +181,7 @@ def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, s
     assert sync(connector, home).state == "Processed"
     rng = random.Random(55)
     failed_at = {}
-    for room_kib in (8, 128, 512):
+    for room_kib in (8, 128, 512, 2048):
         for user in list(sim.tenant.users)[:40]:  # ~60 kB of new text: raw files, records, inventory grow
             sim.tenant.update_user(user, jobTitle="".join(rng.choices(string.ascii_letters, k=1500)))
         filler = small_disk / "filler"
@@ -193,11 +194,13 @@ def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, s
             failed_at[room_kib] = "nowhere"
         else:
             assert outcome.state == "Failed" and "Remedy: free space on the disk" in outcome.failure, outcome
-            failed_at[room_kib] = "inventory" if "database or disk is full" in outcome.failure else "files"
+            failed_at[room_kib] = "store" if "database or disk is full" in outcome.failure else "files"
         assert not list(home.rglob("*.tmp")), "a half-written state file was left behind"
         assert sync(connector, home).state == "Processed"
         assert_inventory_is_the_truth(sim, home, connector)
-    assert failed_at == {8: "files", 128: "inventory", 512: "nowhere"}, failed_at
+    # 8 KiB: the lease, the run's first write; 128 KiB: a Parquet file; 512 KiB: the inventory's
+    # transaction (the new snapshot files sit beside the committed ones until the commit)
+    assert failed_at == {8: "store", 128: "files", 512: "store", 2048: "nowhere"}, failed_at
 
 
 def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs(make_sim, home):
@@ -210,7 +213,8 @@ def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs
     for full in (True, False):
         changes(sim)
         slow = sim.faults.add("slow=4@#2#5")
-        pulled, _, delivered = sync_steps(connector, home, "2026-11-28", f"slow-{full}", full, settings)
+        _, pulled, _, delivered = sync_steps(connector, open_store(home), "2026-11-28", f"slow-{full}",
+                                             "baseline" if full else "auto", settings=settings)
         sim.faults.clear()
         assert slow.fired == 2 and pulled.collection.total.retries == 2  # both slow answers given up on
         assert delivered.state.state == "Processed", (full, delivered.state.reasons)
@@ -220,10 +224,11 @@ def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs
 def test_a_secret_expiry_that_cannot_be_kept_is_a_warning_not_a_failed_run(make_sim, home):
     sim = make_sim(users=30, seed=57)
     connector = connector_for(sim, home)
-    blocked = home / "state" / connector.name / "secret-expiry.json"
-    (blocked / "in-the-way").mkdir(parents=True)  # a folder where the file goes: every write of it fails
+    with open_store(home).db.write() as connection:  # the database refuses every write of the expiry
+        for when in ("INSERT", "UPDATE"):
+            connection.exec_driver_sql(f"CREATE TRIGGER refuse_{when} BEFORE {when} ON secret_expiry "
+                                       "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
     outcome = sync(connector, home)
     assert outcome.state == "Processed", outcome.failure
     assert any(w.startswith("client secret expiry not kept") for w in outcome.warnings), outcome.warnings
-    assert not (blocked.parent / "secret-expiry.tmp").exists()
     assert_inventory_is_the_truth(sim, home, connector)

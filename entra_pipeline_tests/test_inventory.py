@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from entra_pipeline.store import open_store
 from entra_pipeline.qualys.engine import apply
 from entra_pipeline.qualys.inventory import LocalInventory, parse_search
 from entra_pipeline.qualys.maps import MAPS
@@ -21,7 +22,7 @@ from .conftest import connector_for
 
 
 def test_upsert_update_unchanged_and_full_delete(home):
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     first = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 2})], remove_absent=True)
     assert (first.inserted, first.updated, first.deleted) == (2, 0, 0)
     again = inventory.apply("c", "users", [("a", {"n": 1}), ("b", {"n": 3})], remove_absent=True)
@@ -32,7 +33,7 @@ def test_upsert_update_unchanged_and_full_delete(home):
     kept = inventory.apply("c", "users", [("c", {"n": 4})], remove_absent=False)  # Retain Previously Ingested Delta
     assert (kept.inserted, kept.deleted, kept.retained) == (1, 0, 1)
     assert sorted(r["n"] for r in inventory.export("c", "users")) == [3, 4]
-    assert stat.S_IMODE(os.stat(home / "inventory.sqlite").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(home / "store.sqlite").st_mode) == 0o600
 
 
 def test_search_filter_syntax():
@@ -64,7 +65,7 @@ def test_a_full_sync_leaves_one_correct_record_per_simulator_object(make_sim, ho
     connector = connector_for(sim, home)
     outcome = sync(connector, home)
     assert outcome.success
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     for entity, expected in expected_records(sim.truth()).items():
         stored = {record_id(entity, r): r for r in inventory.export(connector.name, entity)}
         assert stored.keys() == expected.keys(), entity
@@ -83,7 +84,7 @@ def test_deletions_reach_the_inventory_and_a_forbidden_entity_removes_nothing(ma
     sim = make_sim(users=80)
     connector = connector_for(sim, home)
     assert sync(connector, home).success
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     victim = next(iter(sim.tenant.users))
     sim.tenant.hard_delete(victim)
     app = next(iter(sim.tenant.applications))
@@ -130,7 +131,7 @@ def test_a_sync_killed_during_the_upload_and_run_again_delivers_exactly_once(mak
     assert killed.returncode == -9  # SIGKILL, no cleanup
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     for entity, expected in expected_records(sim.truth()).items():
         stored = [record_id(entity, r) for r in inventory.export(connector.name, entity)]
         assert sorted(stored) == sorted(expected), entity  # nothing lost, nothing doubled, deletions applied

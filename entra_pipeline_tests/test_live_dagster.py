@@ -12,18 +12,22 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from entra_pipeline.store import open_store
 from entra_pipeline.cycles import BaselineCycles
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.simulator import running_simulator
 from entra_pipeline.status import StatusStore
 
 from .conftest import connector_for
+from .test_delta import assert_inventory_is_the_truth
 from .live import LOCATION, REPO, REPOSITORY, LiveDagster, LocalPostgres, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,13 +54,17 @@ def live(tmp_path_factory, postgres):
         connector = connector_for(sim, home, name="live", schedule={
             "occurs": "single", "start": start.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes"),
             "timezone": "UTC"})
+        # the connector store in the same server, in its own schema, as docs/deploy.md says
+        store = {"ENTRA_PIPELINE_STORE": postgres.store_url("entra_pipeline")}
         server = LiveDagster(home, instance_home, tmp_path_factory.mktemp("logs") / "dagster-dev.log",
-                             env=postgres.environment())
-        try:
-            server.wait_ready()
-            yield server, connector, home
-        finally:
-            server.stop()
+                             env={**postgres.environment(), **store})
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("ENTRA_PIPELINE_STORE", store["ENTRA_PIPELINE_STORE"])
+            try:
+                server.wait_ready()
+                yield server, connector, home, sim
+            finally:
+                server.stop()
 
 
 def run_status(server: LiveDagster, run_id: str) -> tuple[str, dict]:
@@ -77,7 +85,7 @@ def finished(server: LiveDagster, run_id: str) -> tuple[str, dict]:
 
 def test_the_daemon_runs_the_schedule_and_the_sensors(live):
     # First: the schedule fires a minute after start; later tests' runs then have the connector to themselves.
-    server, _, _ = live
+    server, _, _, _ = live
 
     def ticks(kind: str, name: str) -> list[dict]:
         field, selector = ("scheduleOrError", "scheduleSelector") if kind == "schedule" else ("sensorOrError",
@@ -100,8 +108,8 @@ def test_the_daemon_runs_the_schedule_and_the_sensors(live):
 
 
 def test_graphql_launches_a_sync_run_and_the_sensor_records_processed(live):
-    server, connector, home = live
-    cycle = BaselineCycles(connector, home).at(dt.datetime.now(dt.timezone.utc)).key
+    server, connector, home, _ = live
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
     added = server.graphql(
         "mutation($repo: RepositorySelector!, $name: String!, $key: String!) { addDynamicPartition("
         "repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename } }",
@@ -119,13 +127,13 @@ def test_graphql_launches_a_sync_run_and_the_sensor_records_processed(live):
     assert status == "SUCCESS" and tags["entra/state"] == "processed" and tags["entra/pull"] in ("baseline", "delta")
     recorded = wait_for("the run-status sensor to record the outcome", lambda: (
         lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(
-        StatusStore(home, "live").read()))
+        StatusStore(open_store(home), "live").read()))
     assert recorded.cycle == cycle
 
 
 def test_graphql_backfills_a_baseline_cycle(live):
-    server, connector, home = live
-    cycle = BaselineCycles(connector, home).at(dt.datetime.now(dt.timezone.utc)).key
+    server, connector, home, _ = live
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
     assets = build_definitions(home).resolve_all_asset_keys()
     launched = server.graphql(
         "mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { __typename "
@@ -153,7 +161,7 @@ def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
     from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM.exists(), "Debian's chromium is needed (./dev test installs it as root: apt-get install chromium)"
-    server, _, home = live
+    server, _, home, _ = live
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = {run["runId"] for run in runs(server)}
     with sync_playwright() as playwright:
@@ -197,11 +205,11 @@ def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
     assert tags["entra/connector"] == "live" and tags["entra/state"] == "processed"
     # launched without our job's tags; the step adds them, so the sensor records this run too
     wait_for("the UI run's outcome in status.json", lambda: (
-        lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(StatusStore(home, "live").read()))
+        lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(StatusStore(open_store(home), "live").read()))
 
 
 def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, postgres):
-    server, _, home = live
+    server, _, home, _ = live
     runs_in_pg = dict(postgres.query("SELECT run_id, status FROM runs"))
     states = dict(postgres.query("SELECT run_id, value FROM run_tags WHERE key = 'entra/state'"))
     assert len(runs_in_pg) >= 4 and set(runs_in_pg.values()) == {"SUCCESS"}  # schedule, launch, backfill, UI
@@ -214,3 +222,60 @@ def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, po
     facts = json.loads(shown.stdout)
     assert facts["state"] == "Processed" and facts["last_run"]["run_id"] in runs_in_pg
     assert sum(facts["counts"]["users"][k] for k in ("inserted", "updated", "unchanged")) == 80
+
+
+def launch_sync(server: LiveDagster, home: Path, connector) -> str:
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
+    launched = server.graphql(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
+        "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+        {"params": {"selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
+                    "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]}}})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def test_a_cli_sync_holding_the_connector_queues_the_daemons_run(live, postgres, tmp_path):
+    """A CLI sync is a run of the connector's job in the deployment's instance: the run queue's
+    per-connector limit holds a launched run until the CLI run ends, then it runs."""
+    from .test_store import cli, finished as ended, paused_at, release, wait_reached
+
+    server, connector, home, sim = live
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    env = {**postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home),
+           **paused_at("raw:all:written", gate)}
+    by_cli = cli(home, "sync", "--connector", "live", env=env)
+    wait_reached("raw:all:written", gate, by_cli)
+    sim.tenant.create_user(displayName="Arrived While The CLI Held It")
+    queued = launch_sync(server, home, connector)
+    time.sleep(8)  # several of the daemon's queue passes
+    assert run_status(server, queued)[0] == "QUEUED"
+    release("raw:all:written", gate)
+    code, out = ended(by_cli)
+    assert code == 0 and "Processed" in out, out
+    status, tags = finished(server, queued)
+    assert status == "SUCCESS" and tags["entra/state"] == "processed"
+    assert_inventory_is_the_truth(sim, home, connector)
+
+
+def test_a_killed_daemon_launched_sync_is_marked_failed_and_the_next_run_takes_over(live):
+    server, connector, home, sim = live
+    sim.tenant.create_user(displayName="Arrived Before The Kill")
+    sim.faults.add("slow=2@1.0")  # every request answers after 2 s: the run is still pulling when killed
+    try:
+        run_id = launch_sync(server, home, connector)
+        holder = wait_for("the launched run to hold the connector", lambda: (
+            lambda held: held if held and held.run_id == run_id else None)(open_store(home).lease_holder("live")[0]),
+            every=0.2)
+        os.kill(holder.pid, signal.SIGKILL)  # the step's process, as the OOM killer would
+    finally:
+        sim.faults.clear()
+    status, _ = finished(server, run_id)
+    assert status == "FAILURE"
+    following = launch_sync(server, home, connector)
+    status, tags = finished(server, following)
+    assert status == "SUCCESS" and tags["entra/state"] == "processed"
+    assert StatusStore(open_store(home), "live").read().run_id == following
+    assert_inventory_is_the_truth(sim, home, connector)

@@ -18,6 +18,7 @@ import time
 import dagster as dg
 import yaml
 
+from entra_pipeline.store import open_store
 from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.progress import LiveLine
@@ -183,17 +184,17 @@ def test_show_edit_rotate_and_delete(make_sim, home):
     assert find_connector(home, "ops").client_secret != connector.client_secret  # a new encryption
 
     assert sync(find_connector(home, "ops"), home).state == "Processed"
-    assert LocalInventory(home).count("ops", "users") == 40
+    assert LocalInventory(open_store(home)).count("ops", "users") == 40
     unasked = cli(home, "connector", "delete", "ops")
     assert unasked.returncode == 2 and "pass --yes" in unasked.stderr
     kept = cli(home, "connector", "delete", "ops", "--yes")
     assert kept.returncode == 0 and load_connectors(home) == []
-    assert LocalInventory(home).count("ops", "users") == 40 and (home / "state" / "ops").exists()
+    assert LocalInventory(open_store(home)).count("ops", "users") == 40 and "ops" in open_store(home).connectors()
     connector_for(sim, home, name="ops")
     purged = cli(home, "connector", "delete", "ops", "--yes", "--purge")
     assert purged.returncode == 0 and "local inventory record(s)" in purged.stdout
-    assert LocalInventory(home).count("ops", "users") == 0
-    assert not (home / "state" / "ops").exists() and not (home / "data" / "ops").exists()
+    assert LocalInventory(open_store(home)).count("ops", "users") == 0
+    assert "ops" not in open_store(home).connectors() and not (home / "data" / "ops").exists()
 
 
 def test_status_logs_and_the_secret_expiry_warning(make_sim, home):

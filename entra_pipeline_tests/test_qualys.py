@@ -11,6 +11,7 @@ import sys
 import pytest
 from pydantic import SecretStr
 
+from entra_pipeline.store import open_store
 from entra_pipeline.config import QualysDestination, save_connector
 from entra_pipeline.qualys import envelope
 from entra_pipeline.qualys.csam import Delivered, Progress, QualysError, QualysGateway, deliver_entity
@@ -41,7 +42,7 @@ def records(n: int, entity: str = "users") -> list[tuple[str, dict]]:
 def deliver(fake, dest, items, tmp_path, secret=None, **gateway_options):
     client = QualysGateway(dest, SecretStr(secret or fake.password), **gateway_options)
     try:
-        return deliver_entity(client, Progress.load(tmp_path / "progress.json"), "users", items), client
+        return deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "users", items), client
     finally:
         client.close()
 
@@ -73,7 +74,7 @@ def test_401_reauthenticates_once_and_carries_on(gateway, tmp_path):
     client = QualysGateway(destination(gateway), SecretStr(gateway.password))
     client.token()
     gateway.expire_tokens()
-    deliver_entity(client, Progress.load(tmp_path / "p.json"), "users", records(30))
+    deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "users", records(30))
     client.close()
     assert len(gateway.auth_calls) == 2 and len(gateway.accepted) == 1
 
@@ -153,7 +154,7 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
         killed = subprocess.run(command, env={**env, "ENTRA_PIPELINE_KILL_AT": "qualys:users:batch-3:recorded"},
                                 capture_output=True, text=True, timeout=300)
         assert killed.returncode == -9
-        progress = json.loads((home / "state" / connector.name / "qualys-progress.json").read_text())
+        progress = open_store(home).qualys_progress(connector.name)
         accepted_before = {envelope.request_id(progress["users"]["digest"], "users", i)
                            for i in progress["users"]["accepted"]}
         sent_before = dict(fake.request_ids)
@@ -210,14 +211,14 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
 
 def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_path):
     client = QualysGateway(destination(gateway), SecretStr(gateway.password))
-    ledger = Delivered(tmp_path / "delivered.json")
+    ledger = Delivered(open_store(tmp_path), "c")
     apps = [(f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}})
             for i in range(3)]
     try:
-        deliver_entity(client, Progress.load(tmp_path / "p.json"), "applications", apps, ledger)
-        report = deliver_entity(client, Progress.load(tmp_path / "p.json"), "applications", apps[1:], ledger)
+        deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "applications", apps, ledger)
+        report = deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "applications", apps[1:], ledger)
     finally:
         client.close()
     assert report.removed == 1
     assert removals_sent(gateway) == [{"thirdPartyObject": {"content": {"id": "app-0", "@removed": {"reason": "deleted"}}}}]
-    assert set(Delivered(tmp_path / "delivered.json").state["applications"]) == {"app-1", "app-2"}
+    assert set(Delivered(open_store(tmp_path), "c").state["applications"]) == {"app-1", "app-2"}

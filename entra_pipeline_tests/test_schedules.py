@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 from dagster._utils.schedules import cron_string_iterator
 
+from entra_pipeline.store import open_store
 from entra_pipeline.config import Connector, Schedule, save_connector
 from entra_pipeline.cycles import BaselineCycles
 from entra_pipeline.defs import build_definitions
@@ -126,7 +127,7 @@ def test_require_manual_sync_has_no_schedule_and_never_fires(home):
     with dg.instance_for_test() as instance:
         result = sensor(dg.build_sensor_context(instance=instance))
     assert not result.run_requests  # the lifecycle sensor registers cycles; it never launches runs
-    assert StatusStore(home, connector.name).read().state == REGISTERED
+    assert StatusStore(open_store(home), connector.name).read().state == REGISTERED
 
 
 BASELINES = {
@@ -154,7 +155,7 @@ def test_each_baseline_frequency_puts_the_baseline_at_the_first_run_of_each_cycl
         baselines = list(first_run_of_cycle)
         assert set(instance.get_dynamic_partitions("sched__baseline_cycles")) == set(baselines)
     # Cycle boundaries stay at 06:00 Paris time across the 29 March DST change.
-    cycle = BaselineCycles(connector, home).at(dt.datetime(2026, 3, 30, 12, tzinfo=UTC))
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime(2026, 3, 30, 12, tzinfo=UTC))
     assert cycle.start.strftime("%H:%M") == "06:00"
 
 
@@ -198,5 +199,5 @@ def test_lifecycle_sensor_registers_started_cycles_and_marks_the_connector_sched
         result = sensor(dg.build_sensor_context(instance=instance))
         (request,) = result.dynamic_partitions_requests
         assert list(request.partition_keys) == [(start + dt.timedelta(days=d)).date().isoformat() for d in (0, 7, 14)]
-    status = StatusStore(home, connector.name).read()
+    status = StatusStore(open_store(home), connector.name).read()
     assert status.state == SCHEDULED

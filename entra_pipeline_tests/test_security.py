@@ -60,9 +60,9 @@ def test_the_client_secret_is_nowhere_in_plain_text(make_sim, home):
     assert secret not in printed and wrong not in printed
     files, size, found = scan(home, [secret.encode(), wrong.encode()])
     assert found == [], found
-    # what was scanned: the key, connectors.yaml, raw Parquet, records, the SQLite inventory,
-    # state files and Dagster's run and event-log storage with every run's log lines
-    assert files >= 30 and (home / "dagster").exists() and (home / "inventory.sqlite").exists()
+    # what was scanned: the key, connectors.yaml, raw Parquet, records, the store (state, ledgers,
+    # the local inventory) and Dagster's run and event-log storage with every run's log lines
+    assert files >= 30 and (home / "dagster").exists() and (home / "store.sqlite").exists()
     assert any(p.suffix == ".parquet" for p in home.rglob("*"))
     print(f"secret scan: {files} files, {size:,} bytes, {len(said)} command outputs, 0 secrets found")
 
@@ -71,12 +71,35 @@ def owner_only(path: Path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
 
 
-def test_key_connectors_and_inventory_are_owner_only(make_sim, home):
+def test_everything_written_is_owner_only(make_sim, home):
+    """Personal data sits in Parquet files, the store and Dagster's logs: none is readable by
+    other local users, and no folder lets them in (even with a permissive umask at start)."""
     sim = make_sim(users=20, seed=32)
     connector = connector_for(sim, home)
+    home.chmod(0o700)
     assert cli(home, "sync", "--connector", connector.name).returncode == 0
-    for name in ("secret.key", "connectors.yaml", "inventory.sqlite"):
-        assert owner_only(home / name), f"{name} is {oct(stat.S_IMODE((home / name).stat().st_mode))}"
+    assert cli(home, "sync", "--connector", connector.name).returncode == 0
+    assert cli(home, "test-connection", "--connector", connector.name).returncode == 0
+    written = [path for path in home.rglob("*")]
+    assert any(p.suffix == ".parquet" for p in written) and (home / "store.sqlite").exists()
+    assert any("compute_logs" in str(p) or "storage" in str(p) for p in written)
+    exposed = [f"{p} {oct(stat.S_IMODE(p.stat().st_mode))}" for p in written if not owner_only(p)]
+    assert exposed == [], exposed
+
+
+def test_unsafe_permissions_are_warned_about(make_sim, home):
+    sim = make_sim(users=10, seed=34)
+    connector = connector_for(sim, home)
+    home.chmod(0o777)
+    (home / "secret.key").chmod(0o644)
+    said = cli(home, "status")
+    assert said.returncode == 0
+    assert f"the home folder {home} is readable and writable by other users (mode 777): run `chmod 700 {home}`" \
+        in said.stderr
+    assert f"the encryption key {home / 'secret.key'} is readable by other users (mode 644)" in said.stderr
+    home.chmod(0o700)
+    (home / "secret.key").chmod(0o600)
+    assert "warning" not in cli(home, "test-connection", "--connector", connector.name).stderr
 
 
 def test_tls_verification_cannot_be_configured_away(make_sim, home):

@@ -10,6 +10,7 @@ import sys
 
 import dagster as dg
 
+from entra_pipeline.store import open_store
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
@@ -33,10 +34,10 @@ def test_states_from_registered_to_processed_and_the_status_command(make_sim, ho
     before = json.loads(status_cli(home, "--json").stdout)
     assert before["state"] == "Registered" and before["next_run"] is None and not before["cycle_baseline_done"]
     first = sync(connector, home)
-    stored = StatusStore(home, connector.name).read()
+    stored = StatusStore(open_store(home), connector.name).read()
     assert (stored.state, stored.run_id, stored.pull, stored.cycle) == ("Processed", first.run_id, "baseline", first.cycle)
     second = sync(connector, home)
-    stored = StatusStore(home, connector.name).read()
+    stored = StatusStore(open_store(home), connector.name).read()
     assert (stored.state, stored.run_id, stored.pull) == ("Processed", second.run_id, "delta")
     shown = status_cli(home)
     assert shown.returncode == 0, shown.stderr
@@ -48,18 +49,18 @@ def test_a_403_on_applications_is_partially_processed_with_the_remedy_and_keeps_
     sim = make_sim(users=50, seed=3)
     connector = connector_for(sim, home)
     assert sync(connector, home).state == "Processed"
-    applications = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(home).export(connector.name, "applications"))
+    applications = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications"))
     sim.faults.add("forbidden=applications")
     sim.tenant.create_user(displayName="Still Arrives")
     outcome = sync(connector, home)
     assert outcome.success and outcome.state == "Partially Processed"
-    stored = StatusStore(home, connector.name).read()
+    stored = StatusStore(open_store(home), connector.name).read()
     assert stored.state == "Partially Processed"
     (reason,) = stored.reasons
     assert reason.startswith("applications not fetched") and "403" in reason and "grant Directory.Read.All" in reason
-    after = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(home).export(connector.name, "applications"))
+    after = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications"))
     assert after == applications  # untouched
-    users = [record_id("users", r) for r in LocalInventory(home).export(connector.name, "users")]
+    users = [record_id("users", r) for r in LocalInventory(open_store(home)).export(connector.name, "users")]
     assert sorted(users) == sorted(expected_records(sim.truth())["users"])  # the rest was delivered
     shown = status_cli(home, "--connector", connector.name).stdout
     assert "Partially Processed" in shown and "grant Directory.Read.All" in shown
@@ -70,7 +71,7 @@ def test_a_run_that_fetches_nothing_is_failed_with_its_reason(make_sim, home):
     connector = connector_for(sim, home, secret="not-the-secret")
     outcome = sync(connector, home)
     assert not outcome.success and outcome.state == FAILED
-    stored = StatusStore(home, connector.name).read()
+    stored = StatusStore(open_store(home), connector.name).read()
     assert stored.state == FAILED and "AADSTS7000215" in stored.reasons[0]  # the cause, not Dagster's wrapper
 
 
@@ -82,12 +83,13 @@ def test_run_status_sensors_record_the_outcome_of_runs_launched_by_the_daemon(ma
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("sim__baseline_cycles", ["2026-11-01"])
         result = job.execute_in_process(partition_key="2026-11-01", instance=instance)
-        assert StatusStore(home, connector.name).read().state == PROCESSING  # written by the step as it started
+        # committed by the run itself, in the transaction that commits its delta links
+        assert StatusStore(open_store(home), connector.name).read().state == "Processed"
         context = dg.build_run_status_sensor_context(
             sensor_name="entra_run_processed", dagster_event=result.get_run_success_event(),
             dagster_instance=instance, dagster_run=result.dagster_run)
         defs.resolve_sensor_def("entra_run_processed")(context)
-        stored = StatusStore(home, connector.name).read()
+        stored = StatusStore(open_store(home), connector.name).read()
         assert (stored.state, stored.run_id, stored.cycle, stored.pull) == (
             "Processed", result.run_id, "2026-11-01", "baseline")
 
@@ -99,25 +101,27 @@ def test_run_status_sensors_record_the_outcome_of_runs_launched_by_the_daemon(ma
             sensor_name="entra_run_failed", dagster_event=failure_event, dagster_instance=instance,
             dagster_run=failed.dagster_run).for_run_failure()
         defs.resolve_sensor_def("entra_run_failed")(context)
-        stored = StatusStore(home, connector.name).read()
+        stored = StatusStore(open_store(home), connector.name).read()
         assert stored.state == FAILED and "AADSTS7000222" in stored.reasons[0]
 
 
-def test_an_outcome_never_overwrites_a_newer_runs_processing(home):
-    store = StatusStore(home, "c")
+def test_a_failure_never_overwrites_a_newer_runs_processing(home):
+    store = open_store(home)
+    status = StatusStore(store, "c")
     early, late = dt.datetime(2026, 11, 1, 10, tzinfo=UTC), dt.datetime(2026, 11, 1, 11, tzinfo=UTC)
-    store.processing("run-2", late, "2026-11-01", "delta")
-    assert not store.outcome("run-1", early, "Processed", [], late)
-    assert store.read().run_id == "run-2" and store.read().state == PROCESSING
-    assert store.outcome("run-2", late, "Processed", [], late + dt.timedelta(minutes=5))
-    assert store.read().state == "Processed" and store.read().pull == "delta"
+    with store.lease("c", "run-2", "test") as lease:
+        status.processing(lease, late, "2026-11-01", "delta")
+        assert not status.failed("run-1", early, "it died")
+        assert status.read().run_id == "run-2" and status.read().state == PROCESSING
+    assert status.failed("run-2", late, "boom")
+    assert status.read().state == FAILED and status.read().pull == "delta" and status.read().launched_by == "test"
 
 
 def test_retain_previously_ingested_delta_keeps_records_that_disappeared(make_sim, home):
     sim = make_sim(users=60, seed=9)
     connector = connector_for(sim, home, retain_previous_delta=True)
     assert sync(connector, home).success
-    inventory = LocalInventory(home)
+    inventory = LocalInventory(open_store(home))
     users = {record_id("users", r): r for r in inventory.export(connector.name, "users")}
     t = sim.tenant
     deleted, soft_deleted, changed = list(t.users)[:3]

@@ -7,20 +7,20 @@ records and the upload too. Inside one step each asset is yielded only when its 
 arrived whole, and the lineage raw -> records -> upload stays visible in the asset graph.
 """
 
-import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import dagster as dg
 
 from ..collect import Collection, raw_assets_for
 from ..config import Connector
 from ..graph.secret_expiry import SecretExpiry, days_left
-from ..pipeline import Built, Delivered, NothingFetched, Pulled, pulls_in_full, sync_steps
+from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, sync_steps
 from ..qualys.records import INPUTS, record_entities
 from ..state import PROCESSED
-from ..status import StatusStore
+from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
+from .runs import fail_dead_run, launched_by
 
 # Tags every sync run carries (the sensors and the per-connector run limit select on them).
 SYNC_TAGS = {"entra/kind": "sync"}
@@ -64,6 +64,9 @@ class SyncConfig(dg.Config):
     # its baseline): users and groups in full. "auto" (schedules, CLI): in full only if this
     # cycle has had no baseline yet, else a delta run.
     mode: Literal["baseline", "auto"] = "baseline"
+    # How long to wait for another run of the connector (its lease) before giving up; unset:
+    # $ENTRA_PIPELINE_LEASE_WAIT, else 180 s (past one lease expiry, so a dead holder is replaced).
+    wait_seconds: Optional[float] = None
 
 
 def processed_check(connector: Connector) -> dg.AssetCheckSpec:
@@ -80,18 +83,21 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                                 f"by {connector.baseline} baseline cycle.")
     def sync(context: dg.AssetExecutionContext, config: SyncConfig):
         cycle, run_id = context.partition_key, context.run.run_id
-        full = pulls_in_full(connector, home, cycle, config.mode)
-        pull = "baseline" if full else "delta"
-        StatusStore(home, connector.name).processing(run_id, dt.datetime.now(dt.timezone.utc), cycle, pull)
+        store = open_store(home)
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
-        # adds them, so the run-status sensors record every run's outcome, however launched.
-        context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS,
-                                               "entra/pull": pull})
-        context.log.info(f"cycle {cycle}: {'baseline (full) pull' if full else 'delta run'}")
-        expiry = None
+        # adds them, so every run of the connector is found by its tags, however launched.
+        context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS})
+        expiry, pull = None, ""
         try:
-            for step in sync_steps(connector, home, cycle, run_id, full):
-                if isinstance(step, Pulled):
+            for step in sync_steps(connector, store, cycle, run_id, config.mode, launched_by(context.run),
+                                   wait=config.wait_seconds):
+                if isinstance(step, Started):
+                    pull = step.pull
+                    context.instance.add_run_tags(run_id, {"entra/pull": pull})
+                    if step.took_over:
+                        fail_dead_run(context.instance, step.took_over, run_id)
+                    context.log.info(f"cycle {cycle}: {'baseline (full) pull' if step.full else 'delta run'}")
+                elif isinstance(step, Pulled):
                     expiry = step.collection.secret_expiry
                     yield from _raw_results(context, connector, step.collection)
                 elif isinstance(step, Built):
@@ -101,6 +107,8 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                     yield from _upload_results(context, connector, step, cycle, pull, expiry)
         except NothingFetched as error:
             raise dg.Failure(str(error), metadata=error.errors) from None
+        except (ConnectorBusy, LeaseLost, StoreError) as error:
+            raise dg.Failure(str(error)) from None
 
     return sync
 

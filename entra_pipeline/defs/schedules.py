@@ -11,6 +11,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from ..config import Connector
 from ..cycles import BaselineCycles
 from ..schedule import confirmation, skip_reason, tick_cron
+from ..store import open_store
 from .assets import SYNC_TAGS
 from .partitions import baseline_cycles
 
@@ -35,7 +36,7 @@ def connector_schedule(connector: Connector, home: Path, job: UnresolvedAssetJob
         reason = skip_reason(schedule, tick)
         if reason:
             return dg.SkipReason(reason)
-        cycle = BaselineCycles(connector, home).at(tick)
+        cycle = BaselineCycles(connector, open_store(home)).at(tick)
         # Schedules cannot return dynamic-partition requests; the cycle must exist before its run.
         if not context.instance.has_dynamic_partition(partitions.name, cycle.key):
             context.instance.add_dynamic_partitions(partitions.name, [cycle.key])

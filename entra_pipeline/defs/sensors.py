@@ -1,10 +1,10 @@
 """Sensors that keep each connector's state (entra_pipeline/status.py): a lifecycle sensor per
-connector registers baseline cycles as they begin and moves Registered -> Scheduled; a
-secret-expiry sensor per connector warns before its client secret expires; two run-status
-sensors record how every sync run ended."""
+connector registers baseline cycles as they begin, moves Registered -> Scheduled and frees a
+connector whose run died; a secret-expiry sensor per connector warns before its client
+secret expires; two run-status sensors report how every sync run ended (the run itself
+commits its outcome; they record Failed only for a run that could not)."""
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import dagster as dg
@@ -13,12 +13,11 @@ from ..config import Connector
 from ..cycles import BaselineCycles
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..schedule import next_run
-from ..state import PARTIALLY_PROCESSED, PROCESSED, with_remedy
-from ..status import FAILED, StatusStore
-from .partitions import baseline_cycles
+from ..status import PROCESSING, StatusStore
+from ..store import Store, open_store
 from .assets import SYNC_TAGS
-
-OUTCOME_TAGS = {"processed": PROCESSED, "partially_processed": PARTIALLY_PROCESSED}
+from .partitions import baseline_cycles
+from .runs import fail_dead_run, failure_message
 
 
 def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
@@ -27,12 +26,17 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
     @dg.sensor(name=f"{connector.dagster_name}__lifecycle", minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Registers {connector.name!r}'s baseline cycles as partitions as they begin (so any "
-                           "cycle can be backfilled) and records Registered / Scheduled.")
+                           "cycle can be backfilled), records Registered / Scheduled, and frees the connector "
+                           "from a run whose process died (its lease expired): that run is marked failed.")
     def lifecycle(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         now = dt.datetime.now(dt.timezone.utc)
-        missing = [cycle.key for cycle in BaselineCycles(connector, home).started(now)
+        store = open_store(home)
+        reaped = reap_dead_run(store, connector, context.instance)
+        if reaped:
+            context.log.warning(f"{connector.name}: {reaped}")
+        missing = [cycle.key for cycle in BaselineCycles(connector, store).started(now)
                    if not context.instance.has_dynamic_partition(partitions.name, cycle.key)]
-        StatusStore(home, connector.name).waiting(now, scheduled=next_run(connector, now) is not None)
+        StatusStore(store, connector.name).waiting(now, scheduled=next_run(connector, now) is not None)
         return dg.SensorResult(dynamic_partitions_requests=[partitions.build_add_request(missing)] if missing else [])
 
     return lifecycle
@@ -56,66 +60,53 @@ def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinitio
     return secret_expiry
 
 
-def record_outcome(home: Path, connectors: dict[str, Connector], instance: dg.DagsterInstance,
-                   run: dg.DagsterRun, failure: str | None = None) -> str | None:
-    """Store how a sync run ended; returns the state written (None if not a sync run)."""
+def record_failure(store: Store, connectors: dict[str, Connector], run: dg.DagsterRun, failure: str) -> bool:
+    """A sync run that failed without recording it (it failed before its step, or its process
+    died): record Failed, unless the store already holds this run's outcome or a later run's."""
     connector = connectors.get(run.tags.get("entra/connector", ""))
     if connector is None or run.tags.get("entra/kind") != SYNC_TAGS["entra/kind"]:
+        return False
+    status = StatusStore(store, connector.name)
+    current = status.read_or_none()
+    if current is not None and current.run_id == run.run_id and current.state != PROCESSING:
+        return False
+    return status.failed(run.run_id, None, failure)
+
+
+def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstance) -> str | None:
+    """If the connector's lease expired (its run's process died), record that run Failed in the
+    store and the instance and free the connector; returns what was done."""
+    held, expired = store.lease_holder(connector.name)
+    if held is None or not expired or not store.release_expired(connector.name, held):
         return None
-    record = instance.get_run_record_by_id(run.run_id)
-    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
-    ended = dt.datetime.fromtimestamp(record.end_time, dt.timezone.utc) if record.end_time else dt.datetime.now(dt.timezone.utc)
-    if failure is not None:
-        state, reasons = FAILED, [failure]
-    else:
-        state, reasons = OUTCOME_TAGS.get(run.tags.get("entra/state", ""), FAILED), _reasons(instance, run, connector)
-    StatusStore(home, connector.name).outcome(run.run_id, started, state, reasons, ended,
-                                              cycle=run.tags.get("dagster/partition"), pull=run.tags.get("entra/pull"))
-    return state
-
-
-def raised_error(event: dg.DagsterEvent):
-    """What a failed step raised, unwrapped from Dagster's DagsterExecutionStepExecutionError."""
-    error = event.step_failure_data.error if event.step_failure_data else None
-    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
-        error = error.cause
-    return error
-
-
-QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ")
-
-
-def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
-    """The error a failed step raised (e.g. "nothing could be fetched ..."), not Dagster's summary."""
-    for event in step_failures:
-        error = raised_error(event)
-        if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
-            return with_remedy(QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600])
-    return "the run failed before its sync step finished; see the run's logs"
-
-
-def _reasons(instance: dg.DagsterInstance, run: dg.DagsterRun, connector: Connector) -> list[str]:
-    upload = dg.AssetKey([connector.name, "upload"])
-    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = entry.dagster_event.event_specific_data.materialization
-        if materialization.asset_key == upload and "state_reasons" in materialization.metadata:
-            return [line for line in materialization.metadata["state_reasons"].value.split("\n") if line]
-    return []
+    beat = dt.datetime.fromtimestamp(held.heartbeat_at, dt.timezone.utc)
+    StatusStore(store, connector.name).failed(
+        held.run_id, dt.datetime.fromtimestamp(held.acquired_at, dt.timezone.utc),
+        f"its process stopped heartbeating (killed, out of memory or its machine lost) at {beat:%Y-%m-%d %H:%M:%S} UTC")
+    marked = fail_dead_run(instance, held)
+    return f"run {held.run_id} stopped heartbeating at {beat:%H:%M:%S} UTC: recorded Failed" + (
+        ", and marked failed in Dagster" if marked else "")
 
 
 def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="entra_run_processed",
                           default_status=dg.DefaultSensorStatus.RUNNING,
-                          description="Records Processed / Partially Processed when a connector's sync run succeeds.")
+                          description="Reports the Processed / Partially Processed state a connector's sync run committed.")
     def processed(context: dg.RunStatusSensorContext) -> None:
-        state = record_outcome(home, connectors, context.instance, context.dagster_run)
-        if state:
-            context.log.info(f"run {context.dagster_run.run_id}: {state}")
+        connector = connectors.get(context.dagster_run.tags.get("entra/connector", ""))
+        if connector is not None:
+            stored = StatusStore(open_store(home), connector.name).read_or_none()
+            if stored is not None and stored.run_id == context.dagster_run.run_id:
+                context.log.info(f"{connector.name}: run {stored.run_id} {stored.state}"
+                                 + "".join(f"; {reason}" for reason in stored.reasons))
 
     @dg.run_failure_sensor(name="entra_run_failed", default_status=dg.DefaultSensorStatus.RUNNING,
-                           description="Records Failed when a connector's sync run fails.")
+                           description="Records Failed when a connector's sync run failed without recording it (it "
+                                       "failed before its step started, or its process died).")
     def failed(context: dg.RunFailureSensorContext) -> None:
-        record_outcome(home, connectors, context.instance, context.dagster_run,
-                       failure=failure_message(context.get_step_failure_events()))
+        run = context.dagster_run
+        if run.tags.get("entra/kind") == SYNC_TAGS["entra/kind"]:
+            context.instance.add_run_tags(run.run_id, {"entra/state": "failed"})
+        record_failure(open_store(home), connectors, run, failure_message(context.get_step_failure_events()))
 
     return [processed, failed]

@@ -1,6 +1,7 @@
 """Delta runs for users and groups: a round starts from the committed deltaLink and merges the
 changes into the snapshot the previous runs built; with no link, or a link Graph no longer
-accepts (400 syncStateNotFound, 410 Gone) or older than 7 days, it is a full round instead.
+accepts (400 syncStateNotFound, 410 Gone), older than 7 days or issued for a snapshot that is not
+there any more (the store decides: store.snapshot_base), it is a full round instead.
 
 Merging is idempotent: an object is replaced by its latest state, a removal removes, a
 membership change sets the membership. So replays, duplicates, and re-reading from an old link
@@ -9,19 +10,14 @@ after a crash change nothing that was already merged.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..storage import replace_file
 from .client import GraphClient, GraphError
 
 log = logging.getLogger(__name__)
 
 RESYNC_CODES = {"syncStateNotFound", "resyncRequired"}
-MAX_LINK_AGE = dt.timedelta(days=7)
 
 
 @dataclass
@@ -39,32 +35,6 @@ class Round:
     changes: int = 0  # items the round carried
     link: str | None = None
     reason: str | None = None  # why a resync happened
-
-
-class DeltaState:
-    """The committed deltaLinks of a connector: advanced only after the destination confirmed."""
-
-    def __init__(self, home: Path, connector: str) -> None:
-        self.path = home / "state" / connector / "delta.json"
-
-    def committed(self) -> dict[str, dict]:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def usable(self, now: dt.datetime) -> tuple[dict[str, str], dict[str, str]]:
-        """Links young enough to use, and why the others are not."""
-        links, reasons = {}, {}
-        for entity, entry in self.committed().items():
-            age = now - dt.datetime.fromisoformat(entry["issued_at"])
-            if age > MAX_LINK_AGE:
-                reasons[entity] = f"deltaLink is {age.days} days old (Graph keeps them 7 days): full resync"
-            else:
-                links[entity] = entry["link"]
-        return links, reasons
-
-    def commit(self, links: dict[str, str], issued_at: dt.datetime) -> None:
-        state = self.committed()
-        state.update({entity: {"link": link, "issued_at": issued_at.isoformat()} for entity, link in links.items()})
-        replace_file(self.path, json.dumps(state, indent=1))
 
 
 def needs_resync(error: GraphError) -> bool:

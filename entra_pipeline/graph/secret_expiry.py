@@ -3,7 +3,7 @@
 The connector reads its application's `passwordCredentials` (GET /applications filtered on
 its appId: 1 request, 1 RU) and picks the credential whose `hint` (the secret's first three
 characters, as Entra stores it) matches the secret it holds. Each sync run, Test Connection
-and a sensor read it and keep the answer in `state/<connector>/secret-expiry.json`, so
+and a sensor read it and keep the answer in the connector store, so
 `status` can warn from 30 days before the end date: the spec's Key Rotation advice, acted on
 before runs start failing with AADSTS7000222.
 """
@@ -14,19 +14,20 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from ..config import Connector
-from ..storage import replace_file
+from ..store import Store, open_store
+from ..store import secret_expiry as table
 from .client import ClientSettings, GraphClient, GraphError
 
 WARN_DAYS = 30
 
 
 class SecretExpiry(BaseModel):
-    ends: dt.datetime | None  # None: could not be read (detail says why)
+    ends: AwareDatetime | None  # None: could not be read (detail says why)
     detail: str
-    checked: dt.datetime
+    checked: AwareDatetime
 
     def warning(self, connector: str, now: dt.datetime) -> str | None:
         if self.ends is None:
@@ -69,17 +70,22 @@ async def read_secret_expiry(client: GraphClient, connector: Connector, secret: 
 
 
 class SecretExpiryStore:
-    def __init__(self, home: Path, connector: str) -> None:
-        self.path = home / "state" / connector / "secret-expiry.json"
+    def __init__(self, store: Store, connector: str) -> None:
+        self.store, self.connector = store, connector
 
     def read(self) -> SecretExpiry | None:
-        return SecretExpiry.model_validate_json(self.path.read_text()) if self.path.exists() else None
+        """What was last read; None if never read, or if the stored copy is damaged (read anew next run)."""
+        document = self.store.document(table, self.connector)
+        try:
+            return SecretExpiry.model_validate_json(document) if document else None
+        except ValidationError:
+            return None
 
     def write(self, expiry: SecretExpiry) -> None:
-        replace_file(self.path, expiry.model_dump_json(indent=1))
+        self.store.put_document(table, self.connector, expiry.model_dump_json())
 
 
-async def note_secret_expiry(client: GraphClient, connector: Connector, home: Path,
+async def note_secret_expiry(client: GraphClient, connector: Connector, store: Store,
                              secret: str) -> tuple[SecretExpiry | None, str | None]:
     """Read it with a client already open (the pull's: no second token), keep it for `status`,
     and return it with a warning if it is near. Never an error: a run is not failed for want
@@ -89,8 +95,8 @@ async def note_secret_expiry(client: GraphClient, connector: Connector, home: Pa
     except Exception as error:  # noqa: BLE001 - reported, never fatal
         return None, f"client secret expiry not read: {str(error).splitlines()[0][:300]}"
     try:
-        SecretExpiryStore(home, connector.name).write(expiry)
-    except OSError as error:  # e.g. a full disk: said, and the run goes on
+        SecretExpiryStore(store, connector.name).write(expiry)
+    except Exception as error:  # noqa: BLE001 - e.g. a full disk: said, and the run goes on
         return expiry, f"client secret expiry not kept for `status`: {error}"
     return expiry, expiry.warning(connector.name, dt.datetime.now(dt.timezone.utc))
 
@@ -102,7 +108,7 @@ def secret_expiry_note(connector: Connector, home: Path) -> tuple[SecretExpiry |
     async def read() -> None:
         secret = connector.secret(home)
         async with GraphClient(connector, secret, ClientSettings(max_attempts=3)) as client:
-            found.append(await note_secret_expiry(client, connector, home, secret.get_secret_value()))
+            found.append(await note_secret_expiry(client, connector, open_store(home), secret.get_secret_value()))
 
     try:
         asyncio.run(read())

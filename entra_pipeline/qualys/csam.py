@@ -12,16 +12,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 from pydantic import SecretStr
 
 from ..config import QualysDestination
 from ..killpoints import checkpoint
-from ..storage import replace_file
 from . import envelope
+
+if TYPE_CHECKING:
+    from ..store import Lease, Store
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +129,17 @@ class QualysGateway:
 
 @dataclass
 class Progress:
-    """Accepted batches per entity, for the record set identified by its digest."""
+    """Accepted batches per entity, for the record set identified by its digest (in the store)."""
 
-    path: Path
+    store: "Store"
+    connector: str
+    lease: "Lease | None" = None
     state: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, path: Path) -> "Progress":
-        return cls(path, json.loads(path.read_text()) if path.exists() else {})
+    def load(cls, store: "Store", connector: str, lease: "Lease | None" = None) -> "Progress":
+        return cls(store, connector, lease, store.qualys_progress(connector))
 
     def accepted(self, entity: str, digest: str) -> set[int]:
         entry = self.state.get(entity, {})
@@ -148,16 +151,16 @@ class Progress:
             if not entry or entry.get("digest") != digest:
                 entry = self.state[entity] = {"digest": digest, "accepted": [], "total": total}
             entry["accepted"] = sorted(set(entry["accepted"]) | {index})
-            replace_file(self.path, json.dumps(self.state))
+            self.store.record_batch(self.connector, entity, digest, entry["accepted"], total, self.lease)
 
 
 class Delivered:
     """The identities Qualys holds per entity (sent and not removed), so a later run can send the
     removal of those its records no longer have. Updated only after Qualys accepted a set."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.state: dict[str, dict[str, dict]] = json.loads(path.read_text()) if path.exists() else {}
+    def __init__(self, store: "Store", connector: str, lease: "Lease | None" = None) -> None:
+        self.store, self.connector, self.lease = store, connector, lease
+        self.state: dict[str, dict[str, dict]] = store.qualys_delivered(connector)
 
     def absent(self, entity: str, records: list[tuple[str, dict]]) -> dict[str, dict]:
         present = {vendor_id for vendor_id, _ in records}
@@ -165,7 +168,7 @@ class Delivered:
 
     def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict]) -> None:
         self.state[entity] = {**keep, **{vid: envelope.identity(record) for vid, record in records}}
-        replace_file(self.path, json.dumps(self.state))
+        self.store.replace_delivered(self.connector, entity, self.state[entity], self.lease)
 
 
 def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]],

@@ -1,5 +1,5 @@
-"""The local inventory: the embedded default destination. One SQLite database under the home
-folder holding the current records per connector and entity, upserted by vendor asset id;
+"""The local inventory: the embedded default destination. A table of the connector store holding
+the current records per connector and entity, upserted by vendor asset id;
 a full delivery also removes what the entity no longer has. Each entity is applied in one
 transaction, so a run killed mid-way leaves the previous state or the new one."""
 
@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+import sqlalchemy as sa
 
 from ..killpoints import checkpoint
+from ..store.schema import records as table
 from .records import canonical_json
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    connector TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    vendor_asset_id TEXT NOT NULL,
-    record TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (connector, entity, vendor_asset_id)
-);
-"""
+if TYPE_CHECKING:
+    from ..store import Lease, Store
 
 
 @dataclass
@@ -39,31 +31,27 @@ class Applied:
 
 
 class LocalInventory:
-    def __init__(self, home: Path) -> None:
-        self.path = home / "inventory.sqlite"
-        if not self.path.exists():
-            home.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # owner-only from the start
+    """The `records` table of the connector store (SQLite in the home folder, or PostgreSQL)."""
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(SCHEMA)
-        return connection
+    def __init__(self, store: "Store") -> None:
+        self.store, self.db = store, store.db
 
     def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
-              remove_absent: bool) -> Applied:
+              remove_absent: bool, lease: "Lease | None" = None) -> Applied:
         """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
-        if `remove_absent`, else kept as they were (Retain Previously Ingested Delta)."""
+        if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). One
+        transaction, fenced by the run's lease: a run that lost it changes nothing."""
         result = Applied()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        with self._connect() as connection:  # one transaction
-            current = dict(connection.execute(
-                "SELECT vendor_asset_id, record FROM records WHERE connector = ? AND entity = ?", (connector, entity)))
-            incoming, changed = {}, []
+        where = (table.c.connector == connector, table.c.entity == entity)
+        with self.db.write() as connection:
+            if lease is not None:
+                lease.check(connection)
+            current = dict(connection.execute(sa.select(table.c.vendor_asset_id, table.c.record).where(*where)).all())
+            incoming, changed = set(), []
             for vendor_id, record in records:
                 text = record if isinstance(record, str) else canonical_json(record)
-                incoming[vendor_id] = text
+                incoming.add(vendor_id)
                 if vendor_id not in current:
                     result.inserted += 1
                 elif current[vendor_id] != text:
@@ -71,45 +59,48 @@ class LocalInventory:
                 else:
                     result.unchanged += 1
                     continue
-                changed.append((connector, entity, vendor_id, text, now))
-            connection.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                                   "record = excluded.record, updated_at = excluded.updated_at", changed)
+                changed.append({"connector": connector, "entity": entity, "vendor_asset_id": vendor_id,
+                                "record": text, "updated_at": now})
+            for start in range(0, len(changed), 5000):
+                _upsert(connection, changed[start:start + 5000])
             checkpoint(f"inventory:{entity}:mid-transaction")
             gone = [vid for vid in current if vid not in incoming]
             if not remove_absent:
                 result.retained = len(gone)
-            else:
-                connection.executemany("DELETE FROM records WHERE connector = ? AND entity = ? AND vendor_asset_id = ?",
-                                       [(connector, entity, vid) for vid in gone])
+            elif gone:
+                connection.execute(table.delete().where(*where, table.c.vendor_asset_id == sa.bindparam("vid")),
+                                   [{"vid": vid} for vid in gone])
                 result.deleted = len(gone)
         return result
 
-    def forget(self, connector: str) -> int:
-        """Remove every record of a deleted connector; returns how many."""
-        with self._connect() as connection:
-            return connection.execute("DELETE FROM records WHERE connector = ?", (connector,)).rowcount
-
     def export(self, connector: str, entity: str) -> Iterator[dict]:
-        with self._connect() as connection:
-            for (text,) in connection.execute("SELECT record FROM records WHERE connector = ? AND entity = ? "
-                                              "ORDER BY vendor_asset_id", (connector, entity)):
+        with self.db.read() as connection:
+            for (text,) in connection.execute(sa.select(table.c.record).where(
+                    table.c.connector == connector, table.c.entity == entity).order_by(table.c.vendor_asset_id)):
                 yield json.loads(text)
 
     def count(self, connector: str, entity: str) -> int:
-        with self._connect() as connection:
-            return connection.execute("SELECT COUNT(*) FROM records WHERE connector = ? AND entity = ?",
-                                      (connector, entity)).fetchone()[0]
+        with self.db.read() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(table).where(
+                table.c.connector == connector, table.c.entity == entity)).scalar_one()
 
     def search(self, query: str) -> list[dict]:
         filters = parse_search(query)
         rows = []
-        with self._connect() as connection:
+        with self.db.read() as connection:
             for connector, entity, vendor_id, text in connection.execute(
-                    "SELECT connector, entity, vendor_asset_id, record FROM records ORDER BY connector, entity"):
+                    sa.select(table.c.connector, table.c.entity, table.c.vendor_asset_id, table.c.record)
+                    .order_by(table.c.connector, table.c.entity)):
                 summary = summarize(connector, entity, vendor_id, json.loads(text))
                 if all(_matches(summary.get(key, ""), pattern) for key, pattern in filters.items()):
                     rows.append(summary)
         return rows
+
+
+def _upsert(connection: sa.Connection, rows: list[dict]) -> None:
+    from ..store.database import put
+
+    put(connection, table, rows, ["connector", "entity", "vendor_asset_id"], ["record", "updated_at"])
 
 
 def summarize(connector: str, entity: str, vendor_id: str, record: dict) -> dict:

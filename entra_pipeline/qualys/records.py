@@ -6,23 +6,24 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pyarrow as pa
 
 from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
-from ..storage import RawStore
+from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
 
+if TYPE_CHECKING:
+    from ..collect import Collection
+
 log = logging.getLogger(__name__)
 
-RECORD_SCHEMA = pa.schema([("vendor_asset_id", pa.string()), ("record", pa.string())])
-# entity -> the raw assets its records are built from (all must have arrived whole)
+# entity -> the raw assets its records are built from (all must have arrived whole this run)
 INPUTS = {
     "users": ("users", "groups", "directory_roles", "administrative_units", "memberships", "app_role_assignments"),
     "groups": ("groups", "directory_roles", "administrative_units", "memberships", "app_role_assignments"),
@@ -31,6 +32,10 @@ INPUTS = {
     "servicePrincipals": ("service_principals",),
     "tenant": ("tenant",),
 }
+# raw asset -> where its data is in a Pull (objects[...] or an attribute)
+PULLED = {"users": "users", "groups": "groups", "roles": "roles", "directory_roles": "directoryRoles",
+          "administrative_units": "administrativeUnits", "applications": "applications",
+          "service_principals": "servicePrincipals", "tenant": "tenant"}
 
 
 def record_entities(connector: Connector) -> tuple[str, ...]:
@@ -43,36 +48,42 @@ class EntityRecords:
     count: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (object id, reason)
     skipped: str | None = None  # why no records were built this run
+    rows: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (vendor asset id, canonical JSON)
+    file: WrittenFile | None = None
 
 
 @without_cyclic_gc
-def build_records(connector: Connector, home: Path) -> dict[str, EntityRecords]:
-    raw = RawStore(home, connector.name)
-    out = RawStore(home, connector.name, "records")
-    failed = raw.read_manifest().get("failed", {})
+def build_records(connector: Connector, collection: "Collection", folder: DataFolder,
+                  token: str) -> dict[str, EntityRecords]:
+    """Records of every entity whose inputs all arrived in `collection`, from the pulled data
+    itself (which is released here: the records are what goes on)."""
+    pull, collection.pull = collection.pull, None
+    assert pull is not None, "a collection's data goes to one records step"
+    objects = {asset: pull.objects.get(source, []) for asset, source in PULLED.items()}
     results: dict[str, EntityRecords] = {}
     sources: dict[str, Iterable[dict]] = {}
     for entity in record_entities(connector):
-        missing = [name for name in INPUTS[entity] if name in failed or not raw.exists(name)]
+        missing = [name for name in INPUTS[entity] if not collection.arrived(name)]
         if missing:
-            reason = "; ".join(f"{name}: {failed.get(name, 'never fetched')}" for name in missing)
+            reason = "; ".join(f"{name}: {_why(collection, name)}" for name in missing)
             results[entity] = EntityRecords(skipped=f"raw data incomplete ({reason})")
             continue
         if entity in ("users", "groups") and not sources:
             sources["users"], sources["groups"] = user_and_group_sources(
-                raw.read_objects("users"), raw.read_objects("groups"), raw.read_objects("directory_roles"),
-                raw.read_objects("administrative_units"), raw.read_rows("memberships"),
-                raw.read_rows("app_role_assignments"))
-        documents = sources[entity] if entity in sources else raw.read_objects(INPUTS[entity][0])
-        results[entity] = _transform(out, entity, documents)
-    out.write_manifest({"built": sorted(e for e, r in results.items() if r.skipped is None),
-                        "skipped": {e: r.skipped for e, r in results.items() if r.skipped}})
+                objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
+                pull.memberships, pull.app_role_assignments)
+        documents = sources[entity] if entity in sources else objects[INPUTS[entity][0]]
+        results[entity] = _transform(folder, token, entity, documents)
     return results
 
 
-def _transform(out: RawStore, entity: str, documents: Iterable[dict]) -> EntityRecords:
+def _why(collection: "Collection", name: str) -> str:
+    report = collection.reports.get(name)
+    return (report.error if report else None) or "never fetched"
+
+
+def _transform(folder: DataFolder, token: str, entity: str, documents: Iterable[dict]) -> EntityRecords:
     result = EntityRecords()
-    rows = []
     for document in documents:
         outcome = apply(MAPS[entity], document)
         if outcome.record is None:
@@ -80,11 +91,12 @@ def _transform(out: RawStore, entity: str, documents: Iterable[dict]) -> EntityR
             result.rejected.append((outcome.vendor_asset_id or "(no id)", reason))
             log.warning("%s %s not sent: %s", entity, outcome.vendor_asset_id or "(no id)", reason)
             continue
-        rows.append({"vendor_asset_id": outcome.vendor_asset_id,
-                     "record": canonical_json(outcome.record)})
-    out.write_rows(entity, rows, RECORD_SCHEMA)
+        result.rows.append((outcome.vendor_asset_id, canonical_json(outcome.record)))
+    ids, texts = zip(*result.rows) if result.rows else ((), ())
+    result.file = folder.write_table(entity, token, pa.table({"vendor_asset_id": list(ids), "record": list(texts)},
+                                                             schema=RECORD_SCHEMA))
     checkpoint(f"records:{entity}:written")
-    result.count = len(rows)
+    result.count = len(result.rows)
     return result
 
 
@@ -93,11 +105,5 @@ def canonical_json(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def read_records(home: Path, connector: str, entity: str) -> list[tuple[str, dict]]:
-    return [(vendor_id, json.loads(text)) for vendor_id, text in read_record_texts(home, connector, entity)]
-
-
-def read_record_texts(home: Path, connector: str, entity: str) -> list[tuple[str, str]]:
-    """Records as their canonical JSON text: what the local inventory stores, without re-parsing."""
-    table = RawStore(home, connector, "records").read_table(entity)
-    return list(zip(table.column("vendor_asset_id").to_pylist(), table.column("record").to_pylist()))
+def parsed(rows: list[tuple[str, str]]) -> list[tuple[str, dict]]:
+    return [(vendor_id, json.loads(text)) for vendor_id, text in rows]

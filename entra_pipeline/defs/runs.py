@@ -1,0 +1,61 @@
+"""What the Dagster layer knows about runs: how a run was launched, what a failed step raised,
+and marking a run whose process died as failed (a lease that expired names it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import dagster as dg
+
+from ..state import with_remedy
+from ..store import LeaseInfo
+
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def launched_by(run: dg.DagsterRun) -> str:
+    tags = run.tags
+    if tags.get("entra/trigger"):
+        return tags["entra/trigger"]
+    if "dagster/backfill" in tags:
+        return "backfill"
+    if "dagster/schedule_name" in tags:
+        return "schedule"
+    if "dagster/sensor_name" in tags:
+        return "sensor"
+    return "ui"
+
+
+def fail_dead_run(instance: dg.DagsterInstance, dead: LeaseInfo, by: str | None = None) -> bool:
+    """Mark the run of an expired lease failed in this instance, unless it already ended (or
+    belongs to another instance): a STARTED run nobody finishes would hold the connector's
+    run-queue slot forever."""
+    run = instance.get_run_by_id(dead.run_id)
+    if run is None or run.status in FINISHED:
+        return False
+    beat = dt.datetime.fromtimestamp(dead.heartbeat_at, dt.timezone.utc)
+    instance.report_run_failed(run, message=(
+        f"the run's process stopped heartbeating at {beat:%Y-%m-%d %H:%M:%S} UTC (killed, out of memory or its "
+        f"machine lost) and its lease on the connector expired" + (f"; run {by} took the connector over" if by else "")))
+    return True
+
+
+def raised_error(event: dg.DagsterEvent):
+    """What a failed step raised, unwrapped from Dagster's DagsterExecutionStepExecutionError."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
+        error = error.cause
+    return error
+
+
+QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ")
+
+
+def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
+    """The error a failed step raised (e.g. "nothing could be fetched ..."), not Dagster's summary."""
+    for event in step_failures:
+        error = raised_error(event)
+        if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
+            return with_remedy(QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600])
+    return "the run failed before its sync step finished; see the run's logs"
