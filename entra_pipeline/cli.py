@@ -317,8 +317,8 @@ def _link_ages(store, connector, now) -> dict[str, float | str]:
     ages: dict[str, float | str] = {}
     for entity, entry in store.delta_links(connector.name).items():
         try:
-            issued = dt.datetime.fromisoformat(entry["issued_at"])
-            ages[entity] = round((now - issued).total_seconds() / 3600, 2)
+            hours = round((now - dt.datetime.fromisoformat(entry["issued_at"])).total_seconds() / 3600, 2)
+            ages[entity] = hours if hours > -0.1 else "dated in the future (the next run pulls it in full)"
         except (TypeError, ValueError):
             ages[entity] = "damaged (the next run pulls it in full)"
     return ages

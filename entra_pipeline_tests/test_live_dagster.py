@@ -83,6 +83,18 @@ def finished(server: LiveDagster, run_id: str) -> tuple[str, dict]:
                                                        else None)(run_status(server, run_id)), timeout=240)
 
 
+def launch_sync(server: LiveDagster, home: Path, connector) -> str:
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
+    launched = server.graphql(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
+        "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+        {"params": {"selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
+                    "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]}}})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
 def test_the_daemon_runs_the_schedule_and_the_sensors(live):
     # First: the schedule fires a minute after start; later tests' runs then have the connector to themselves.
     server, _, _, _ = live
@@ -115,14 +127,7 @@ def test_graphql_launches_a_sync_run_and_the_sensor_records_processed(live):
         "repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename } }",
         {"repo": REPO_SELECTOR, "name": "live__baseline_cycles", "key": cycle})["addDynamicPartition"]
     assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
-    launched = server.graphql(
-        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
-        "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
-                    "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]}}})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    run_id = launch_sync(server, home, connector)
     status, tags = finished(server, run_id)
     assert status == "SUCCESS" and tags["entra/state"] == "processed" and tags["entra/pull"] in ("baseline", "delta")
     recorded = wait_for("the run-status sensor to record the outcome", lambda: (
@@ -222,18 +227,6 @@ def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, po
     facts = json.loads(shown.stdout)
     assert facts["state"] == "Processed" and facts["last_run"]["run_id"] in runs_in_pg
     assert sum(facts["counts"]["users"][k] for k in ("inserted", "updated", "unchanged")) == 80
-
-
-def launch_sync(server: LiveDagster, home: Path, connector) -> str:
-    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
-    launched = server.graphql(
-        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
-        "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
-                    "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]}}})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
 
 
 def test_a_cli_sync_holding_the_connector_queues_the_daemons_run(live, postgres, tmp_path):
