@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from entra_pipeline.defs import build_definitions
 from entra_pipeline.defs.sensors import lifecycle_sensor
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import instance, sync
@@ -85,6 +86,16 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     assert refused == 1, said
     assert f"connector 'sim' is being synced by run " in said and f"(launched by cli, pid {first.pid} on" in said
     assert "let that run finish and run again" in said
+    # The run-failure sensor, as the daemon would run it for the refused run, leaves the holder's state alone.
+    (refused_run,) = [run for run in sync_runs(home, connector.dagster_name) if run.status.value == "FAILURE"]
+    with instance(home) as dagster_instance:
+        (failure,) = dagster_instance.all_logs(refused_run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="entra_run_failed", dagster_event=failure.dagster_event, dagster_instance=dagster_instance,
+            dagster_run=refused_run).for_run_failure()
+        build_definitions(home).resolve_sensor_def("entra_run_failed")(context)
+    held = StatusStore(open_store(home), connector.name).read()
+    assert held.state == "Processing" and held.run_id != refused_run.run_id
 
     waiting = cli(home, "sync", "--connector", connector.name, "--wait", "120")
     time.sleep(1.0)

@@ -60,17 +60,25 @@ def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinitio
     return secret_expiry
 
 
-def record_failure(store: Store, connectors: dict[str, Connector], run: dg.DagsterRun, failure: str) -> bool:
-    """A sync run that failed without recording it (it failed before its step, or its process
-    died): record Failed, unless the store already holds this run's outcome or a later run's."""
+def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
+                   run: dg.DagsterRun, failure: str) -> bool:
+    """A sync run that failed without recording it (its process died after it recorded
+    Processing, or it failed before its step): record Failed — never over another run's state
+    (a run refused because another held the connector leaves the holder's state alone)."""
     connector = connectors.get(run.tags.get("entra/connector", ""))
     if connector is None or run.tags.get("entra/kind") != SYNC_TAGS["entra/kind"]:
         return False
     status = StatusStore(store, connector.name)
     current = status.read_or_none()
-    if current is not None and current.run_id == run.run_id and current.state != PROCESSING:
+    if current is not None and current.run_id == run.run_id:
+        return current.state == PROCESSING and status.failed(run.run_id, current.run_started, failure)
+    record = instance.get_run_record_by_id(run.run_id)
+    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
+    held, expired = store.lease_holder(connector.name)
+    if (held is not None and not expired) or (current is not None and (
+            current.state == PROCESSING or current.since >= started)):
         return False
-    return status.failed(run.run_id, None, failure)
+    return status.failed(run.run_id, started, failure)
 
 
 def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstance) -> str | None:
@@ -107,6 +115,7 @@ def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.Sen
         run = context.dagster_run
         if run.tags.get("entra/kind") == SYNC_TAGS["entra/kind"]:
             context.instance.add_run_tags(run.run_id, {"entra/state": "failed"})
-        record_failure(open_store(home), connectors, run, failure_message(context.get_step_failure_events()))
+        record_failure(open_store(home), connectors, context.instance, run,
+                       failure_message(context.get_step_failure_events()))
 
     return [processed, failed]
