@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.defs.sensors import lifecycle_sensor
@@ -25,7 +26,8 @@ from entra_pipeline.runner import instance, sync
 from entra_pipeline.status import StatusStore
 from entra_pipeline.store import forget_stores, open_store
 from entra_pipeline.store.check import check
-from entra_pipeline.store.schema import anchors, baselines, delta_links, records, secret_expiry, snapshot_files, status
+from entra_pipeline.store.schema import (anchors, baselines, delta_links, records, secret_expiry,
+                                         snapshot_files, status)
 
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
@@ -230,7 +232,17 @@ DAMAGE = {
     "secret expiry garbage": lambda home, c: _sql(home, secret_expiry.update().values(document="[]")),
     "inventory record not JSON": lambda home, c: _sql(home, records.update().where(
         records.c.entity == "roles").values(record="{")),
+    "records parquet garbage": lambda home, c: _records_file(home, c, "roles").write_bytes(b"PAR1" * 40),
+    "lease row garbage": lambda home, c: _sql(home, sa.text(
+        "INSERT INTO leases VALUES (:c, 'x', 'gone', 'cli', 'elsewhere', 'one', 'elsewhere:1', 'soon', 'never', 'long')"
+    ).bindparams(c=c)),
 }
+
+
+def _records_file(home: Path, connector: str, entity: str) -> Path:
+    store = open_store(home)
+    row = store.committed_files(connector, "records")[entity]
+    return store.folder(connector, "records").path(entity, row.token)
 
 
 def _truncate(path: Path) -> None:

@@ -84,7 +84,8 @@ def _remedy(table: str, connector: str) -> str:
     if table == "records":
         return f"run `entra-pipeline sync --full --connector {connector}`: the record is delivered anew"
     if table == "qualys_delivered":
-        return "delete the row; a removal Qualys did not get is then never sent for that identity"
+        return (f"run `entra-pipeline sync --connector {connector}`: the entity's next delivery replaces it "
+                "(a removal for that identity cannot be sent)")
     if table == "status":
         return f"run `entra-pipeline sync --connector {connector}`: it records the state anew"
     return FULL.format(c=connector)

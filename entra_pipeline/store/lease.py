@@ -133,7 +133,18 @@ _HELD: set[str] = set()  # the holder tokens of the leases this process holds no
 
 
 def _info(row) -> LeaseInfo:
-    return LeaseInfo(**row._mapping)
+    fields = dict(row._mapping)
+    for name in ("acquired_at", "heartbeat_at", "ttl"):
+        try:
+            fields[name] = float(fields[name])
+        except (TypeError, ValueError):  # a damaged row holds the connector for nobody: it has expired
+            log.warning("lease row of %s is damaged (%s=%r): treated as expired", fields["connector"], name,
+                        fields[name])
+            fields[name] = 0.0
+    fields["pid"] = int(fields["pid"]) if str(fields["pid"]).isdigit() else 0
+    fields = {name: value if name in ("acquired_at", "heartbeat_at", "ttl", "pid") else str(value)
+              for name, value in fields.items()}
+    return LeaseInfo(**fields)
 
 
 def current(db: Database, connection: sa.Connection, connector: str, lock: bool = False) -> LeaseInfo | None:

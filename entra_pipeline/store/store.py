@@ -303,10 +303,9 @@ class Store:
             for row in connection.execute(sa.select(qualys_delivered).where(qualys_delivered.c.connector == connector)):
                 try:
                     state.setdefault(row.entity, {})[row.vendor_asset_id] = json.loads(row.identity)
-                except ValueError:
-                    raise StoreDamaged(f"qualys_delivered row {connector}/{row.entity}/{row.vendor_asset_id} is not "
-                                       "JSON. Remedy: delete that row; a removal Qualys did not get is then never "
-                                       "sent for it") from None
+                except ValueError:  # its removal cannot be sent without its identity; the entity's next set replaces it
+                    log.warning("qualys_delivered row %s/%s/%s is damaged: no removal can be sent for it",
+                                connector, row.entity, row.vendor_asset_id)
         return state
 
     def replace_delivered(self, connector: str, entity: str, identities: dict[str, dict], lease: Lease | None) -> None:
