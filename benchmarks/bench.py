@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
                 changed = change_one_percent(sim, home, args.seed)
                 sim.reset_stats()
                 cpu0, t0 = usage()[0], time.monotonic()
-                collect(connector, home)
+                collect(connector, open_store(home))
                 figures = report("delta", time.monotonic() - t0, usage()[0] - cpu0, sim.stats(), args.latency_ms)
                 delta_stats = sim.stats()
                 figures.update(changed_objects=changed, full_pull_ru=full_ru,
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             sim.reset_stats()
             cpu0, t0 = usage()[0], time.monotonic()
             if args.mode == "full":
-                collect(connector, home, full=True)
+                collect(connector, open_store(home), full=True)
             elif args.mode == "pipeline":
                 pipeline(connector, home, full=True)
             else:
