@@ -331,3 +331,30 @@ def test_an_older_home_folder_is_imported_once(make_sim, home):
     outcome = sync(connector, home)
     assert outcome.state == "Processed" and outcome.materialized["raw/users"]["pull_mode"] == "full"
     assert_inventory_is_the_truth(sim, home, connector)  # the stale record the old inventory held is gone
+
+
+def test_damaged_qualys_ledgers_are_named_and_the_next_delivery_replaces_them(make_sim, home, tmp_path, monkeypatch):
+    from entra_pipeline.store.schema import qualys_delivered, qualys_progress
+
+    from .fake_qualys import FakeQualys
+    from .test_qualys import destination
+
+    fake = FakeQualys(tmp_path / "gw").start()
+    try:
+        monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
+        sim = make_sim(users=30, seed=63)
+        connector = connector_for(sim, home, asset_types="identities_only",
+                                  destination=destination(fake, batch_size=20).model_dump(mode="json"))
+        assert sync(connector, home).state == "Processed"
+        _sql(home, qualys_progress.update().where(qualys_progress.c.entity == "users").values(accepted="[one"))
+        _sql(home, qualys_delivered.update().where(qualys_delivered.c.entity == "groups").values(identity="{"))
+        problems = [p.line() for p in check(open_store(home))]
+        assert any(p.startswith("sim: qualys_progress users") for p in problems), problems
+        assert any(p.startswith("sim: qualys_delivered groups/") and "Remedy" in p for p in problems), problems
+        sim.tenant.create_user(displayName="After The Damage")
+        assert sync(connector, home, full=True).state == "Processed"  # the damaged rows neither stop nor stay
+        assert [p.line() for p in check(open_store(home))] == []
+        assert set(open_store(home).qualys_delivered("sim")["users"]) == set(sim.tenant.users)
+        assert fake.violations == []
+    finally:
+        fake.stop()
