@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import pyarrow as pa
 
@@ -18,8 +18,7 @@ from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
 
-if TYPE_CHECKING:
-    from ..collect import Collection
+from ..collect import RAW_ASSETS, Collection
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,6 @@ INPUTS = {
     "servicePrincipals": ("service_principals",),
     "tenant": ("tenant",),
 }
-# raw asset -> where its data is in a Pull (objects[...] or an attribute)
-PULLED = {"users": "users", "groups": "groups", "roles": "roles", "directory_roles": "directoryRoles",
-          "administrative_units": "administrativeUnits", "applications": "applications",
-          "service_principals": "servicePrincipals", "tenant": "tenant"}
 
 
 def record_entities(connector: Connector) -> tuple[str, ...]:
@@ -53,13 +48,13 @@ class EntityRecords:
 
 
 @without_cyclic_gc
-def build_records(connector: Connector, collection: "Collection", folder: DataFolder,
+def build_records(connector: Connector, collection: Collection, folder: DataFolder,
                   token: str) -> dict[str, EntityRecords]:
     """Records of every entity whose inputs all arrived in `collection`, from the pulled data
     itself (which is released here: the records are what goes on)."""
     pull, collection.pull = collection.pull, None
     assert pull is not None, "a collection's data goes to one records step"
-    objects = {asset: pull.objects.get(source, []) for asset, source in PULLED.items()}
+    objects = {asset: pull.objects.get(source, []) for asset, (_, source) in RAW_ASSETS.items() if source}
     results: dict[str, EntityRecords] = {}
     sources: dict[str, Iterable[dict]] = {}
     for entity in record_entities(connector):
@@ -77,7 +72,7 @@ def build_records(connector: Connector, collection: "Collection", folder: DataFo
     return results
 
 
-def _why(collection: "Collection", name: str) -> str:
+def _why(collection: Collection, name: str) -> str:
     report = collection.reports.get(name)
     return (report.error if report else None) or "never fetched"
 
