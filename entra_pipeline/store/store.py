@@ -25,8 +25,8 @@ from . import legacy
 from .database import Database, StoreDamaged, StoreError, put, store_url
 from .files import DataFolder, SnapshotFileError, WrittenFile, to_json
 from .lease import Lease, LeaseInfo, acquire, current
-from .schema import (PER_CONNECTOR, SCHEMA_VERSION, anchors, baselines, delta_links, meta, metadata, qualys_delivered,
-                     qualys_progress, records, secret_expiry, snapshot_files, status)
+from .schema import (PER_CONNECTOR, SCHEMA_VERSION, anchors, baselines, delta_links, leases, meta, metadata,
+                     qualys_delivered, qualys_progress, records, secret_expiry, snapshot_files, status)
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,6 @@ class Store:
 
     def release_expired(self, connector: str, info: LeaseInfo) -> bool:
         """Remove a lease whose holder stopped heartbeating (the reaper); False if it moved on."""
-        from .schema import leases
-
         with self.db.write() as connection:
             held = current(self.db, connection, connector, lock=True)
             if held is None or held.holder != info.holder or not held.expired(self.db.now(connection)):
