@@ -86,7 +86,7 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
 
     refused, said = finished(cli(home, "sync", "--connector", connector.name, "--wait", "1"))
     assert refused == 1, said
-    assert f"connector 'sim' is being synced by run " in said and f"(launched by cli, pid {first.pid} on" in said
+    assert "connector 'sim' is being synced by run " in said and f"(launched by cli, pid {first.pid} on" in said
     assert "let that run finish and run again" in said
     # The run-failure sensor, as the daemon would run it for the refused run, leaves the holder's state alone.
     (refused_run,) = [run for run in sync_runs(home, connector.dagster_name) if run.status.value == "FAILURE"]

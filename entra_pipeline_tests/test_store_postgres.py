@@ -4,8 +4,6 @@ check`, and the kill campaign — each test in a schema of its own on one server
 
 from __future__ import annotations
 
-import subprocess
-import time
 import uuid
 
 import pytest

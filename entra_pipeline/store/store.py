@@ -26,7 +26,7 @@ from .database import Database, StoreDamaged, StoreError, put, store_url
 from .files import DataFolder, SnapshotFileError, WrittenFile, to_json
 from .lease import Lease, LeaseInfo, acquire, current
 from .schema import (PER_CONNECTOR, SCHEMA_VERSION, anchors, baselines, delta_links, leases, meta, metadata,
-                     qualys_delivered, qualys_progress, records, secret_expiry, snapshot_files, status)
+                     qualys_delivered, qualys_progress, records, snapshot_files, status)
 
 log = logging.getLogger(__name__)
 
