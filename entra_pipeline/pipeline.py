@@ -43,7 +43,11 @@ class NothingFetched(Exception):
 class Started:
     lease: Lease
     full: bool
-    took_over: LeaseInfo | None  # a holder that had stopped heartbeating, now recorded failed
+
+    @property
+    def took_over(self) -> LeaseInfo | None:
+        """A holder that had stopped heartbeating, now recorded failed."""
+        return self.lease.took_over
 
     @property
     def pull(self) -> str:
@@ -68,10 +72,6 @@ class Delivered:
     state: RunState
 
 
-DIED = ("its process stopped heartbeating (killed, out of memory or its machine lost) at {beat:%Y-%m-%d %H:%M:%S} "
-        "UTC; run {run} took the connector over")
-
-
 def failure_reason(error: BaseException) -> str:
     text = str(error).strip().split("\n")[0][:600] or type(error).__name__
     return with_remedy(text)
@@ -87,12 +87,10 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
     status = StatusStore(store, connector.name)
     try:
         if lease.took_over:
-            dead = lease.took_over
-            status.failed(dead.run_id, dt.datetime.fromtimestamp(dead.acquired_at, dt.timezone.utc),
-                          DIED.format(beat=dt.datetime.fromtimestamp(dead.heartbeat_at, dt.timezone.utc), run=run_id))
+            status.died(lease.took_over, by=run_id)
         full = mode == "baseline" or not BaselineCycles(connector, store).baseline_done(cycle)
         status.processing(lease, started, cycle, "baseline" if full else "delta")
-        yield Started(lease, full, lease.took_over)
+        yield Started(lease, full)
         store.remove_uncommitted(connector.name)  # what killed runs wrote: nothing trusts it
 
         collection = collect(connector, store, settings, full=full)

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from .config import Connector
 from .schedule import describe, next_run
-from .store import Lease, Store, StoreDamaged
+from .store import Lease, LeaseInfo, Store, StoreDamaged
 from .store import status as table
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
@@ -69,6 +69,10 @@ class StatusStore:
             state=FAILED, since=now, run_id=run_id, run_started=started or now, reasons=[reason], cycle=cycle,
             pull=pull, launched_by=launched).model_dump_json(), lease)
         return True
+
+    def died(self, dead: LeaseInfo, by: str | None = None) -> bool:
+        """Record Failed for a run whose lease expired because its process died."""
+        return self.failed(dead.run_id, dt.datetime.fromtimestamp(dead.acquired_at, dt.timezone.utc), dead.died(by))
 
     def waiting(self, now: dt.datetime, scheduled: bool) -> bool:
         """Registered -> Scheduled (or back) for a connector with no run yet; True if it changed."""

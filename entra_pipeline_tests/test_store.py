@@ -100,8 +100,12 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     assert held.state == "Processing" and held.run_id != refused_run.run_id
 
     waiting = cli(home, "sync", "--connector", connector.name, "--wait", "120")
+    deadline = time.monotonic() + 60  # its run has started, beside the first one, and waits for the lease
+    while sum(run.status.value == "STARTED" for run in sync_runs(home, connector.dagster_name)) < 2:
+        assert waiting.poll() is None and time.monotonic() < deadline, "the third sync did not start and wait"
+        time.sleep(0.2)
     time.sleep(1.0)
-    assert waiting.poll() is None  # waits for the lease
+    assert waiting.poll() is None and open_store(home).lease_holder(connector.name)[0].pid == first.pid
     release("raw:all:written", gate)
     code, out = finished(first)
     assert code == 0 and "Processed" in out, out
@@ -358,3 +362,4 @@ def test_damaged_qualys_ledgers_are_named_and_the_next_delivery_replaces_them(ma
         assert fake.violations == []
     finally:
         fake.stop()
+

@@ -3,7 +3,6 @@ and marking a run whose process died as failed (a lease that expired names it)."
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import dagster as dg
@@ -34,10 +33,7 @@ def fail_dead_run(instance: dg.DagsterInstance, dead: LeaseInfo, by: str | None 
     run = instance.get_run_by_id(dead.run_id)
     if run is None or run.status in FINISHED:
         return False
-    beat = dt.datetime.fromtimestamp(dead.heartbeat_at, dt.timezone.utc)
-    instance.report_run_failed(run, message=(
-        f"the run's process stopped heartbeating at {beat:%Y-%m-%d %H:%M:%S} UTC (killed, out of memory or its "
-        f"machine lost) and its lease on the connector expired" + (f"; run {by} took the connector over" if by else "")))
+    instance.report_run_failed(run, message=f"the run failed: {dead.died(by)}")
     return True
 
 

@@ -87,13 +87,9 @@ def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstan
     held, expired = store.lease_holder(connector.name)
     if held is None or not expired or not store.release_expired(connector.name, held):
         return None
-    beat = dt.datetime.fromtimestamp(held.heartbeat_at, dt.timezone.utc)
-    StatusStore(store, connector.name).failed(
-        held.run_id, dt.datetime.fromtimestamp(held.acquired_at, dt.timezone.utc),
-        f"its process stopped heartbeating (killed, out of memory or its machine lost) at {beat:%Y-%m-%d %H:%M:%S} UTC")
+    StatusStore(store, connector.name).died(held)
     marked = fail_dead_run(instance, held)
-    return f"run {held.run_id} stopped heartbeating at {beat:%H:%M:%S} UTC: recorded Failed" + (
-        ", and marked failed in Dagster" if marked else "")
+    return f"run {held.run_id}: {held.died()}: recorded Failed" + (", and marked failed in Dagster" if marked else "")
 
 
 def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:

@@ -108,20 +108,15 @@ class Database:
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.OperationalError as error:
+        except sa.exc.DatabaseError as error:  # OperationalError among them
             text = str(error.orig)
             if self.sqlite and ("not a database" in text or "malformed" in text):
                 raise StoreDamaged(self._damaged(text)) from None
             if self.sqlite and ("disk I/O error" in text or "disk is full" in text or "unable to open" in text):
                 raise StoreError(f"the store {self.path} cannot be used: {text}") from None
-            if self.sqlite:
-                raise
-            raise StoreError(f"the store {self.describe()} cannot be reached: {text.splitlines()[0]}. Remedy: "
-                             f"check that the server is up and {STORE_ENV} names it") from None
-        except sa.exc.DatabaseError as error:
-            text = str(error.orig)
-            if self.sqlite and ("not a database" in text or "malformed" in text):
-                raise StoreDamaged(self._damaged(text)) from None
+            if not self.sqlite and isinstance(error, sa.exc.OperationalError):
+                raise StoreError(f"the store {self.describe()} cannot be reached: {text.splitlines()[0]}. Remedy: "
+                                 f"check that the server is up and {STORE_ENV} names it") from None
             raise
 
     def _damaged(self, text: str) -> str:

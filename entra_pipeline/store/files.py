@@ -100,11 +100,19 @@ class DataFolder:
             raise SnapshotFileError(f"{self.stage} file {path} is missing") from None
         except (pa.ArrowException, OSError) as error:
             raise SnapshotFileError(f"{self.stage} file {path} is not readable Parquet ({error})") from None
-        found = (table.schema.metadata or {}).get(TOKEN_KEY, b"").decode()
-        if found != token or (rows is not None and table.num_rows != rows):
-            raise SnapshotFileError(f"{self.stage} file {path} is not the one committed (token {found or 'none'}, "
-                                    f"{table.num_rows} rows; committed {token}, {rows} rows)")
+        _same(path, self.stage, table.schema.metadata, table.num_rows, token, rows)
         return table
+
+    def verify(self, name: str, token: str, rows: int) -> None:
+        """What `read_table` checks, from the file's footer alone (for `store check`)."""
+        path = self.path(name, token)
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except FileNotFoundError:
+            raise SnapshotFileError(f"{self.stage} file {path} is missing") from None
+        except (pa.ArrowException, OSError) as error:
+            raise SnapshotFileError(f"{self.stage} file {path} is not readable Parquet ({error})") from None
+        _same(path, self.stage, meta.metadata, meta.num_rows, token, rows)
 
     def read_objects(self, name: str, token: str, rows: int | None = None) -> list[dict]:
         table = self.read_table(name, token, rows)
@@ -120,6 +128,13 @@ class DataFolder:
         for path in self.root.iterdir():
             if path not in keep:
                 path.unlink(missing_ok=True)
+
+
+def _same(path: Path, stage: str, metadata: dict | None, found_rows: int, token: str, rows: int | None) -> None:
+    found = (metadata or {}).get(TOKEN_KEY, b"").decode()
+    if found != token or (rows is not None and found_rows != rows):
+        raise SnapshotFileError(f"{stage} file {path} is not the one committed (token {found or 'none'}, "
+                                f"{found_rows} rows; committed {token}, {rows} rows)")
 
 
 def _storable(text: str) -> str:

@@ -72,6 +72,12 @@ class LeaseInfo:
             return True
         return now - self.heartbeat_at > self.ttl or process_gone(self.process)
 
+    def died(self, by: str | None = None) -> str:
+        """Why this holder's run failed: its process stopped heartbeating (and who took over)."""
+        beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.timezone.utc)
+        return (f"its process stopped heartbeating (killed, out of memory or its machine lost) at "
+                f"{beat:%Y-%m-%d %H:%M:%S} UTC" + (f"; run {by} took the connector over" if by else ""))
+
     def describe(self) -> str:
         since = dt.datetime.fromtimestamp(self.acquired_at, dt.timezone.utc)
         beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.timezone.utc)
