@@ -133,7 +133,8 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     issued_at = dt.datetime.now(dt.timezone.utc)
     secret = connector.secret(store.home)
     wanted = raw_assets_for(connector)
-    base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES)
+    base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES,
+                                                           connector.graph_host)
     snapshot = _snapshot(store, connector.name, base)
     links = base.links if snapshot is not None else {}
 

@@ -363,3 +363,19 @@ def test_damaged_qualys_ledgers_are_named_and_the_next_delivery_replaces_them(ma
     finally:
         fake.stop()
 
+
+def test_links_naming_another_graph_endpoint_are_a_named_full_resync(baseline, make_sim, home):
+    """The endpoint changed (a proxy added, the demo's simulator restarted on another port): the
+    stored links name an origin nothing answers at; the run pulls in full instead of retrying them."""
+    sim, connector = baseline
+    moved = make_sim(users=60, seed=61, delta_members_per_page=10)  # the same tenant, on another port
+    assert moved.info.graph_endpoint != sim.info.graph_endpoint
+    sim.stop()
+    connector = connector_for(moved, home)
+    outcome = sync(connector, home)
+    assert outcome.state == "Processed", outcome.failure
+    for entity in ("users", "groups"):
+        raw = outcome.materialized[f"raw/{entity}"]
+        assert raw["pull_mode"] == "full" and "not the configured Graph endpoint" in raw["resync_reason"], raw
+    assert_inventory_is_the_truth(moved, home, connector)
+    assert sync(connector, home).materialized["raw/users"]["pull_mode"] == "delta"

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ValidationError
@@ -147,9 +148,11 @@ class Store:
             files[row.name] = CommittedFile(row.name, row.token, row.rows)
         return files
 
-    def snapshot_base(self, connector: str, now: dt.datetime, needs: dict[str, tuple[str, ...]]) -> SnapshotBase:
-        """The links a delta run may use: young enough, and issued for files that are still the
-        committed ones and still on disk unchanged. Anything else is a named full resync."""
+    def snapshot_base(self, connector: str, now: dt.datetime, needs: dict[str, tuple[str, ...]],
+                      graph: str) -> SnapshotBase:
+        """The links a delta run may use: young enough, naming the configured Graph endpoint
+        `graph`, and issued for files that are still the committed ones and still on disk
+        unchanged. Anything else is a named full resync."""
         base = SnapshotBase()
         with self.db.read() as connection:
             rows = connection.execute(sa.select(delta_links).where(delta_links.c.connector == connector)).all()
@@ -172,6 +175,10 @@ class Store:
             if age < -dt.timedelta(minutes=5):
                 base.resync[row.entity] = (f"its delta link is dated {entry.issued_at.isoformat()}, in the future "
                                            "(clock or restored state): full resync")
+                continue
+            if _origin(entry.link) != _origin(graph):
+                base.resync[row.entity] = (f"its delta link names {_origin(entry.link)}, not the configured Graph "
+                                           f"endpoint {_origin(graph)} (the endpoint changed): full resync")
                 continue
             problem = self._snapshot_problem(connector, needs[row.entity], entry.snapshot, files)
             if problem:
@@ -344,6 +351,11 @@ class Store:
 def _put(connection: sa.Connection, table: sa.Table, key: dict, values: dict) -> None:
     """Insert or replace one row."""
     put(connection, table, [{**key, **values}], list(key), list(values))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _first_error(error: Exception) -> str:
