@@ -51,8 +51,8 @@ def new_token() -> str:
 
 
 def to_json(value: object) -> str:
-    """The one way the project writes JSON for storage: compact, non-ASCII kept. Lone UTF-16
-    surrogates (valid JSON escapes Graph may send, not valid UTF-8) stay escaped."""
+    """The one way the project writes JSON for storage: compact, non-ASCII kept (text from Graph
+    is valid Unicode: graph/decode.py repairs what is not on the way in)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -84,7 +84,7 @@ class DataFolder:
         return WrittenFile(self.stage, name, token, table.num_rows)
 
     def write_objects(self, name: str, token: str, objects: list[dict]) -> WrittenFile:
-        rows = {"id": [o["id"] for o in objects], "object": [_storable(to_json(o)) for o in objects]}
+        rows = {"id": [o["id"] for o in objects], "object": [to_json(o) for o in objects]}
         return self.write_table(name, token, pa.table(rows, schema=OBJECT_SCHEMA))
 
     def write_rows(self, name: str, token: str, rows: list[dict], schema: pa.Schema) -> WrittenFile:
@@ -136,11 +136,3 @@ def _same(path: Path, stage: str, metadata: dict | None, found_rows: int, token:
         raise SnapshotFileError(f"{stage} file {path} is not the one committed (token {found or 'none'}, "
                                 f"{found_rows} rows; committed {token}, {rows} rows)")
 
-
-def _storable(text: str) -> str:
-    """A lone surrogate (half an emoji) cannot be encoded as UTF-8: keep the object ASCII-escaped."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
