@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_connectors, cli_store
+from . import cli_connectors, cli_store, redact
 from .cli_connectors import home_argument as _home_argument
 from .qualys.maps import MAPS
 
@@ -500,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     from .store import StoreError
 
     os.umask(0o077)  # everything this process writes (state, Parquet, Dagster's logs) is owner-only
+    redact.install()  # and every log line masks the secrets this process holds
     args = build_parser().parse_args(argv)
     # azure-identity logs each refused token request in full at WARNING; our messages already
     # name the AADSTS error and its remedy.

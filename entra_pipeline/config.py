@@ -19,6 +19,8 @@ import yaml
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from . import redact
+
 HOME_ENV = "ENTRA_PIPELINE_HOME"
 KEY_ENV = "ENTRA_PIPELINE_KEY"
 CONNECTORS_FILE = "connectors.yaml"
@@ -88,11 +90,14 @@ def resolve_secret(home: Path, stored: str | None, env: str | None, owner: str) 
         value = os.environ.get(env)
         if not value:
             raise ConfigError(f"{owner}: environment variable {env} is not set")
+        redact.remember(value)
         return SecretStr(value)
     try:
-        return SecretBox(home).decrypt(stored or "")
+        secret = SecretBox(home).decrypt(stored or "")
     except ConfigError as error:
         raise ConfigError(f"{owner}: {error}") from None
+    redact.remember(secret.get_secret_value())  # masked in every text this process writes from now on
+    return secret
 
 
 # --------------------------------------------------------------------------- models

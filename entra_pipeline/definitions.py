@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 
+from . import redact
 from .config import home_folder
 from .defs import build_definitions
 
@@ -12,4 +13,5 @@ from .defs import build_definitions
 @dg.definitions
 def defs() -> dg.Definitions:
     os.umask(0o077)  # run workers load this too: their state, Parquet and compute logs stay owner-only
+    redact.install()  # and every log line they write has the secrets they hold masked
     return build_definitions(home_folder())
