@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
+from .graph.decode import Repair
 from .graph.delta import Round, Snapshot
 from .graph.plan import Pull, SetBasedPlan, entities_for
 from .graph.secret_expiry import SecretExpiry, note_secret_expiry
@@ -120,6 +121,15 @@ def _snapshot(store: Store, connector: str, base: SnapshotBase) -> Snapshot | No
     return snapshot if base.links else None
 
 
+def _report_repairs(repairs: list[Repair], shown: int = 50) -> None:
+    """Each object whose text was repaired on the way in (graph/decode.py), by name: it is stored
+    and sent repaired, the run is not the worse for it, and the operator can fix the source."""
+    for repair in repairs[:shown]:
+        log.warning("text repaired: %s", repair)
+    if len(repairs) > shown:
+        log.warning("text repaired in %d more values (the first %d are listed above)", len(repairs) - shown, shown)
+
+
 @without_cyclic_gc
 def collect(connector: Connector, store: Store, settings: ClientSettings | None = None,
             full: bool = False) -> Collection:
@@ -153,6 +163,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
 
     asyncio.run(pull())
     [(result, client, (expiry, expiry_warning))] = pulled
+    _report_repairs(client.repairs)
     folder, token = store.folder(connector.name, "raw"), new_token()
     reports: dict[str, AssetReport] = {}
     files: dict[str, WrittenFile] = {}

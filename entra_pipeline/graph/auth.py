@@ -1,16 +1,29 @@
 """Credentials for a connector: azure-identity's ClientSecretCredential against the
 connector's cloud (or an explicit authority such as the simulator), TLS verified, with a
-custom CA only when the connector names one."""
+custom CA only when the connector names one; and `TokenSource`, the one place a run's access
+tokens come from and are renewed."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import ssl
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import ClientSecretCredential
 from pydantic import SecretStr
 
+from .. import redact
 from ..config import CLOUDS, Connector
+
+log = logging.getLogger(__name__)
+
+# Seconds one token request may take, retries included; a hung identity platform or proxy is
+# then named as such instead of surfacing as retries of every Graph call.
+TOKEN_TIMEOUT_ENV = "ENTRA_PIPELINE_TOKEN_TIMEOUT"
+DEFAULT_TOKEN_TIMEOUT = 30.0
 
 KNOWN_AUTHORITIES = {login for login, _ in CLOUDS.values()}
 
@@ -30,8 +43,91 @@ def credential(connector: Connector, secret: SecretStr) -> ClientSecretCredentia
         options["disable_instance_discovery"] = True
     if connector.ca_bundle:
         options["connection_verify"] = str(connector.ca_bundle)
+    # azure-core's default is 10 retries with up to 120 s between them: minutes before a broken
+    # token endpoint is reported. Two retries ride out a blip; TokenSource bounds the total.
+    options["retry_total"] = 2
+    redact.remember(secret.get_secret_value())
     return ClientSecretCredential(connector.tenant_id, connector.client_id, secret.get_secret_value(), **options)
 
 
 def graph_host_name(connector: Connector) -> str:
     return urlsplit(connector.graph_host).hostname or ""
+
+
+def token_timeout() -> float:
+    value = os.environ.get(TOKEN_TIMEOUT_ENV)
+    try:
+        return float(value) if value else DEFAULT_TOKEN_TIMEOUT
+    except ValueError:
+        raise ValueError(f"{TOKEN_TIMEOUT_ENV}={value!r} is not a number of seconds") from None
+
+
+class TokenEndpointError(Exception):
+    """The identity platform did not issue a token: named as such, with a remedy."""
+
+
+class TokenSource:
+    """The credential every request of a run gets its token from (azure-identity's
+    AsyncTokenCredential protocol, as kiota calls it).
+
+    Renewing swaps in a new credential (a token Graph calls expired before its stated lifetime
+    stays in the old credential's cache until then) but closes the old one only at the end:
+    a request still fetching its token through it finishes, and none finds its transport
+    closed. One token request at a time; a failure for good is remembered, so the run's other
+    requests fail at once with the same reason instead of each waiting out the timeout."""
+
+    def __init__(self, connector: Connector, secret: SecretStr, timeout: float | None = None) -> None:
+        self.connector, self._secret = connector, secret
+        self.timeout = token_timeout() if timeout is None else timeout
+        self.generation = 0  # how many times the credential was renewed
+        self._current = credential(connector, secret)
+        self._retired: list[ClientSecretCredential] = []
+        self._lock = asyncio.Lock()
+        self._failed: TokenEndpointError | None = None
+
+    async def get_token(self, *scopes: str, **options):
+        if self._failed:
+            raise self._failed
+        async with self._lock:
+            if self._failed:
+                raise self._failed
+            try:
+                token = await asyncio.wait_for(self._current.get_token(*scopes, **options), self.timeout)
+            except asyncio.TimeoutError:
+                self._failed = TokenEndpointError(
+                    f"the identity platform at {self.connector.login_host} did not issue a token in "
+                    f"{self.timeout:g} s: check the proxy and the authority host (login_endpoint)")
+            except ClientAuthenticationError as error:
+                self._failed = TokenEndpointError(self._refused(error))
+            except Exception as error:  # noqa: BLE001 - e.g. a 200 without access_token: KeyError
+                self._failed = TokenEndpointError(
+                    f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
+                    f"({type(error).__name__}: {redact.mask(str(error))[:200]}): check the authority host "
+                    "(login_endpoint) and any proxy in between")
+            if self._failed:
+                raise self._failed
+        redact.remember(token.token)
+        return token
+
+    def _refused(self, error: ClientAuthenticationError) -> str:
+        answer = redact.mask(" ".join(str(error.message or error).split()))[:400]
+        status = getattr(error.response, "status_code", None)
+        where = f"the identity platform at {self.connector.login_host}"
+        if status is not None and status >= 500:
+            return f"{where} failed ({status}): {answer}: retry later; if it persists, check the proxy in between"
+        return (f"{where} refused the credentials: {answer}: check tenant_id, client_id and the client secret "
+                "(entra-pipeline connector add --replace)")
+
+    def renew(self, seen_generation: int) -> None:
+        """A new credential, once for all requests that saw the same refused token."""
+        if self.generation != seen_generation:
+            return  # another request already renewed it
+        self.generation += 1
+        self._retired.append(self._current)
+        self._current = credential(self.connector, self._secret)
+        log.warning("Graph refused the access token as expired: a new token is requested")
+
+    async def close(self) -> None:
+        for each in (*self._retired, self._current):
+            await each.close()
+        self._retired.clear()

@@ -25,17 +25,21 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
-from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
+from kiota_http.middleware.options import RedirectHandlerOption, ResponseHandlerOption, RetryHandlerOption
 from msgraph import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
+from .. import redact
 from ..killpoints import checkpoint
 from ..config import Connector
-from .auth import credential, graph_host_name, tls_context
+from . import decode
+from .auth import TokenEndpointError, TokenSource, graph_host_name, tls_context
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REDIRECTS = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
 # Which part of a plan a request belongs to, so each asset can report its own Graph cost.
 PART: contextvars.ContextVar[str] = contextvars.ContextVar("graph_part", default="other")
 
@@ -44,12 +48,30 @@ class GraphError(Exception):
     """A Graph request that failed for good. Carries status and Graph's error code."""
 
     def __init__(self, status: int, code: str, message: str, url: str) -> None:
-        super().__init__(f"{status} {code}: {message} ({url.split('?')[0]})")
-        self.status, self.code, self.message, self.url = status, code, message, url
+        super().__init__(redact.mask(f"{status} {code}: {message} ({url.split('?')[0]})"))
+        self.status, self.code, self.message, self.url = status, code, redact.mask(message), url
+
+    @property
+    def gone(self) -> bool:
+        """The object the request names does not exist (any more): Graph's answer for a deleted object."""
+        return self.status == 404 and self.code in ("Request_ResourceNotFound", "ResourceNotFound")
 
 
 class GraphPagingError(GraphError):
     pass
+
+
+class TokenError(GraphError):
+    """No token to call Graph with; the message says where and what to check."""
+
+    def __init__(self, error: TokenEndpointError, url: str) -> None:
+        Exception.__init__(self, str(error))
+        self.status, self.code, self.message, self.url = 0, "TokenEndpoint", str(error), url
+
+
+class ForeignOrigin(GraphError):
+    """A link or redirect to anywhere but the configured Graph endpoint: not followed, the token
+    is for that endpoint only."""
 
 
 class ResponseTooLarge(Exception):
@@ -133,11 +155,36 @@ def _resource_units(response: httpx.Response) -> int:
     return int(value) if value.isascii() and value.isdigit() else 0
 
 
-def _expired_token(response: httpx.Response) -> bool:
+def origin_of(url: str) -> str:
     try:
-        return json.loads(response.content)["error"]["code"] == "InvalidAuthenticationToken"
-    except (ValueError, KeyError, TypeError):
-        return False
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "(not a URL)"
+    return f"{parts.scheme}://{parts.netloc.decode('ascii')}".lower()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
+def error_of(content: bytes) -> tuple[str, str]:
+    """The code and message of an error answer, whatever its shape: Graph's
+    `{"error": {"code", "message"}}`, OAuth's `{"error": "...", "error_description": "..."}`
+    (identity endpoints, gateways), or any other body (HTML, text, a JSON list) as text."""
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return _one_line(str(error.get("code") or "")), _one_line(str(error.get("message") or ""))
+        if isinstance(error, str):
+            return _one_line(error), _one_line(str(body.get("error_description") or body.get("message") or ""))
+        if isinstance(body.get("message"), str):
+            return "", _one_line(body["message"])
+    text = content.decode("utf-8", "replace")
+    return "", _one_line(text) or "(empty body)"
 
 
 class GraphClient:
@@ -152,30 +199,14 @@ class GraphClient:
                                              limits=httpx.Limits(max_connections=self.settings.concurrency * 2))
         self._http = httpx.AsyncClient(transport=SizeLimitedTransport(transport, self.settings.max_response_bytes),
                                        timeout=httpx.Timeout(self.settings.page_timeout, connect=30))
-        self._middleware = GraphClientFactory.create_with_default_middleware(client=self._http)
-        self._credential, self._adapter = self._authenticated()
-        self._generation = 0  # how many times the credential was renewed
-        self.gate = asyncio.Semaphore(self.settings.concurrency)
-
-    def _authenticated(self):
-        """A credential with its own token cache, and the request adapter that uses it."""
-        fresh = credential(self.connector, self._secret)
-        auth = AzureIdentityAuthenticationProvider(fresh, scopes=[self.connector.graph_scope],
+        self.origin = origin_of(self.base)
+        self.repairs: list[decode.Repair] = []  # objects whose text was repaired on the way in
+        self.tokens = TokenSource(connector, secret)
+        auth = AzureIdentityAuthenticationProvider(self.tokens, scopes=[self.connector.graph_scope],
                                                    allowed_hosts=[graph_host_name(self.connector)])
-        adapter = GraphRequestAdapter(auth, self._middleware)
-        adapter.base_url = self.base
-        return fresh, adapter
-
-    async def _renew_credential(self, seen_generation: int) -> None:
-        """A token Graph calls expired before its stated lifetime (revoked, clock skew) stays in
-        the credential's cache until then: start from a new credential, once for all requests
-        that saw the same token."""
-        if self._generation != seen_generation:
-            return  # another request already renewed it
-        self._generation += 1
-        stale, (self._credential, self._adapter) = self._credential, self._authenticated()
-        log.warning("Graph refused the access token as expired: a new token is requested")
-        await stale.close()
+        self._adapter = GraphRequestAdapter(auth, GraphClientFactory.create_with_default_middleware(client=self._http))
+        self._adapter.base_url = self.base
+        self.gate = asyncio.Semaphore(self.settings.concurrency)
 
     async def __aenter__(self) -> "GraphClient":
         return self
@@ -185,10 +216,20 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        await self._credential.close()
+        await self.tokens.close()
 
     def url(self, path: str) -> str:
-        return path if path.startswith("https://") else f"{self.base}{path}"
+        """The URL of a path, or an absolute link (nextLink, deltaLink) if it names the configured
+        Graph endpoint; any other origin is refused before anything is sent there."""
+        if "://" not in path:
+            return f"{self.base}{path}"
+        if not self.ours(path):
+            raise ForeignOrigin(0, "ForeignOrigin", f"a link names {origin_of(path)}, not the configured Graph "
+                                f"endpoint {self.origin}: not followed (a proxy or gateway rewriting links?)", path)
+        return path
+
+    def ours(self, link: str) -> bool:
+        return origin_of(link) == self.origin
 
     # ---------------------------------------------------------------- one request
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
@@ -197,21 +238,24 @@ class GraphClient:
         for name, value in headers.items():
             info.headers.add(name, value)
         info.add_request_options([ResponseHandlerOption(NativeResponseHandler()),
-                                  RetryHandlerOption(max_retries=0, should_retry=False)])
+                                  RetryHandlerOption(max_retries=0, should_retry=False),
+                                  RedirectHandlerOption(should_redirect=False)])  # ours: same origin only
         return await asyncio.wait_for(self._adapter.send_primitive_async(info, "bytes", {}),
                                       self.settings.page_timeout)
 
     async def get(self, path: str, headers: dict[str, str] | None = None) -> dict:
         """GET one URL and return its JSON, retrying what is worth retrying."""
         url = self.url(path)
-        attempt, waited_on_429, renewals = 0, 0.0, 0
+        attempt, waited_on_429, renewals, redirects = 0, 0.0, 0, 0
         while True:
             attempt += 1
             try:
                 async with self.gate:
-                    generation = self._generation
+                    generation = self.tokens.generation
                     response = await self._send(url, headers or {})
                 self._count(response)
+            except TokenEndpointError as error:
+                raise TokenError(error, url) from None
             except ResponseTooLarge as error:  # the same request would bring the same again
                 raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
             except (httpx.TransportError, asyncio.TimeoutError) as error:
@@ -221,7 +265,9 @@ class GraphClient:
                 continue
             if response.status_code == 200:
                 try:
-                    return json.loads(response.content)
+                    page, repairs = decode.load(response.content, httpx.URL(url).path.removeprefix("/v1.0"))
+                    self.repairs.extend(repairs)
+                    return page
                 except RecursionError:  # valid JSON, nested deeper than any Graph object
                     raise GraphError(200, "JsonTooDeep", "the body nests deeper than the JSON parser "
                                      f"allows ({sys.getrecursionlimit()} levels)", url) from None
@@ -230,11 +276,15 @@ class GraphClient:
                         raise GraphError(200, "MalformedJson", "the body is not JSON", url) from None
                     await self._wait(url, None, attempt, "malformed JSON body")
                     continue
-            if response.status_code == 401 and renewals < 3 and _expired_token(response):
+            if response.status_code in REDIRECTS and redirects < MAX_REDIRECTS:
+                redirects += 1
+                url = self._redirected(url, response)
+                continue
+            if response.status_code == 401 and renewals < 3 and error_of(response.content)[0] == "InvalidAuthenticationToken":
                 if renewals:  # the new token was refused too (clock skew): give the server a moment
                     await asyncio.sleep(1.0)
                 renewals += 1
-                await self._renew_credential(generation)
+                self.tokens.renew(generation)
                 continue
             if response.status_code in RETRY_STATUSES:
                 delay = retry_after_seconds(response.headers.get("Retry-After"))
@@ -267,14 +317,19 @@ class GraphClient:
         await asyncio.sleep(delay)
         return delay
 
+    def _redirected(self, url: str, response: httpx.Response) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise GraphError(response.status_code, "RedirectWithoutLocation", "a redirect without a Location", url)
+        target = str(httpx.URL(url).join(location))
+        if origin_of(target) != self.origin:
+            raise ForeignOrigin(response.status_code, "ForeignRedirect", f"redirected to {origin_of(target)}, not the "
+                                f"configured Graph endpoint {self.origin}: not followed", url)
+        return target
+
     @staticmethod
     def _error(response: httpx.Response, url: str) -> GraphError:
-        try:
-            error = json.loads(response.content)["error"]
-            code, message = error.get("code", ""), error.get("message", "")
-        except (ValueError, KeyError, TypeError):
-            code, message = "", response.text[:200]
-        return GraphError(response.status_code, code, message, url)
+        return GraphError(response.status_code, *error_of(response.content), url)
 
     # ---------------------------------------------------------------- listings
     async def pages(self, path: str, headers: dict[str, str] | None = None,
@@ -306,6 +361,8 @@ class GraphClient:
                 "/v1.0", 1)[-1], len(page.get("value", [])))})
             yield page
             url = page.get("@odata.nextLink")
+            if url is not None and not isinstance(url, str):
+                raise GraphPagingError(200, "BadNextLink", "the page's @odata.nextLink is not a URL", first)
 
     async def collect(self, path: str, headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
         """All items of a listing (deduplicated by id when items have one) and its deltaLink, if any."""

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from ..config import ConfigError, Connector
-from .auth import credential, tls_context
+from .auth import TokenEndpointError, TokenSource, tls_context
 from .client import ClientSettings, GraphClient, GraphError
 from .permissions import requirements_for
 
@@ -113,20 +112,20 @@ def check_authentication(connector: Connector, home: Path) -> tuple[CheckResult,
         return CheckResult(CHECKS[2], False, str(error), RESOLUTIONS[CHECKS[2]]), None
 
     async def token() -> str:
-        cred = credential(connector, secret)
+        source = TokenSource(connector, secret)  # the pipeline's own: bounded in time, secrets masked
         try:
-            return (await cred.get_token(connector.graph_scope)).token
+            return (await source.get_token(connector.graph_scope)).token
         finally:
-            await cred.close()
+            await source.close()
 
     try:
         return CheckResult(CHECKS[2], True, f"token issued for application {connector.client_id}"), asyncio.run(token())
-    except (ClientAuthenticationError, AzureError, ValueError) as error:
+    except TokenEndpointError as error:
         text = str(error)
         code = next((c for c in AADSTS_MEANINGS if c + ":" in text or c + " " in text), None)
         if code is None and "authority configuration" in text:
             code = "AADSTS90002"
-        meaning = AADSTS_MEANINGS.get(code, "the identity platform refused the credentials")
+        meaning = AADSTS_MEANINGS.get(code, text)
         remedy = RESOLUTIONS["Client Secret expired" if code == "AADSTS7000222" else CHECKS[2]]
         return CheckResult(CHECKS[2], False, f"{code + ': ' if code else ''}{meaning}", remedy), None
 

@@ -61,9 +61,18 @@ async def _follow(client: GraphClient, start: str, headers: dict, merge, on_rest
     # merging is idempotent. A full round restarted must drop what it had collected.
     async for page in client.pages(start, headers, on_restart):
         for item in page.get("value", []):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                log.warning("%s: an item without an id skipped: %.200s", start.split("?")[0], item)
+                continue
             merge(item)
             result.changes += 1
         result.link = page.get("@odata.deltaLink", result.link)
+    if result.link and not (isinstance(result.link, str) and client.ours(result.link)):
+        # The changes arrived; a link elsewhere would be refused next run, so none is kept and the
+        # next run of this entity is a full round.
+        log.warning("the deltaLink of %s names another origin than the configured Graph endpoint: not kept, "
+                    "the next run pulls in full", start.split("?")[0])
+        result.link = None
     return result
 
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from .. import redact
 from .client import PART, GraphClient, GraphError
 from .delta import Round, Snapshot, merge_user, run_round
 
@@ -53,6 +54,7 @@ class Pull:
     delta_links: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     rounds: dict[str, Round] = field(default_factory=dict)  # users, groups: full, delta or resync
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) listed, then deleted mid-run
 
 
 class SetBasedPlan:
@@ -85,6 +87,10 @@ class SetBasedPlan:
         except GraphError as error:
             log.warning("could not read %s: %s", part, error)
             self.pull.failed[part] = str(error)
+            return
+        except Exception as error:  # noqa: BLE001 - an answer no code path expected: that part, not the run
+            log.warning("could not read %s: %s: %s", part, type(error).__name__, error, exc_info=True)
+            self.pull.failed[part] = f"{type(error).__name__}: {redact.mask(str(error))[:300]}"
             return
         log.info("fetched %s", self._progress(part))
 
@@ -137,16 +143,34 @@ class SetBasedPlan:
     def _containers(self, part: str, list_path: str, members_path: str, kind: str, select: str):
         async def work() -> None:
             containers, _ = await self.client.collect(f"{list_path}?$select={select}")
-            self.pull.objects[part] = containers
 
-            async def members_of(container: dict) -> list[dict]:
-                items, _ = await self.client.collect(members_path.format(id=container["id"]) + f"?$select={MEMBER_SELECT}")
-                return [{"container_id": container["id"], "container_type": kind, "member_id": m["id"],
-                         "member_type": odata_kind(m.get("@odata.type"))} for m in items]
+            async def members_of(container: dict) -> list[dict] | None:
+                items = await self._children(kind, container["id"], members_path.format(id=container["id"]) +
+                                             f"?$select={MEMBER_SELECT}")
+                return None if items is None else [
+                    {"container_id": container["id"], "container_type": kind, "member_id": m["id"],
+                     "member_type": odata_kind(m.get("@odata.type"))} for m in items]
 
-            for rows in await asyncio.gather(*(members_of(c) for c in containers)):
-                self.pull.memberships.extend(rows)
+            found = await asyncio.gather(*(members_of(c) for c in containers))
+            self.pull.objects[part] = [c for c, rows in zip(containers, found) if rows is not None]
+            for rows in found:
+                self.pull.memberships.extend(rows or ())
         return self._guard(part, work())
+
+    async def _children(self, kind: str, object_id: str, path: str) -> list[dict] | None:
+        """The items of an object's child listing; None when the object was deleted since it was
+        listed (404): it is left out of this run, and the next run sees the deletion. Any other
+        error fails the part, naming the object."""
+        try:
+            items, _ = await self.client.collect(path)
+            return items
+        except GraphError as error:
+            if error.gone:
+                log.warning("%s %s was deleted during the run (404 %s): left out, the next run sees the deletion",
+                            kind, object_id, error.code)
+                self.pull.gone.append((kind, object_id))
+                return None
+            raise GraphError(error.status, error.code, f"{kind} {object_id}: {error.message}", error.url) from None
 
     def _directory_roles(self):
         return self._containers("directoryRoles", "/directoryRoles", "/directoryRoles/{id}/members", "directoryRole",
@@ -170,18 +194,18 @@ class SetBasedPlan:
     def _app_role_assignments(self):
         async def work() -> None:
             principals, _ = await self.client.collect("/servicePrincipals?$top=999")
-            self.pull.objects["servicePrincipals"] = principals
 
-            async def assigned_to(sp: dict) -> list[dict]:
+            async def assigned_to(sp: dict) -> list[dict] | None:
                 # Every service principal, not only those defining app roles: default-access
                 # assignments (appRoleId 0000…) live on principals that define none.
-                items, _ = await self.client.collect(
-                    f"/servicePrincipals/{sp['id']}/appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}")
-                return items
+                return await self._children("servicePrincipal", sp["id"], f"/servicePrincipals/{sp['id']}/"
+                                            f"appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}")
 
+            found = await asyncio.gather(*(assigned_to(sp) for sp in principals))
+            self.pull.objects["servicePrincipals"] = [sp for sp, items in zip(principals, found) if items is not None]
             assignments: dict[str, dict] = {}
-            for items in await asyncio.gather(*(assigned_to(sp) for sp in principals)):
-                for item in items:
+            for items in found:
+                for item in items or ():
                     assignments[item["id"]] = item
             self.pull.app_role_assignments = list(assignments.values())
         return self._guard("appRoleAssignments", work())
