@@ -22,6 +22,7 @@ from .collect import FEEDS_RECORDS, SNAPSHOT_FILES, Collection, collect
 from .config import Connector
 from .cycles import BaselineCycles
 from .graph.client import ClientSettings
+from . import redact
 from .killpoints import checkpoint
 from .qualys.deliver import deliver
 from .qualys.records import EntityRecords, build_records
@@ -72,9 +73,16 @@ class Delivered:
     state: RunState
 
 
+INTERRUPTED = "stopped by SIGINT/SIGTERM: nothing committed, the next run resumes"
+
+
 def failure_reason(error: BaseException) -> str:
+    """One line, secrets masked; an interrupt (KeyboardInterrupt, Dagster's
+    DagsterExecutionInterruptedError: BaseExceptions, not Exceptions) said as what it means."""
+    if not isinstance(error, Exception):
+        return INTERRUPTED
     text = str(error).strip().split("\n")[0][:600] or type(error).__name__
-    return with_remedy(text)
+    return with_remedy(redact.mask(text))
 
 
 def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode: str = "auto",
@@ -85,6 +93,7 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
     started = dt.datetime.now(dt.timezone.utc)
     lease = store.lease(connector.name, run_id, launched_by, wait)
     status = StatusStore(store, connector.name)
+    committed_run = False
     try:
         if lease.took_over:
             status.died(lease.took_over, by=run_id)
@@ -109,9 +118,10 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         checkpoint("delta:before-commit")
         store.commit_run(lease, connector.name, _commit(connector, run_id, cycle, full, started, lease, collection,
                                                          built, set(applied), committed, state))
+        committed_run = True
         yield Delivered(applied, skipped, committed, state)
     except BaseException as error:
-        if not isinstance(error, (GeneratorExit, LeaseLost)):
+        if not isinstance(error, (GeneratorExit, LeaseLost)) and not committed_run:
             try:
                 status.failed(run_id, started, failure_reason(error), lease)
             except Exception:  # noqa: BLE001 - the run's own error is what matters; the reaper records it later

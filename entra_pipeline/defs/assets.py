@@ -7,11 +7,13 @@ records and the upload too. Inside one step each asset is yielded only when its 
 arrived whole, and the lineage raw -> records -> upload stays visible in the asset graph.
 """
 
+import traceback
 from pathlib import Path
 from typing import Literal, Optional
 
 import dagster as dg
 
+from .. import redact
 from ..collect import Collection, raw_assets_for
 from ..config import Connector
 from ..graph.secret_expiry import SecretExpiry, days_left
@@ -82,6 +84,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                                 "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
                                 f"by {connector.baseline} baseline cycle.")
     def sync(context: dg.AssetExecutionContext, config: SyncConfig):
+        redact.install()  # whichever process runs the step: its log lines mask the secrets it holds
         cycle, run_id = context.partition_key, context.run.run_id
         store = open_store(home)
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
@@ -108,7 +111,13 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         except NothingFetched as error:
             raise dg.Failure(str(error), metadata=error.errors) from None
         except (ConnectorBusy, LeaseLost, StoreError) as error:
-            raise dg.Failure(str(error)) from None
+            raise dg.Failure(redact.mask(str(error))) from None
+        except Exception as error:
+            # Dagster keeps a step's exception (message, causes, traceback) in the run's event log
+            # and shows it in the UI: what it keeps is masked, with the traceback for a bug report.
+            raise dg.Failure(redact.mask(str(error).strip().split("\n")[0][:600] or type(error).__name__),
+                             metadata={"error": type(error).__name__,
+                                       "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc()))}) from None
 
     return sync
 

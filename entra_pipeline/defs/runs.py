@@ -7,6 +7,8 @@ import re
 
 import dagster as dg
 
+from .. import redact
+from ..pipeline import INTERRUPTED
 from ..state import with_remedy
 from ..store import LeaseInfo
 
@@ -48,10 +50,16 @@ def raised_error(event: dg.DagsterEvent):
 QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ")
 
 
+INTERRUPTS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+
+
 def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
     """The error a failed step raised (e.g. "nothing could be fetched ..."), not Dagster's summary."""
     for event in step_failures:
         error = raised_error(event)
+        if error is not None and error.cls_name in INTERRUPTS:
+            return INTERRUPTED
         if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
-            return with_remedy(QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600])
+            text = QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
+            return with_remedy(redact.mask(text))
     return "the run failed before its sync step finished; see the run's logs"
