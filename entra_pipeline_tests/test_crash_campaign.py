@@ -34,6 +34,8 @@ from entra_pipeline.simulator.tenant import SimulatorError
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 
+pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
+
 KILLS = int(os.environ.get("ENTRA_CRASH_KILLS", "52"))
 DAGSTER_RECOVERY_EVERY = 8
 SEED = int(os.environ.get("ENTRA_CRASH_SEED", "20261128"))

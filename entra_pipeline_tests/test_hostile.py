@@ -10,11 +10,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from entra_pipeline.runner import sync
 
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 from .test_faults import changes, inventory_snapshot
+
+pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 
 # (fault, pull, (the entity it makes unreadable, the error the run must name) or None: read whole)
 HOSTILE = [

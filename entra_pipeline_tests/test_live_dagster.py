@@ -30,6 +30,8 @@ from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 from .live import LOCATION, REPO, REPOSITORY, LiveDagster, LocalPostgres, wait_for
 
+pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ENTRA_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 REPO_SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}

@@ -20,6 +20,8 @@ from .test_crash_campaign import campaign
 from .test_delta import assert_inventory_is_the_truth
 from .test_store import cli, finished, paused_at, release, wait_reached
 
+pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
+
 
 @pytest.fixture(scope="module")
 def postgres():
