@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from .faults import FaultSpecError
-from .http import Request, Response
+from .http import Request, Response, json_bytes
 from .tenant import SimulatorError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def route(method: str, pattern: str):
 def respond(sim: "Simulator", request: Request) -> Response:
     try:
         body = json.loads(request.body) if request.body else {}
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8
         return _reply(400, {"error": "request body is not JSON"})
     for method, pattern, handler in _ROUTES:
         found = pattern.match(request.path)
@@ -42,7 +42,7 @@ def respond(sim: "Simulator", request: Request) -> Response:
 
 
 def _reply(status: int, payload: object) -> Response:
-    return Response(status, json.dumps(payload, ensure_ascii=False).encode(), {"Content-Type": "application/json"})
+    return Response(status, json_bytes(payload), {"Content-Type": "application/json"})
 
 
 @route("GET", "/info")

@@ -15,7 +15,7 @@ from typing import Callable
 
 from .faults import Faults
 from .graph_api import Call, GraphApi
-from .http import Request, Response
+from .http import Request, Response, json_bytes
 from .identity import IdentityPlatform
 from .odata import GraphError, error_body
 from .throttle import Throttle, request_cost
@@ -101,8 +101,7 @@ class Stats:
             }
 
 
-def _json(payload: object) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+_json = json_bytes
 
 
 def _make_hostile(result: "GraphResult", fault) -> None:
