@@ -59,3 +59,29 @@ def test_clock_delta_reset_and_app_settings(make_sim):
         assert dt.timedelta(hours=23) < ahead < dt.timedelta(hours=25)
         client.admin("POST", "/tokens/expire")
         assert client.http.get("/v1.0/users", headers={"Authorization": f"Bearer {client.token()}"}).status_code == 401
+
+
+def test_deleting_service_principals_directory_roles_and_units(make_sim):
+    sim = make_sim(users=60)
+    with Wire(sim.info) as client:
+        truth = client.admin("GET", "/truth")
+        counts: dict[str, int] = {}
+        for assignment in truth["appRoleAssignments"]:
+            counts[assignment["resourceId"]] = counts.get(assignment["resourceId"], 0) + 1
+        sp_id = max(counts, key=counts.get)
+        role_id = next(r for r, members in truth["directoryRoleMembers"].items() if members)
+        unit_id = next(u for u, members in truth["administrativeUnitMembers"].items() if members)
+        client.admin("DELETE", f"/servicePrincipals/{sp_id}")
+        client.admin("DELETE", f"/directoryRoles/{role_id}")
+        client.admin("DELETE", f"/administrativeUnits/{unit_id}")
+        after = client.admin("GET", "/truth")
+        assert sp_id not in {sp["id"] for sp in after["servicePrincipals"]}
+        assert not [a for a in after["appRoleAssignments"] if sp_id in (a["resourceId"], a["principalId"])]
+        assert not [a for a in after["roleAssignments"] if a["principalId"] == sp_id]
+        assert role_id not in after["directoryRoleMembers"] and unit_id not in after["administrativeUnitMembers"]
+        assert not [a for a in after["roleAssignments"] if a["directoryScopeId"] == f"/administrativeUnits/{unit_id}"]
+        for path in (f"/servicePrincipals/{sp_id}/appRoleAssignedTo", f"/directoryRoles/{role_id}/members",
+                     f"/directory/administrativeUnits/{unit_id}/members"):
+            assert client.get(path).json()["error"]["code"] == "Request_ResourceNotFound"
+        response = client.http.delete(f"/_sim/servicePrincipals/{sp_id}")
+        assert response.status_code == 400 and "no service principal" in response.json()["error"]

@@ -126,6 +126,13 @@ def _delete(sim, request, params, body):
     return {"deleted": params[1]}
 
 
+@route("DELETE", "/(servicePrincipals|directoryRoles|administrativeUnits)/([^/]+)")
+def _delete_other(sim, request, params, body):
+    {"servicePrincipals": sim.tenant.delete_service_principal, "directoryRoles": sim.tenant.delete_directory_role,
+     "administrativeUnits": sim.tenant.delete_administrative_unit}[params[0]](params[1])
+    return {"deleted": params[1]}
+
+
 @route("POST", "/(users|groups)/([^/]+)/restore")
 def _restore(sim, request, params, body):
     return sim.tenant.restore(params[1])
