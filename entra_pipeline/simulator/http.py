@@ -18,7 +18,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request", 401: "Unauthorized",
+    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 307: "Temporary Redirect", 400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone", 411: "Length Required",
     413: "Payload Too Large", 424: "Failed Dependency", 429: "Too Many Requests", 500: "Internal Server Error",
     501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
