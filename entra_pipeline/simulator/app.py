@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Callable
-
 from urllib.parse import urlsplit
 
 from .faults import TOKEN_FAULTS, Faults, foreign_origin, odd_error
@@ -243,9 +242,11 @@ class SimulatorApp:
     # ---------------------------------------------------------------- graph
     def _graph_response(self, request: Request) -> Response:
         result = self.graph(request, in_batch=False)
-        own = {"Date": formatdate(usegmt=True)} if result.foreign else self._standard_headers(request)
-        headers = {"Content-Type": GRAPH_CONTENT_TYPE, **own, **result.headers}
-        headers = {name: value for name, value in headers.items() if value is not None}
+        if result.foreign:  # a proxy's answer: none of Graph's headers, and a None header dropped
+            headers = {"Content-Type": GRAPH_CONTENT_TYPE, "Date": formatdate(usegmt=True), **result.headers}
+            headers = {name: value for name, value in headers.items() if value is not None}
+        else:
+            headers = {"Content-Type": GRAPH_CONTENT_TYPE, **self._standard_headers(request), **result.headers}
         body = result.raw if result.raw is not None else (_json(result.payload) if result.payload is not None else b"")
         return Response(result.status, body, headers, delay=self.latency + result.delay, action=result.action)
 
@@ -325,7 +326,7 @@ class SimulatorApp:
                 self.stats.faults[f.kind] += 1
                 raise GraphError(400, "Directory_ExpiredPageToken",
                                  "The specified page token value has expired and can no longer be included in your request.")
-            target = self._named_object(route.name, params)
+            target = self._named_object(route.name, params) if self.faults.has("vanish") else None
             if target is not None and (f := self.faults.pick(path, entity, {"vanish"})):
                 self.stats.faults[f.kind] += 1
                 self.tenant.vanish(target)  # the handler below then answers 404, as for any missing object

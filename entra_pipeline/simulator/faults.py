@@ -161,6 +161,9 @@ class Faults:
         with self._lock:
             self.rules.clear()
 
+    def has(self, kind: str) -> bool:
+        return any(rule.kind == kind for rule in self.rules)
+
     def pick(self, path: str, entity: str | None, kinds: set[str]) -> FaultRule | None:
         """The first rule of `kinds` that fires for this request (each rule counts its own matches)."""
         with self._lock:
