@@ -12,19 +12,24 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Callable
+from urllib.parse import urlsplit
 
-from .faults import Faults
+from .faults import TOKEN_FAULTS, Faults, foreign_origin, odd_error
 from .graph_api import Call, GraphApi
-from .http import Request, Response
-from .identity import IdentityPlatform
+from .http import REASONS, Request, Response, json_bytes
+from .identity import IdentityPlatform, server_error
 from .odata import GraphError, error_body
 from .throttle import Throttle, request_cost
 from .tokens import TokenError, TokenSigner
 
 GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 BATCH_LIMIT = 20
-FRONT_DOOR_FAULTS = {"500", "502", "503", "504", "reset", "slow", "429", "429-no-retry-after"}
+FRONT_DOOR_FAULTS = {"500", "502", "503", "504", "reset", "slow", "429", "429-no-retry-after", "odd-error",
+                     "foreign-redirect"}
 IN_BATCH_FAULTS = {"500", "502", "503", "504", "429", "429-no-retry-after"}
+# Routes whose path names an object, and that object's kind: `vanish` deletes it.
+OBJECT_ROUTES = {"/users/{id}": "user", "/groups/{id}": "group", "/servicePrincipals/{id}": "servicePrincipal",
+                 "/directoryRoles/{id}": "directoryRole", "/directory/administrativeUnits/{id}": "administrativeUnit"}
 
 
 @dataclass
@@ -35,6 +40,7 @@ class GraphResult:
     delay: float = 0.0
     action: str | None = None
     raw: bytes | None = None  # a body that is deliberately not JSON
+    foreign: bool = False  # not Graph's answer (a proxy's): none of Graph's headers; a None header is dropped
 
 
 @dataclass
@@ -101,8 +107,35 @@ class Stats:
             }
 
 
-def _json(payload: object) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+_json = json_bytes
+HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def _odd_error(status: int, shape: str) -> GraphResult:
+    """An error as an OAuth endpoint, a proxy or a gateway answers it: not Graph's
+    {"error": {"code", "message"}} envelope."""
+    reason = REASONS.get(status, "Error")
+    content_type: str | None = "application/json"
+    if shape == "oauth":
+        body = _json({"error": reason.lower().replace(" ", "_"),
+                      "error_description": f"{status} {reason} (injected: not Graph's error shape)"})
+    elif shape == "html":
+        body, content_type = f"<html><body><h1>{status} {reason}</h1></body></html>".encode(), "text/html"
+    elif shape == "empty":
+        body, content_type = b"", None
+    else:
+        body = {"string": b'"upstream failure"', "list": b"[]", "null": b"null"}[shape]
+    return GraphResult(status, None, {"Content-Type": content_type}, raw=body, foreign=True)
+
+
+def _invalid_utf8(result: GraphResult) -> None:
+    """A broken proxy's doing: raw bytes FF FE (never valid UTF-8) at the end of the page's first
+    object's displayName, inside the JSON string."""
+    items = result.payload["value"]
+    marker = "\u0001invalid-utf8\u0001"
+    first = {**items[0], "displayName": str(items[0].get("displayName") or "") + marker}
+    body = _json({**result.payload, "value": [first, *items[1:]]})
+    result.raw = body.replace(_json(marker)[1:-1], b"\xff\xfe", 1)
 
 
 def _make_hostile(result: "GraphResult", fault) -> None:
@@ -172,11 +205,34 @@ class SimulatorApp:
             elif request.method == "GET" and rest == "discovery/v2.0/keys":
                 return self._plain(200, self.signer.jwks())
             elif request.method == "POST" and rest in ("oauth2/v2.0/token", "oauth2/token"):
+                version = 2 if rest == "oauth2/v2.0/token" else 1
+                fault = self.faults.pick(request.path, None, TOKEN_FAULTS)
+                if fault is not None:
+                    self.stats.faults[fault.kind] += 1
+                    if fault.kind != "token-hang":
+                        return self._token_fault(fault.kind, request, version)
                 result = self.identity.token(self.origin, tenant, request.body, request.headers.get("authorization"),
-                                             version=2 if rest == "oauth2/v2.0/token" else 1)
+                                             version=version)
+                if fault is not None:  # token-hang: the real answer, late (the connection's own wait)
+                    return self._plain(result.status, result.body, delay=self.latency + float(fault.arg or 600))
             if result is not None:
                 return self._plain(result.status, result.body, delay=self.latency)
         return self._plain(404, {"error": "not_found", "error_description": f"No such endpoint: {request.path}"})
+
+    def _token_fault(self, kind: str, request: Request, version: int) -> Response:
+        if kind == "token-500":
+            result = server_error()
+            return self._plain(result.status, result.body, delay=self.latency)
+        if kind == "token-no-access-token":
+            lifetime = self.identity.token_lifetime
+            body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime}
+            if version == 1:
+                body = {key: str(value) if key != "token_type" else value for key, value in body.items()}
+            return self._plain(200, body, delay=self.latency)
+        if kind == "token-echo":  # what a proxy that "helpfully" reflects the request does
+            return self._plain(400, {"error": "invalid_client",
+                                     "error_description": request.body.decode("utf-8", "replace")}, delay=self.latency)
+        return Response(502, HTML_502, {"Content-Type": "text/html"}, delay=self.latency)  # token-html
 
     @staticmethod
     def _plain(status: int, payload: dict, delay: float = 0.0) -> Response:
@@ -186,7 +242,11 @@ class SimulatorApp:
     # ---------------------------------------------------------------- graph
     def _graph_response(self, request: Request) -> Response:
         result = self.graph(request, in_batch=False)
-        headers = {"Content-Type": GRAPH_CONTENT_TYPE, **self._standard_headers(request), **result.headers}
+        if result.foreign:  # a proxy's answer: none of Graph's headers, and a None header dropped
+            headers = {"Content-Type": GRAPH_CONTENT_TYPE, "Date": formatdate(usegmt=True), **result.headers}
+            headers = {name: value for name, value in headers.items() if value is not None}
+        else:
+            headers = {"Content-Type": GRAPH_CONTENT_TYPE, **self._standard_headers(request), **result.headers}
         body = result.raw if result.raw is not None else (_json(result.payload) if result.payload is not None else b"")
         return Response(result.status, body, headers, delay=self.latency + result.delay, action=result.action)
 
@@ -231,6 +291,12 @@ class SimulatorApp:
                 return GraphResult(0, None, action="reset"), 0, False
             if fault.kind == "slow":
                 delay = float(fault.arg or 60)
+            elif fault.kind == "odd-error":
+                return _odd_error(*odd_error(fault.arg)), 0, False
+            elif fault.kind == "foreign-redirect":
+                location = foreign_origin(fault.arg, self.origin) + request.target
+                redirect = GraphResult(307, None, {"Location": location, "Content-Type": None}, raw=b"", foreign=True)
+                return redirect, 0, False
             elif fault.kind in ("429", "429-no-retry-after"):
                 headers = {"Retry-After": fault.arg or "1"} if fault.kind == "429" else {}
                 return GraphResult(429, error_body("TooManyRequests", "Too many requests."), headers), 0, True
@@ -260,6 +326,10 @@ class SimulatorApp:
                 self.stats.faults[f.kind] += 1
                 raise GraphError(400, "Directory_ExpiredPageToken",
                                  "The specified page token value has expired and can no longer be included in your request.")
+            target = self._named_object(route.name, params) if self.faults.has("vanish") else None
+            if target is not None and (f := self.faults.pick(path, entity, {"vanish"})):
+                self.stats.faults[f.kind] += 1
+                self.tenant.vanish(target)  # the handler below then answers 404, as for any missing object
             payload = route.handler(self.api, Call(path, request.query, request.headers, f"{self.origin}/v1.0", params))
         except GraphError as error:
             result = self._error(request, error)
@@ -276,7 +346,15 @@ class SimulatorApp:
         if "@odata.nextLink" in (result.payload or {}) and (f := self.faults.pick(path, entity, {"loop"})):
             self.stats.faults[f.kind] += 1
             result.payload["@odata.nextLink"] = f"{self.origin}{request.target}"
+        for link, kind in (("@odata.nextLink", "foreign-next-link"), ("@odata.deltaLink", "foreign-delta-link")):
+            if link in (result.payload or {}) and (f := self.faults.pick(path, entity, {kind})):
+                self.stats.faults[f.kind] += 1
+                result.payload[link] = self._on_origin(result.payload[link], foreign_origin(f.arg, self.origin))
         if in_batch:
+            return
+        if (result.payload or {}).get("value") and (f := self.faults.pick(path, entity, {"invalid-utf8"})):
+            self.stats.faults[f.kind] += 1
+            _invalid_utf8(result)
             return
         hostile = self.faults.pick(path, entity, {"oversized", "nested", "control-header"})
         if hostile is not None:
@@ -291,6 +369,26 @@ class SimulatorApp:
                 result.raw, result.action = body, "truncate"
             else:
                 result.raw = body[: max(1, len(body) // 3)] + b"<html>upstream error</html>"
+
+    @staticmethod
+    def _on_origin(link: str, origin: str) -> str:
+        """The same link (path and query) on another origin."""
+        parts = urlsplit(link)
+        return origin + parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def _named_object(self, route_name: str, params: tuple[str, ...]) -> str | None:
+        """The id of the existing object this route's path names (a user by id or UPN), if any."""
+        for prefix, kind in OBJECT_ROUTES.items():
+            if route_name == prefix or route_name.startswith(prefix + "/"):
+                table = self.tenant.table(kind)
+                if params[0] in table:
+                    return params[0]
+                if kind == "user":
+                    key = params[0].lower()
+                    return next((u["id"] for u in table.values() if u.get("userPrincipalName", "").lower() == key),
+                                None)
+                return None
+        return None
 
     def _authenticate(self, request: Request) -> dict:
         header = request.headers.get("authorization", "")

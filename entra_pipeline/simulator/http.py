@@ -8,6 +8,7 @@ that benchmarks measure the client, not the server.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -17,7 +18,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request", 401: "Unauthorized",
+    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 307: "Temporary Redirect", 400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone", 411: "Length Required",
     413: "Payload Too Large", 424: "Failed Dependency", 429: "Too Many Requests", 500: "Internal Server Error",
     501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
@@ -51,6 +53,15 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def json_bytes(payload: object) -> bytes:
+    """JSON as UTF-8, the way Graph (.NET) writes it. A lone UTF-16 surrogate (a str may hold
+    one: JSON's "\\ud800" escape decodes to it) cannot be UTF-8; "backslashreplace" writes it as
+    the escape \\ud800 instead, which is exactly JSON's escape, since json.dumps only ever leaves
+    such a code unit inside a string. Other text is untouched (and costs the same: the handler
+    runs only on an unencodable character)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:

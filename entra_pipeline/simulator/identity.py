@@ -48,6 +48,14 @@ def _aadsts(status: int, error: str, code: int, description: str) -> IdentityRes
     })
 
 
+def server_error() -> IdentityResponse:
+    """Entra's answer when token issuance fails on its side: `server_error` ("The server encountered
+    an unexpected error", reference-error-codes.md) with AADSTS50000 TokenIssuanceError, in the
+    usual AADSTS body. The pairing with HTTP 500 is inferred, not documented."""
+    return _aadsts(500, "server_error", 50000,
+                   "There was an error issuing a token or an issue with our sign-in service.")
+
+
 class IdentityPlatform:
     def __init__(self, tenant_id: str, domains: tuple[str, ...], signer: TokenSigner,
                  clock: Callable[[], dt.datetime], graph_resources: tuple[str, ...],

@@ -290,15 +290,80 @@ class Tenant:
                 self.members.pop(object_id, None)
             else:
                 raise SimulatorError(f"no user or group with id {object_id}")
-            for container_id in list(self.member_of.get(object_id, ())):
-                self._unlink(container_id, object_id)
-                if container_id in self.groups or container_id in self.deleted_groups:
-                    self.log.append("group", container_id, "member", member_id=object_id,
-                                    member_kind=entity, added=False)
-            self.member_of.pop(object_id, None)
-            for assignment_id in list(self.assignments_by_principal.get(object_id, ())):
-                self._drop_assignment(assignment_id)
+            self._drop_principal(object_id, entity)
             self.log.append(entity, object_id, "removed")
+
+    def _drop_principal(self, object_id: str, kind: str) -> None:
+        """A principal deleted for good: out of every group, role and unit (group delta reports
+        the removal), and its app role assignments gone."""
+        for container_id in list(self.member_of.get(object_id, ())):
+            self._unlink(container_id, object_id)
+            if container_id in self.groups or container_id in self.deleted_groups:
+                self.log.append("group", container_id, "member", member_id=object_id,
+                                member_kind=kind, added=False)
+        self.member_of.pop(object_id, None)
+        for assignment_id in list(self.assignments_by_principal.get(object_id, ())):
+            self._drop_assignment(assignment_id)
+        self.assignments_by_principal.pop(object_id, None)
+
+    def _drop_container(self, container_id: str) -> None:
+        for member_id in list(self.members.get(container_id, ())):
+            self._unlink(container_id, member_id)
+        self.members.pop(container_id, None)
+        self._invalidate_members(container_id)
+
+    def delete_service_principal(self, sp_id: str) -> None:
+        """Delete a service principal (permanently: the simulator keeps no deleted service
+        principals). As with a hard-deleted user its memberships and the app roles assigned to it
+        go; being a resource too, every assignment of its own app roles (appRoleAssignedTo) goes
+        with it, and so do directory role assignments naming it."""
+        with self.lock:
+            if self.service_principals.pop(sp_id, None) is None:
+                raise SimulatorError(f"no service principal with id {sp_id}")
+            self._drop_principal(sp_id, "servicePrincipal")
+            for assignment_id in list(self.assignments_by_resource.get(sp_id, ())):
+                self._drop_assignment(assignment_id)
+            self.assignments_by_resource.pop(sp_id, None)
+            for assignment_id in [a for a, ra in self.role_assignments.items() if ra["principalId"] == sp_id]:
+                del self.role_assignments[assignment_id]
+
+    def delete_directory_role(self, role_id: str) -> None:
+        """An activated directory role gone, and its memberships with it (Graph offers no such
+        deletion: this models the object missing between listing it and reading its members).
+        Role assignments stay: they name the role definition, not the directory role."""
+        with self.lock:
+            if self.directory_roles.pop(role_id, None) is None:
+                raise SimulatorError(f"no directory role with id {role_id}")
+            self._drop_container(role_id)
+
+    def delete_administrative_unit(self, unit_id: str) -> None:
+        """An administrative unit gone: its memberships and the role assignments scoped to it."""
+        with self.lock:
+            if self.administrative_units.pop(unit_id, None) is None:
+                raise SimulatorError(f"no administrative unit with id {unit_id}")
+            self._drop_container(unit_id)
+            scope = f"/administrativeUnits/{unit_id}"
+            for assignment_id in [a for a, ra in self.role_assignments.items() if ra["directoryScopeId"] == scope]:
+                del self.role_assignments[assignment_id]
+
+    def vanish(self, object_id: str) -> str:
+        """Delete an object the way its kind is deleted: users and groups soft-deleted (as the
+        admin API's DELETE does), service principals, directory roles and units for good.
+        Returns the kind it was."""
+        with self.lock:
+            kind = self.kind_of(object_id)
+            if kind in ("user", "group"):
+                self.soft_delete(object_id)
+            elif kind == "servicePrincipal":
+                self.delete_service_principal(object_id)
+            elif kind == "directoryRole":
+                self.delete_directory_role(object_id)
+            elif kind == "administrativeUnit":
+                self.delete_administrative_unit(object_id)
+            else:
+                raise SimulatorError(f"no user, group, service principal, directory role or administrative unit "
+                                     f"with id {object_id}")
+            return kind
 
     def _deletable(self, object_id: str) -> tuple[str, dict, dict]:
         if object_id in self.users:
