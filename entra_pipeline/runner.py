@@ -97,8 +97,10 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
             instance=dagster_instance, raise_on_error=False, partition_key=cycle,
             tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
             run_config={"ops": {f"{connector.dagster_name}__sync": {"config": config}},
-                        # the full event log stays in the instance (and the UI); the console gets warnings
-                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+                        # The full event log stays in the instance (the UI, `logs`); the caller prints the
+                        # outcome, its warnings and reason: Dagster's console copy would repeat them,
+                        # a failed step's with its stack trace.
+                        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization

@@ -85,7 +85,7 @@ def test_any_other_child_error_fails_that_part_naming_the_object(make_sim, home)
     sim.faults.clear()
     assert outcome.state == "Partially Processed", outcome.warnings
     failed = [w for w in outcome.warnings if w.startswith("app_role_assignments not fetched")]
-    assert failed and re.search(r"servicePrincipal [0-9a-f-]{36}: 400 not_found", failed[0]), failed
+    assert failed and re.search(r"400 bad_request: servicePrincipal [0-9a-f-]{36}: ", failed[0]), failed
     assert records(home, connector, "servicePrincipals") == kept  # nothing unread was removed
     assert sync(connector, home).state == "Processed"
     assert_inventory_is_the_truth(sim, home, connector)
@@ -100,9 +100,10 @@ def test_an_error_body_of_any_shape_fails_that_part_with_a_clear_reason(make_sim
     outcome = sync(connector, home)
     sim.faults.clear()
     assert outcome.state == "Partially Processed", (outcome.state, outcome.failure)
-    [failed] = [w for w in outcome.warnings if w.startswith("applications not fetched: 404")]
+    [failed] = [w for w in outcome.warnings if w.startswith("applications not fetched")]
+    assert ": 404 " in failed, failed
     assert not [w for w in outcome.warnings if "AttributeError" in w or "Traceback" in w], outcome.warnings
-    said = {"oauth": "404 not_found", "html": "502 Bad Gateway", "string": "upstream failure", "list": "[]",
+    said = {"oauth": "404 not_found", "html": "404 Not Found (https", "string": "upstream failure", "list": "[]",
             "null": "null", "empty": "(empty body)"}[shape]
     assert said in failed, failed  # what the answer said, as text
     assert records(home, connector, "applications") == kept
@@ -111,14 +112,14 @@ def test_an_error_body_of_any_shape_fails_that_part_with_a_clear_reason(make_sim
 
 
 # ------------------------------------------------------------------ links and redirects elsewhere
-@pytest.mark.parametrize("fault, part", [("foreign-next-link@#1~/users/delta", "users"),
-                                         ("foreign-redirect@#1~/groups/delta", "groups")])
+@pytest.mark.parametrize("fault, part", [("foreign-next-link@#1~/groups/delta", "groups"),
+                                         ("foreign-redirect@#1~/users/delta", "users")])
 def test_a_link_or_redirect_to_another_origin_is_refused_for_that_part(make_sim, home, fault, part):
     sim, connector = baseline(make_sim, home, delta_members_per_page=5)
     kept = records(home, connector, "users")
     sim.tenant.create_user(displayName="Arrives later")
     sim.faults.add(fault)
-    outcome = sync(connector, home, full=True)  # full rounds: more than one page, so a nextLink
+    outcome = sync(connector, home, full=True)  # a full groups round: pages of 5 members, so nextLinks
     sim.faults.clear()
     assert outcome.state == "Partially Processed", (outcome.state, outcome.failure, outcome.warnings)
     [failed] = [w for w in outcome.warnings if w.startswith(f"{part} not fetched")]
@@ -135,9 +136,14 @@ def test_tokens_revoked_again_and_again_while_requests_are_in_flight(make_sim, h
     connector = connector_for(sim, home)
     stop = threading.Event()
 
-    def revoke() -> None:
-        while not stop.wait(0.25):
+    def revoke() -> None:  # three times, 0.4 s apart, once the pull is under way
+        while sim.stats()["graph_requests"] < 5:
+            if stop.wait(0.02):
+                return
+        for _ in range(3):
             sim.expire_tokens()
+            if stop.wait(0.4):
+                return
 
     revoker = threading.Thread(target=revoke)
     revoker.start()
@@ -147,7 +153,7 @@ def test_tokens_revoked_again_and_again_while_requests_are_in_flight(make_sim, h
         stop.set()
         revoker.join()
     assert outcome.state == "Processed", (outcome.failure, outcome.warnings)
-    assert any("a new token is requested" in w for w in outcome.warnings)  # renewed, more than once
+    assert sim.stats()["tokens_issued"] >= 2, sim.stats()  # renewed while requests were in flight
     assert_inventory_is_the_truth(sim, home, connector)
 
 
@@ -168,7 +174,8 @@ def test_lone_surrogates_and_invalid_utf8_are_repaired_and_named(make_sim, home)
     sim.faults.clear()
     assert outcome.state == "Processed", (outcome.failure, outcome.warnings)
     assert any("was not valid UTF-8" in w for w in outcome.warnings), outcome.warnings
-    assert sync(connector, home).state == "Processed"  # the next run brings the object as Graph has it
+    # What a proxy broke on the wire stays until the object changes or the next baseline brings it.
+    assert sync(connector, home, full=True).state == "Processed"
     assert_inventory_is_the_repaired_truth(sim, home, connector)
 
 
@@ -191,7 +198,7 @@ def cli(home: Path, *args: str, env: dict | None = None, timeout: float = 300) -
 
 @pytest.mark.parametrize("fault, says", [
     ("token-500", "failed (500)"),
-    ("token-html", "failed (502)"),
+    ("token-html", "gave an answer that is not a token (Unexpected response from Microsoft Entra ID: 502 Bad"),
     ("token-no-access-token", "gave an answer that is not a token"),
     ("token-hang=120", "did not issue a token in 3 s: check the proxy and the authority host"),
 ])

@@ -100,10 +100,11 @@ class TokenSource:
             except ClientAuthenticationError as error:
                 self._failed = TokenEndpointError(self._refused(error))
             except Exception as error:  # noqa: BLE001 - e.g. a 200 without access_token: KeyError
+                what = (f"it has no {error.args[0]!r}" if isinstance(error, KeyError) and error.args
+                        else redact.mask(str(error))[:200] or type(error).__name__)
                 self._failed = TokenEndpointError(
                     f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
-                    f"({type(error).__name__}: {redact.mask(str(error))[:200]}): check the authority host "
-                    "(login_endpoint) and any proxy in between")
+                    f"({what}): check the authority host (login_endpoint) and any proxy in between")
             if self._failed:
                 raise self._failed
         redact.remember(token.token)
@@ -115,6 +116,9 @@ class TokenSource:
         where = f"the identity platform at {self.connector.login_host}"
         if status is not None and status >= 500:
             return f"{where} failed ({status}): {answer}: retry later; if it persists, check the proxy in between"
+        if status is None:  # azure-identity could not read the answer as the identity platform's
+            return (f"{where} gave an answer that is not a token ({answer}): check the authority host "
+                    "(login_endpoint) and any proxy in between")
         return (f"{where} refused the credentials: {answer}: check tenant_id, client_id and the client secret "
                 "(entra-pipeline connector add --replace)")
 

@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -163,6 +164,9 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.decode('ascii')}".lower()
 
 
+_TAGS = re.compile(r"<[^>]{0,200}>")
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
 
@@ -184,6 +188,8 @@ def error_of(content: bytes) -> tuple[str, str]:
         if isinstance(body.get("message"), str):
             return "", _one_line(body["message"])
     text = content.decode("utf-8", "replace")
+    if text.lstrip()[:1] == "<":  # a gateway's HTML page: its words, not its markup
+        text = _TAGS.sub(" ", text)
     return "", _one_line(text) or "(empty body)"
 
 
