@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 import stat
+import tempfile
 import zoneinfo
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -595,10 +596,27 @@ def _stored_entries(path: Path) -> list[dict]:
 
 
 def _write_entries(path: Path, entries: list) -> None:
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    """Replace the file with these entries atomically. A symlinked connectors.yaml is written through
+    to its target, so the link stays a link and the target is what changes; the temporary file sits
+    beside the target (one file system for the rename) and is owner-only from its creation, as the
+    file holds encrypted secrets."""
+    text = yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True)
+    try:
+        target = path.resolve()
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop before Python 3.13
+        raise ConfigError(f"{path}: cannot be written: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # the rename must not publish an empty file after a crash
+        os.replace(tmp, target)
+    except BaseException as error:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ConfigError(f"{path}: cannot be written: {error.strerror}") from None
+        raise
 
 
 def delete_connector(home: Path, name: str) -> None:
