@@ -9,9 +9,14 @@ environment variable; a plain-text secret in the file is refused.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
+import stat
+import tempfile
 import zoneinfo
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -359,19 +364,206 @@ def _explain(error: ValidationError, where: str) -> list[str]:
     return [f"{where}: field '{field}': {message}" for field, message in field_problems(error)]
 
 
-def parse_connectors(raw: object, source: str = CONNECTORS_FILE) -> list[Connector]:
+# What connectors.yaml may be. A connector is about 0.5 KB, so 1 MiB holds some two thousand:
+# the limit only refuses a wrong or hostile file before parsing it costs anything (the pure-Python
+# parser needs about 3 s and 60 MB per MB of YAML).
+MAX_FILE_BYTES = 1 << 20
+# A connector nests five levels (document, connectors, entry, destination, value); the composer
+# recurses once per level, so a file of nested brackets would otherwise end in a RecursionError.
+MAX_DEPTH = 32
+TOP_LEVEL_KEYS = ("connectors",)
+ENTRY_SHAPE = ("a mapping of fields, e.g.\n  connectors:\n    - name: contoso-prod\n"
+               "      tenant_id: contoso.onmicrosoft.com\n      client_id: <application (client) id>\n"
+               "      client_secret_env: CONTOSO_SECRET")
+
+
+def _line(mark_holder: yaml.Node | yaml.Event) -> int:
+    return mark_holder.start_mark.line + 1
+
+
+def _at(line: int | None) -> str:
+    return f" (line {line})" if line else ""
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """A value for a message: its repr, cut so a hostile value cannot flood the terminal."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    kinds = {list: "a list", dict: "a mapping", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return f"{kinds.get(type(value), 'a ' + type(value).__name__)} {_shown(value, 40)}"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader refusing what connectors.yaml never needs: anchors and aliases (refused at
+    the parser's event, before anything is composed, so a "billion laughs" costs nothing), nesting
+    deeper than MAX_DEPTH, and a key repeated in one mapping (PyYAML would keep the last silently).
+    Its errors are ConfigErrors naming the line; the reader adds the file."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigError(f"YAML aliases are not accepted in connectors.yaml{_at(_line(event))}: "
+                              "write each value out in full (no & anchors or * aliases)")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep{_at(_line(event))}: "
+                                  "a connector entry needs five")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if not isinstance(node, yaml.MappingNode):  # `!!set [a]`: the base class names it
+            return super().construct_mapping(node, deep)
+        first_lines: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<` merges are meant to be overridden
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = first_lines.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class names it
+            if first is not None:
+                raise ConfigError(f"duplicate key {_shown(key)} (lines {first} and {_line(key_node)}): "
+                                  "a key may appear once in a mapping; remove one of them")
+            first_lines[key] = _line(key_node)
+        return super().construct_mapping(node, deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, LookupError, AttributeError, TypeError) as error:
+            # PyYAML's constructors raise these, without a place, for a value its tag does not fit:
+            # `2026-02-30`, `!!int x`, `!!int ""`, `!!bool maybe`, `!!timestamp soon`.
+            detail = f": {error}" if isinstance(error, ValueError) else ""
+            raise ConfigError(f"{_shown(node.value, 60)}{_at(_line(node))} cannot be read as a YAML "
+                              f"{node.tag.rsplit(':', 1)[-1]}{detail}") from None
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Where a document's parts start (1-based), for messages; empty for a document built in code."""
+
+    keys: dict[object, int] = dataclass_field(default_factory=dict)  # top-level key -> its line
+    entries: tuple[int, ...] = ()  # connectors[i] -> its line
+
+
+def _lines_of(loader: _StrictLoader, root: yaml.Node) -> Lines:
+    if not isinstance(root, yaml.MappingNode):
+        return Lines()
+    keys: dict[object, int] = {}
+    entries: tuple[int, ...] = ()
+    for key_node, value_node in root.value:
+        key = loader.construct_object(key_node, deep=True)
+        keys[key] = _line(key_node)
+        if key == "connectors" and isinstance(value_node, yaml.SequenceNode):
+            entries = tuple(_line(entry) for entry in value_node.value)
+    return Lines(keys, entries)
+
+
+def _parse_yaml(text: str) -> tuple[object, Lines]:
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, Lines()
+        return loader.construct_document(root), _lines_of(loader, root)
+    finally:
+        loader.dispose()
+
+
+def _read_text(path: Path) -> str | None:
+    """The file's text (None if there is none), refused unparsed if it is not a regular file or is
+    over MAX_FILE_BYTES. Opened non-blocking so a FIFO in its place cannot hang the open."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file; connectors.yaml must be a YAML file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1) if info.st_size <= MAX_FILE_BYTES else b""
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    size = max(info.st_size, len(data))  # it may have grown since fstat
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit of connectors.yaml "
+                          "(about two thousand connectors): is this the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start} cannot be read)") from None
+
+
+def read_document(path: Path) -> tuple[object, Lines]:
+    """connectors.yaml as YAML data and where its parts are; every way it can be unreadable is a
+    ConfigError naming the file and, where there is one, the line."""
+    text = _read_text(path)
+    if text is None:
+        return None, Lines()
+    try:
+        return _parse_yaml(text)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
+def _unknown_key(key: object, source: str, line: int | None) -> str:
+    close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"{source}: unknown top-level key {_shown(key)}{_at(line)}: {hint}"
+            f"connectors.yaml has one top-level key, 'connectors' (the list of connector entries)")
+
+
+def _entries(raw: object, source: str, lines: Lines = Lines()) -> list[dict]:
+    """The connector entries, once the document has the right shape: a mapping whose only key is
+    'connectors', holding a list of mappings. Every problem of shape is named at once."""
     if raw is None:
         return []
-    if not isinstance(raw, dict) or not isinstance(raw.get("connectors", []), list):
-        raise ConfigError(f"{source}: expected a mapping with a 'connectors' list")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'connectors' list at the top, got {_kind(raw)}")
+    problems = [_unknown_key(key, source, lines.keys.get(key)) for key in raw if key not in TOP_LEVEL_KEYS]
+    entries = raw.get("connectors", [])
+    if not isinstance(entries, list):
+        problems.append(f"{source}: expected a mapping with a 'connectors' list"
+                        f"{_at(lines.keys.get('connectors'))}, got {_kind(entries)}")
+        entries = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            line = lines.entries[index] if index < len(lines.entries) else None
+            problems.append(f"{source}: connector #{index + 1}{_at(line)}: got {_kind(entry)}, not a mapping")
+    if any(not isinstance(entry, dict) for entry in entries):
+        problems.append(f"a connector entry is {ENTRY_SHAPE}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return entries
+
+
+def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = Lines()) -> list[Connector]:
     problems: list[str] = []
     connectors: list[Connector] = []
-    for index, entry in enumerate(raw.get("connectors") or []):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where = f"{source}: connector {name!r}" if name else f"{source}: connector #{index + 1}"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: expected a mapping of fields")
-            continue
+    for index, entry in enumerate(_entries(raw, source, lines)):
+        name = entry.get("name")
+        where = (f"{source}: connector {_shown(name)}" if isinstance(name, str) and name
+                 else f"{source}: connector #{index + 1}")
         try:
             connectors.append(Connector.model_validate(entry))
         except ValidationError as error:
@@ -390,13 +582,8 @@ def parse_connectors(raw: object, source: str = CONNECTORS_FILE) -> list[Connect
 
 def load_connectors(home: Path) -> list[Connector]:
     path = home / CONNECTORS_FILE
-    if not path.exists():
-        return []
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_connectors(raw, str(path))
+    raw, lines = read_document(path)
+    return parse_connectors(raw, str(path), lines)
 
 
 def find_connector(home: Path, name: str) -> Connector:
@@ -408,26 +595,45 @@ def find_connector(home: Path, name: str) -> Connector:
     raise ConfigError(f"no connector named {name!r} in {home / CONNECTORS_FILE}; configured: {known}")
 
 
+def _stored_entries(path: Path) -> list[dict]:
+    raw, lines = read_document(path)
+    return list(_entries(raw, str(path), lines))
+
+
 def _write_entries(path: Path, entries: list) -> None:
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    """Replace the file with these entries atomically. A symlinked connectors.yaml is written through
+    to its target, so the link stays a link and the target is what changes; the temporary file sits
+    beside the target (one file system for the rename) and is owner-only from its creation, as the
+    file holds encrypted secrets."""
+    text = yaml.safe_dump({"connectors": entries}, sort_keys=False, allow_unicode=True)
+    try:
+        target = path.resolve()
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop before Python 3.13
+        raise ConfigError(f"{path}: cannot be written: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # the rename must not publish an empty file after a crash
+        os.replace(tmp, target)
+    except BaseException as error:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ConfigError(f"{path}: cannot be written: {error.strerror}") from None
+        raise
 
 
 def delete_connector(home: Path, name: str) -> None:
     path = home / CONNECTORS_FILE
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    entries = [e for e in (raw or {}).get("connectors") or [] if e.get("name") != name]
-    _write_entries(path, entries)
+    _write_entries(path, [e for e in _stored_entries(path) if e.get("name") != name])
 
 
 def save_connector(home: Path, connector: Connector, replace: bool = False) -> Path:
     """Add (or replace) one connector, validating the whole file before writing it."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / CONNECTORS_FILE
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    entries = list((raw or {}).get("connectors") or [])
+    entries = _stored_entries(path)
     if replace:
         entries = [e for e in entries if e.get("name") != connector.name]
     entries.append(connector.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
