@@ -7,7 +7,8 @@ process (SIGKILL, no cleanup) the first time it reaches that point, or to "name#
 Nth time (e.g. "graph:page#7": in the middle of the pull).
 
 Set ENTRA_PIPELINE_PAUSE_AT to "name=FOLDER" to pause there: the process creates
-FOLDER/name.reached and waits until FOLDER/name.go exists (at most ten minutes).
+FOLDER/name.reached and waits until FOLDER/name.go exists (at most ten minutes), the first
+time it reaches that point.
 Unset, a checkpoint costs two dict lookups.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 ENV, PAUSE_ENV = "ENTRA_PIPELINE_KILL_AT", "ENTRA_PIPELINE_PAUSE_AT"
 _reached: Counter = Counter()
+_paused: set[str] = set()
 
 
 def checkpoint(name: str) -> None:
@@ -34,7 +36,8 @@ def checkpoint(name: str) -> None:
     paused = os.environ.get(PAUSE_ENV)
     if paused:
         point, _, folder = paused.partition("=")
-        if point == name:
+        if point == name and name not in _paused:  # once: a point inside a loop would pause again
+            _paused.add(name)
             _pause(Path(folder), name.replace(":", "_"))
 
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import ssl
+import time
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import ClientAuthenticationError
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 
 from .. import redact
 from ..config import CLOUDS, Connector
+from .decode import readable
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 # then named as such instead of surfacing as retries of every Graph call.
 TOKEN_TIMEOUT_ENV = "ENTRA_PIPELINE_TOKEN_TIMEOUT"
 DEFAULT_TOKEN_TIMEOUT = 30.0
+RENEW_SPACING = 1.0  # seconds between two renewals of a run's credential
 
 KNOWN_AUTHORITIES = {login for login, _ in CLOUDS.values()}
 
@@ -83,6 +86,7 @@ class TokenSource:
         self._current = credential(connector, secret)
         self._retired: list[ClientSecretCredential] = []
         self._lock = asyncio.Lock()
+        self._renewed_at = -RENEW_SPACING
         self._failed: TokenEndpointError | None = None
 
     async def get_token(self, *scopes: str, **options):
@@ -111,7 +115,7 @@ class TokenSource:
         return token
 
     def _refused(self, error: ClientAuthenticationError) -> str:
-        answer = redact.mask(" ".join(str(error.message or error).split()))[:400]
+        answer = redact.mask(readable(str(error.message or error), 400))
         status = getattr(error.response, "status_code", None)
         where = f"the identity platform at {self.connector.login_host}"
         if status is not None and status >= 500:
@@ -122,13 +126,20 @@ class TokenSource:
         return (f"{where} refused the credentials: {answer}: check tenant_id, client_id and the client secret "
                 "(entra-pipeline connector add --replace)")
 
-    def renew(self, seen_generation: int) -> None:
-        """A new credential, once for all requests that saw the same refused token."""
-        if self.generation != seen_generation:
-            return  # another request already renewed it
-        self.generation += 1
-        self._retired.append(self._current)
-        self._current = credential(self.connector, self._secret)
+    async def renew(self, seen_generation: int) -> None:
+        """A new credential, once for all requests that saw the same refused token; at most one
+        a second (RENEW_SPACING), so a token refused right after it was issued (Graph's clock
+        ahead of the identity platform's, a revocation that second) is retried, not churned."""
+        async with self._lock:
+            if self.generation != seen_generation:
+                return  # another request already renewed it: retry with the new one
+            wait = self._renewed_at + RENEW_SPACING - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.generation += 1
+            self._renewed_at = time.monotonic()
+            self._retired.append(self._current)
+            self._current = credential(self.connector, self._secret)
         log.warning("Graph refused the access token as expired: a new token is requested")
 
     async def close(self) -> None:

@@ -14,7 +14,6 @@ import email.utils
 import json
 import logging
 import random
-import re
 import sys
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from .. import redact
 from ..killpoints import checkpoint
 from ..config import Connector
 from . import decode
+from .decode import readable
 from .auth import TokenEndpointError, TokenSource, graph_host_name, tls_context
 
 log = logging.getLogger(__name__)
@@ -164,13 +164,6 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.decode('ascii')}".lower()
 
 
-_TAGS = re.compile(r"<[^>]{0,200}>")
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
-
-
 def error_of(content: bytes) -> tuple[str, str]:
     """The code and message of an error answer, whatever its shape: Graph's
     `{"error": {"code", "message"}}`, OAuth's `{"error": "...", "error_description": "..."}`
@@ -182,15 +175,12 @@ def error_of(content: bytes) -> tuple[str, str]:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
-            return _one_line(str(error.get("code") or "")), _one_line(str(error.get("message") or ""))
+            return readable(str(error.get("code") or "")), readable(str(error.get("message") or ""))
         if isinstance(error, str):
-            return _one_line(error), _one_line(str(body.get("error_description") or body.get("message") or ""))
+            return readable(error), readable(str(body.get("error_description") or body.get("message") or ""))
         if isinstance(body.get("message"), str):
-            return "", _one_line(body["message"])
-    text = content.decode("utf-8", "replace")
-    if text.lstrip()[:1] == "<":  # a gateway's HTML page: its words, not its markup
-        text = _TAGS.sub(" ", text)
-    return "", _one_line(text) or "(empty body)"
+            return "", readable(body["message"])
+    return "", readable(content.decode("utf-8", "replace")) or "(empty body)"
 
 
 class GraphClient:
@@ -287,10 +277,8 @@ class GraphClient:
                 url = self._redirected(url, response)
                 continue
             if response.status_code == 401 and renewals < 3 and error_of(response.content)[0] == "InvalidAuthenticationToken":
-                if renewals:  # the new token was refused too (clock skew): give the server a moment
-                    await asyncio.sleep(1.0)
                 renewals += 1
-                self.tokens.renew(generation)
+                await self.tokens.renew(generation)
                 continue
             if response.status_code in RETRY_STATUSES:
                 delay = retry_after_seconds(response.headers.get("Retry-After"))

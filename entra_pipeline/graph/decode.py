@@ -18,6 +18,7 @@ from dataclasses import dataclass
 MAX_STRING = 16_384  # characters per string value: 16x the longest documented Entra property we read
 CUT_MARK = "\u2026"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_TAGS = re.compile(r"<[^>]{0,200}>")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -92,3 +93,11 @@ def _repair(value: object, unicode_reason: str | None) -> tuple[object, str | No
                 first = first or reason
         return value, first
     return value, None
+
+
+def readable(text: str, limit: int = 300) -> str:
+    """An error answer's text for a message: one line, no control characters, a gateway's HTML
+    page reduced to its words."""
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]

@@ -76,7 +76,17 @@ class SetBasedPlan:
             parts.append(self._list("applications", "/applications?$top=999"))
         if "tenant" in self.entities:
             parts.append(self._list("tenant", "/organization"))
-        await asyncio.gather(*parts)
+        tasks = [asyncio.ensure_future(part) for part in parts]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # An interrupt (SIGINT/SIGTERM: Dagster's DagsterExecutionInterruptedError, not an
+            # Exception) arrives in whichever part was running: the run stops now, not when
+            # every other part has finished.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # ended before the client closes
+            raise
         return self.pull
 
     async def _guard(self, part: str, work) -> None:
