@@ -226,8 +226,8 @@ def test_search_filters_keep_their_semantics(home):
 # --- linear on a 1 MB value: under a CPU limit the old regex cannot meet ---------------------
 
 def _cpu_limit() -> None:
-    # SIGXCPU at 20 s of CPU: the greedy match takes milliseconds; the old regex needed
-    # about 70 minutes for *M*Q on a 1 MB name, its query parser 70 s for 100k characters.
+    # SIGXCPU at 20 s of CPU: the greedy match takes milliseconds; the old regex needs over an
+    # hour for *M*Q on a 1 MB name, its query parser 40 s for 80k characters (BENCHMARKS.md).
     resource.setrlimit(resource.RLIMIT_CPU, (20, 25))
 
 
