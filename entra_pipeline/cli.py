@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from . import cli_connectors, cli_store, redact
 from .cli_connectors import home_argument as _home_argument
+from .progress import LiveLine
 from .qualys.maps import MAPS
+from .terminal import json_line, printable, printable_data, printable_lines
 
 
 def _permissions(text: str) -> tuple[str, ...]:
@@ -119,10 +122,10 @@ def _test_connection(args: argparse.Namespace) -> int:
     home = home_folder(args.home)
     connector = find_connector(home, args.connector)
     _warn_unsafe(home)
-    print(f"Test Connection: {connector.name} (tenant {connector.tenant_id})")
+    print(f"Test Connection: {connector.name} (tenant {printable(connector.tenant_id)})")
     results = run_checks(connector, home)
     for result in results:
-        print("  " + result.line().replace("\n", "\n  "))
+        print("  " + printable_lines(result.line()))
     passed = all(r.passed for r in results)
     print("All five checks passed." if passed else "Test Connection failed.")
     if passed:
@@ -130,11 +133,11 @@ def _test_connection(args: argparse.Namespace) -> int:
 
         expiry, warning = secret_expiry_note(connector, home)
         if warning:
-            print(f"  Warning: {warning}")
+            print(f"  Warning: {printable(warning)}")
         elif expiry and expiry.ends:
-            print(f"  Client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC ({expiry.detail}).")
+            print(f"  Client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC ({printable(expiry.detail)}).")
         elif expiry:
-            print(f"  Client secret expiry unknown: {expiry.detail}.")
+            print(f"  Client secret expiry unknown: {printable(expiry.detail)}.")
     return 0 if passed else 1
 
 
@@ -176,9 +179,21 @@ def _progress_to_stdout() -> None:
 
     logger = logging.getLogger("entra_pipeline")
     if not any(isinstance(h, LiveLine) for h in logger.handlers):
-        handler = LiveLine(sys.stdout, live=sys.stdout.isatty())
+        handler = _PrintableLiveLine(sys.stdout, live=sys.stdout.isatty())
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if handler.live else logging.INFO)
+
+
+class _PrintableLiveLine(LiveLine):
+    """Prints a copy of each message made safe (messages name skipped objects and quote Graph's
+    errors); the record other handlers and Dagster's run log get is left as it was."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "progress", None) is None:
+            shown = copy.copy(record)
+            shown.msg, shown.args = printable_lines(record.getMessage(), indent="     "), None
+            record = shown
+        super().emit(record)
 
 
 def _finish_progress() -> None:
@@ -196,7 +211,7 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
     from .runner import sync
 
     _progress_to_stdout()
-    print(f"Syncing {connector.name} from {connector.graph_host} ...", flush=True)
+    print(f"Syncing {connector.name} from {printable(connector.graph_host)} ...", flush=True)
     outcome = sync(connector, home, full=full, wait=wait)
     _finish_progress()
     for name, metadata in outcome.materialized.items():
@@ -208,7 +223,7 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
             print(f"  {name:32} {metadata.get('count', 0):>9} records  {metadata.get('rejected', 0):>6} rejected")
     upload = outcome.materialized.get("upload")
     if upload:
-        print(f"  upload to {upload['destination']}: {upload['entities_delivered']} entities delivered, "
+        print(f"  upload to {printable(upload['destination'])}: {upload['entities_delivered']} entities delivered, "
               f"{upload['entities_skipped']} held back")
         per_entity: dict[str, list[str]] = {}
         for key, value in upload.items():
@@ -220,11 +235,11 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
         if "client_secret_days_left" in upload:
             print(f"  client secret expires in {upload['client_secret_days_left']:.0f} days")
     for warning in outcome.warnings:
-        print(f"  warning: {warning}")
+        print(f"  warning: {printable_lines(warning, indent='    ')}")
     print(f"Run {outcome.run_id} (baseline cycle {outcome.cycle}) {'succeeded' if outcome.success else 'FAILED'}: "
-          f"{outcome.state}.")
+          f"{printable(outcome.state)}.")
     if outcome.failure:
-        print(f"  reason: {outcome.failure}")
+        print(f"  reason: {printable_lines(outcome.failure, indent='    ')}")
     return 0 if outcome.success else 1
 
 
@@ -325,6 +340,8 @@ def _link_ages(store, connector, now) -> dict[str, float | str]:
 
 
 def _status_text(facts: dict) -> str:
+    # Reasons quote Graph's errors, the holder names a host: every string is shown escaped.
+    facts = printable_data(facts)
     if "damaged" in facts:
         return f"{facts['connector']}: state unknown\n  ! {facts['damaged']}"
     lines = [f"{facts['connector']}: {facts['state']} since {facts['since'][:16].replace('T', ' ')} UTC"]
@@ -377,18 +394,20 @@ def _logs(args: argparse.Namespace) -> int:
             for run in recent:
                 started = f"{run.started:%Y-%m-%d %H:%M:%S}" if run.started else "not started"
                 took = f"{run.duration_s:7.1f} s" if run.duration_s is not None else "        -"
-                print(f"{run.run_id}  {started}  {took}  {run.pull:15} {run.cycle:10} {run.state}")
+                print(f"{run.run_id}  {started}  {took}  {printable(run.pull):15} {printable(run.cycle):10} "
+                      f"{printable(run.state)}")
             return 0
         run_id = args.run or (recent[0].run_id if recent else None)
         if run_id is None:
             print(f"No runs of {connector.name} yet (entra-pipeline sync --connector {connector.name}).")
             return 0
         if dagster_instance.get_run_by_id(run_id) is None:
-            print(f"entra-pipeline logs: no run {run_id}; `--runs 20` lists the connector's runs", file=sys.stderr)
+            print(f"entra-pipeline logs: no run {printable(run_id)}; `--runs 20` lists the connector's runs",
+                  file=sys.stderr)
             return 2
         print(f"Run {run_id}")
         for line in run_log(dagster_instance, run_id, args.debug):
-            print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:7} {line.message}")
+            print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:7} {printable_lines(line.message, indent='    ')}")
     return 0
 
 
@@ -409,8 +428,6 @@ def _inventory_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _inventory_export(args: argparse.Namespace) -> int:
-    import json
-
     from .config import find_connector, home_folder
     from .qualys.inventory import LocalInventory
 
@@ -419,7 +436,7 @@ def _inventory_export(args: argparse.Namespace) -> int:
     from .store import open_store
 
     for record in LocalInventory(open_store(home)).export(connector.name, args.entity):
-        print(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        print(json_line(record))
     return 0
 
 
@@ -432,12 +449,14 @@ def _inventory_search(args: argparse.Namespace) -> int:
 
         rows = LocalInventory(open_store(home_folder(args.home))).search(args.query)
     except ValueError as error:
-        print(f"entra-pipeline inventory search: {error}", file=sys.stderr)
+        print(f"entra-pipeline inventory search: {printable(error)}", file=sys.stderr)
         return 2
     shown = rows if args.limit == 0 else rows[: args.limit]
     print(f"{'CONNECTOR':16} {'ENTITY':18} {'STATUS':9} {'NAME':40} ID")
     for row in shown:
-        print(f"{row['connector'][:16]:16} {row['entity']:18} {row['status'] or '-':9} {row['name'][:40]:40} {row['id']}")
+        # Names come from the tenant: escaped, so a row stays one line; a long one ends in a marker.
+        print(f"{printable(row['connector'], 16):16} {printable(row['entity']):18} {printable(row['status'] or '-'):9} "
+              f"{printable(row['name'], 40):40} {printable(row['id'])}")
     print(f"{len(rows)} record(s){'' if len(shown) == len(rows) else f', {len(shown)} shown (--limit 0 for all)'}")
     return 0
 
@@ -467,7 +486,7 @@ def _demo(args: argparse.Namespace) -> int:
         save_connector(home, connector, replace=True)
         print(f"Registered connector 'demo' in {home / 'connectors.yaml'}")
         for result in run_checks(connector, home):
-            print("  " + result.line())
+            print("  " + printable_lines(result.line()))
         status = _run_sync(connector, home)
     from .store import open_store
 
@@ -507,11 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.ERROR)
     try:
         return args.func(args)
-    except ConfigError as error:
-        print(f"entra-pipeline: {error}", file=sys.stderr)
+    except ConfigError as error:  # may quote connectors.yaml
+        print(f"entra-pipeline: {printable_lines(error)}", file=sys.stderr)
         return 2
-    except StoreError as error:
-        print(f"entra-pipeline: {error}", file=sys.stderr)
+    except StoreError as error:  # may quote a damaged row
+        print(f"entra-pipeline: {printable_lines(error)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `inventory export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from .config import SecretBox, home_folder
+from .terminal import printable, printable_lines
 
 # Flag -> connectors.yaml field (schedule flags -> schedule.*).
 FLAG_FIELDS = {
@@ -73,14 +74,28 @@ def _answers(args: argparse.Namespace, home) -> tuple[dict, set[str]]:
     return answers, given
 
 
-def _console(args: argparse.Namespace):
-    from .wizard import Terminal
+class _PrintableConsole:
+    """The wizard's terminal, what it says and asks made safe to print: its lines quote the
+    settings and Test Connection's errors, from connectors.yaml and the identity platform."""
 
-    return Terminal(interactive=sys.stdin.isatty() and not args.no_input and not args.client_secret_stdin)
+    def __init__(self, interactive: bool) -> None:
+        from .wizard import Terminal
+
+        self.terminal, self.interactive = Terminal(interactive), interactive
+
+    def ask(self, prompt: str, secret: bool = False) -> str:
+        return self.terminal.ask(printable(prompt), secret)
+
+    def say(self, text: str) -> None:
+        self.terminal.say(printable_lines(text))
+
+
+def _console(args: argparse.Namespace):
+    return _PrintableConsole(sys.stdin.isatty() and not args.no_input and not args.client_secret_stdin)
 
 
 def _abort(error) -> int:
-    print(f"entra-pipeline connector: {error}", file=sys.stderr)
+    print(f"entra-pipeline connector: {printable_lines(error)}", file=sys.stderr)
     return 2
 
 
@@ -111,7 +126,7 @@ def _add(args: argparse.Namespace) -> int:
         [connector] = parse_connectors({"connectors": [answers]}, "connector add")
         path = save_connector(home, connector, replace=args.replace)
     except ConfigError as error:
-        print(str(error).replace("connector add: ", ""), file=sys.stderr)
+        print(printable_lines(str(error).replace("connector add: ", "")), file=sys.stderr)
         return 2
     print(f"Connector {connector.name!r} saved in {path} (secret stored "
           f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
@@ -128,8 +143,9 @@ def _list(args: argparse.Namespace) -> int:
     if not connectors:
         print(f"No connectors in {home}. Create one with `entra-pipeline connector create`.")
     for connector in connectors:
-        print(f"{connector.name:24} tenant {connector.tenant_id}  {connector.asset_types}  {connector.graph_host}")
-        print(f"{'':24} {confirmation(connector)}")
+        print(f"{connector.name:24} tenant {printable(connector.tenant_id)}  {connector.asset_types}  "
+              f"{printable(connector.graph_host)}")
+        print(f"{'':24} {printable(confirmation(connector))}")
     return 0
 
 
@@ -138,7 +154,7 @@ def _show(args: argparse.Namespace) -> int:
     from .wizard import review
 
     connector = find_connector(home_folder(args.home), args.name)
-    print("\n".join(review(connector)))
+    print("\n".join(printable(line) for line in review(connector)))  # one setting per line, whatever it holds
     return 0
 
 
@@ -159,12 +175,12 @@ def _edit(args: argparse.Namespace) -> int:
 
 def _rotate_secret(args: argparse.Namespace) -> int:
     from .config import find_connector
-    from .wizard import SetupAborted, Terminal, rotate_secret
+    from .wizard import SetupAborted, rotate_secret
 
     home = home_folder(args.home)
     existing = find_connector(home, args.name)
     plain = sys.stdin.readline().strip() if args.client_secret_stdin else None
-    console = Terminal(interactive=sys.stdin.isatty() and not args.client_secret_stdin)
+    console = _PrintableConsole(sys.stdin.isatty() and not args.client_secret_stdin)
     try:
         rotate_secret(console, home, existing, plain)
     except (SetupAborted, EOFError) as error:
@@ -176,13 +192,13 @@ def _rotate_secret(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     from .config import delete_connector, find_connector
     from .store import open_store
-    from .wizard import SetupAborted, Terminal, confirm
+    from .wizard import SetupAborted, confirm
 
     home = home_folder(args.home)
     connector = find_connector(home, args.name)
     what = "its configuration" + (", its state, raw data and local inventory records" if args.purge else "")
     try:
-        if not confirm(Terminal(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes):
+        if not confirm(_PrintableConsole(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes):
             print("Nothing deleted.")
             return 1
     except SetupAborted as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .cli_connectors import home_argument
+from .terminal import printable
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     said = store.imported + store.upgrade()
     print(f"Store {store.describe()}: schema version {SCHEMA_VERSION}.")
     for line in said:
-        print(f"  {line}")
+        print(f"  {printable(line)}")
     return 0
 
 
@@ -43,5 +44,5 @@ def _check(args: argparse.Namespace) -> int:
     problems = check(store)
     print(f"Store {store.describe()}: {len(problems) or 'no'} problem(s).")
     for problem in problems:
-        print(f"  {problem.line()}")
+        print(f"  {printable(problem.line())}")  # a problem may quote the damaged value
     return 1 if problems else 0
