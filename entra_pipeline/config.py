@@ -557,6 +557,18 @@ def _entries(raw: object, source: str, lines: Lines = Lines()) -> list[dict]:
     return entries
 
 
+def _not_unicode(value: object) -> bool:
+    """A string (anywhere inside the value) that UTF-8 cannot hold."""
+    if isinstance(value, dict):
+        return any(_not_unicode(k) or _not_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_not_unicode(v) for v in value)
+    try:
+        return isinstance(value, str) and not value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+
+
 def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = Lines()) -> list[Connector]:
     problems: list[str] = []
     connectors: list[Connector] = []
@@ -564,6 +576,11 @@ def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = 
         name = entry.get("name")
         where = (f"{source}: connector {_shown(name)}" if isinstance(name, str) and name
                  else f"{source}: connector #{index + 1}")
+        broken = [key for key, value in entry.items() if _not_unicode(key) or _not_unicode(value)]
+        if broken:  # pydantic cannot even report on such a value: it raises UnicodeEncodeError
+            problems.extend(f"{where}: field {_shown(key)}: holds a lone UTF-16 surrogate (an escape such as "
+                            "\\ud83d without its pair): write the text again" for key in broken)
+            continue
         try:
             connectors.append(Connector.model_validate(entry))
         except ValidationError as error:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from entra_pipeline.config import ConfigError, Connector, parse_connectors
+from entra_pipeline.graph import decode
 from entra_pipeline.qualys.engine import Picker, apply
 from entra_pipeline.qualys.maps import MAPS
 from entra_pipeline.qualys.records import canonical_json
@@ -20,7 +21,11 @@ JSON = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12)
 HOSTILE_TEXT = st.sampled_from(["", " ", "\x00", "a\nb", "\u202eevil", "x" * 20_000, "../../etc/passwd",
-                                "${HOME}", "'; DROP TABLE records;--", "ünïcødé ✓", "\r\n\t"])
+                                "${HOME}", "'; DROP TABLE records;--", "ünïcødé ✓", "\r\n\t", "\x1b[2J\x1b]0;t\x07",
+                                "half \ud83d", "\udc00", "\ud83d\ude00 whole", "\x9b31m"])
+# Any code point, lone surrogates (category Cs) and controls included, and strings past the bound.
+ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=60) | st.builds(
+    lambda unit, n: unit * n, st.sampled_from(["M", "\ud800", "é", "\x00"]), st.integers(16_000, 17_000))
 
 
 def source_fields(entity: str) -> list[str]:
@@ -68,6 +73,31 @@ def test_any_json_in_mapped_fields_gives_a_correct_record_or_a_reason(entity, da
         got = _scalar(outcome.record, rule.target)
         if expected is not None:
             assert got == expected, (rule, doc)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(objects=st.lists(st.dictionaries(st.sampled_from(["displayName", "jobTitle", "mail", "tags"]),
+                                        ANY_TEXT | st.lists(ANY_TEXT, max_size=3), max_size=4), max_size=4))
+def test_any_text_graph_sends_arrives_encodable_bounded_and_each_repair_named(objects):
+    page = {"value": [{"id": f"id-{n}", **fields} for n, fields in enumerate(objects)]}
+    body = json.dumps(page, ensure_ascii=True).encode()  # lone surrogates travel as \\u escapes
+    loaded, repairs = decode.load(body, "/users")
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            for inner in value:
+                yield from strings(inner)
+    changed = set()
+    for sent, got in zip(page["value"], loaded["value"]):
+        for key, value in sent.items():
+            for text in strings(got[key]):
+                text.encode("utf-8")  # storable, sendable, printable
+                assert len(text) <= decode.MAX_STRING
+            if got[key] != value:
+                changed.add((sent["id"], key))
+    assert {(r.object_id, r.field) for r in repairs} == changed  # every change named, nothing else
 
 
 def test_a_non_string_id_is_a_per_object_reason_not_a_record_without_an_id():
