@@ -262,6 +262,9 @@ class GraphClient:
             if response.status_code == 200:
                 try:
                     page, repairs = decode.load(response.content, httpx.URL(url).path.removeprefix("/v1.0"))
+                    if not isinstance(page, dict):  # Graph answers an object; the same request brings the same
+                        raise GraphError(200, "NotAnObject", f"the body is JSON but a {type(page).__name__}, "
+                                         "not an object", url)
                     self.repairs.extend(repairs)
                     return page
                 except RecursionError:  # valid JSON, nested deeper than any Graph object
@@ -315,8 +318,11 @@ class GraphClient:
         location = response.headers.get("Location")
         if not location:
             raise GraphError(response.status_code, "RedirectWithoutLocation", "a redirect without a Location", url)
-        target = str(httpx.URL(url).join(location))
-        if origin_of(target) != self.origin:
+        try:
+            target = str(httpx.URL(url).join(location))
+        except httpx.InvalidURL:
+            raise GraphError(response.status_code, "BadRedirect", "the redirect's Location is not a URL", url) from None
+        if not self.ours(target):
             raise ForeignOrigin(response.status_code, "ForeignRedirect", f"redirected to {origin_of(target)}, not the "
                                 f"configured Graph endpoint {self.origin}: not followed", url)
         return target

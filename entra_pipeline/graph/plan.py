@@ -54,7 +54,6 @@ class Pull:
     delta_links: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     rounds: dict[str, Round] = field(default_factory=dict)  # users, groups: full, delta or resync
-    gone: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) listed, then deleted mid-run
 
 
 class SetBasedPlan:
@@ -178,7 +177,6 @@ class SetBasedPlan:
             if error.gone:
                 log.warning("%s %s was deleted during the run (404 %s): left out, the next run sees the deletion",
                             kind, object_id, error.code)
-                self.pull.gone.append((kind, object_id))
                 return None
             raise GraphError(error.status, error.code, f"{kind} {object_id}: {error.message}", error.url) from None
 
