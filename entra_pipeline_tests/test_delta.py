@@ -21,6 +21,8 @@ from entra_pipeline.runner import sync
 from .conftest import connector_for
 from .test_inventory import expected_records, record_id
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 
 def assert_inventory_is_the_truth(sim, home, connector) -> None:
     inventory = LocalInventory(open_store(home))

@@ -27,6 +27,8 @@ from .test_delta import assert_inventory_is_the_truth, differences
 from .test_inventory import expected_records, record_id
 from .test_security import scan
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -27,6 +27,8 @@ from .test_delta import assert_inventory_is_the_truth
 from .test_qualys import destination as qualys_destination
 from .test_qualys import removals_sent
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 # (simulator faults, what the run must end as); "truth" = Processed and equal to the truth.
 GRAPH_FAULTS = {
     "5% random 503": (["503@0.05"], "truth"),

@@ -20,6 +20,8 @@ from entra_pipeline.runner import sync
 
 from .conftest import connector_for
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 
 def test_upsert_update_unchanged_and_full_delete(home):
     inventory = LocalInventory(open_store(home))

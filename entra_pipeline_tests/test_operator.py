@@ -16,17 +16,20 @@ import sys
 import time
 
 import dagster as dg
+import pytest
 import yaml
 
-from entra_pipeline.store import open_store
 from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.progress import LiveLine
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
+from entra_pipeline.store import open_store
 from entra_pipeline.wizard import create
 
 from .conftest import connector_for
+
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 UTC = dt.timezone.utc
 

@@ -19,6 +19,8 @@ from entra_pipeline.qualys.csam import Delivered, Progress, QualysError, QualysG
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 
 @pytest.fixture
 def gateway(tmp_path):

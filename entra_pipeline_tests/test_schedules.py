@@ -21,6 +21,8 @@ from entra_pipeline.status import REGISTERED, SCHEDULED, StatusStore
 
 from .conftest import connector_for
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 UTC = dt.timezone.utc
 
 

@@ -16,6 +16,8 @@ from entra_pipeline.graph.connection_test import check_tls
 
 from .conftest import connector_for
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 
 def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)], input=stdin,

@@ -9,16 +9,19 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
-from entra_pipeline.store import open_store
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
 from entra_pipeline.status import FAILED, PROCESSING, StatusStore
+from entra_pipeline.store import open_store
 
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 from .test_inventory import expected_records, record_id
+
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 UTC = dt.timezone.utc
 

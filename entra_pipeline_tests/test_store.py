@@ -32,6 +32,8 @@ from entra_pipeline.store.schema import (anchors, baselines, delta_links, record
 from .conftest import connector_for
 from .test_delta import assert_inventory_is_the_truth
 
+pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
+
 
 def cli(home: Path, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
