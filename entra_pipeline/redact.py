@@ -25,7 +25,7 @@ _CREDENTIAL_SHAPES = (
     re.compile(r"(?i)(\"(?:client_secret|client_assertion|password|access_token|refresh_token|id_token)\"\s*:\s*\")"
                r"(?:[^\"\\]|\\.)*"),
     # Authorization: Bearer <token> / Basic <credentials>
-    re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{20,}"),  # not "Basic authentication"
 )
 
 _secrets: set[str] = set()
@@ -38,7 +38,8 @@ def remember(secret: str | None) -> None:
     global _pattern
     if not secret or len(secret) < _MIN_LENGTH:
         return
-    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    encoded = {quote_plus(secret), quote(secret, safe="")}
+    forms = {secret, *encoded, *(form.replace("~", "%7E") for form in encoded)}  # older encoders escape ~
     with _lock:
         if forms <= _secrets:
             return

@@ -117,3 +117,15 @@ def test_tls_verification_cannot_be_configured_away(make_sim, home):
     untrusted = connector_for(sim, home, save=False, ca_bundle=None)
     result = check_tls(untrusted)
     assert not result.passed and "certificate not trusted" in result.detail
+
+
+def test_the_redactor_masks_remembered_secrets_in_every_encoding_and_credential_shapes_only():
+    from entra_pipeline import redact
+
+    redact.remember("Zq8~rEdact!x")
+    text = ("form client_secret=abc&cs=Zq8%7ErEdact%21x q=Zq8~rEdact%21x raw Zq8~rEdact!x "
+            "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig "
+            '{"password": "hunter22"} Basic authentication failed for user ada')
+    masked = redact.mask(text)
+    assert "rEdact" not in masked and "hunter22" not in masked and "eyJ0eXAi" not in masked, masked
+    assert "client_secret=********" in masked and "Basic authentication failed for user ada" in masked, masked
