@@ -563,10 +563,13 @@ def _not_unicode(value: object) -> bool:
         return any(_not_unicode(k) or _not_unicode(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_not_unicode(v) for v in value)
+    if not isinstance(value, str):
+        return False
     try:
-        return isinstance(value, str) and not value.encode("utf-8")
+        value.encode("utf-8")
     except UnicodeEncodeError:
         return True
+    return False
 
 
 def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = Lines()) -> list[Connector]:
@@ -614,7 +617,7 @@ def find_connector(home: Path, name: str) -> Connector:
 
 def _stored_entries(path: Path) -> list[dict]:
     raw, lines = read_document(path)
-    return list(_entries(raw, str(path), lines))
+    return _entries(raw, str(path), lines)
 
 
 def _write_entries(path: Path, entries: list) -> None:

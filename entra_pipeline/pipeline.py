@@ -76,13 +76,17 @@ class Delivered:
 INTERRUPTED = "stopped by SIGINT/SIGTERM: nothing committed, the next run resumes"
 
 
+def error_line(error: BaseException) -> str:
+    """An error as one line of at most 600 characters, secrets masked."""
+    return redact.mask(str(error).strip().split("\n")[0][:600] or type(error).__name__)
+
+
 def failure_reason(error: BaseException) -> str:
-    """One line, secrets masked; an interrupt (KeyboardInterrupt, Dagster's
+    """`error_line` with its remedy; an interrupt (KeyboardInterrupt, Dagster's
     DagsterExecutionInterruptedError: BaseExceptions, not Exceptions) said as what it means."""
     if not isinstance(error, Exception):
         return INTERRUPTED
-    text = str(error).strip().split("\n")[0][:600] or type(error).__name__
-    return with_remedy(redact.mask(text))
+    return with_remedy(error_line(error))
 
 
 def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode: str = "auto",

@@ -150,3 +150,13 @@ def test_any_schedule_is_a_schedule_or_a_named_refusal(schedule):
     except ConfigError as error:
         assert "field 'schedule" in str(error), str(error)
 
+
+
+def test_only_a_lone_surrogate_is_reported_as_one():
+    for value, says in (("", "tenant_id"), ("x\ud800", "lone UTF-16 surrogate")):
+        try:
+            parse_connectors({"connectors": [{**CONNECTOR, "tenant_id": value}]})
+        except ConfigError as error:
+            assert says in str(error) and ("surrogate" in str(error)) == bool(value), str(error)
+        else:
+            raise AssertionError(f"{value!r} accepted")

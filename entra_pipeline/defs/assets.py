@@ -17,7 +17,7 @@ from .. import redact
 from ..collect import Collection, raw_assets_for
 from ..config import Connector
 from ..graph.secret_expiry import SecretExpiry, days_left
-from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, sync_steps
+from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
 from ..qualys.records import INPUTS, record_entities
 from ..state import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
@@ -115,7 +115,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         except Exception as error:
             # Dagster keeps a step's exception (message, causes, traceback) in the run's event log
             # and shows it in the UI: what it keeps is masked, with the traceback for a bug report.
-            raise dg.Failure(redact.mask(str(error).strip().split("\n")[0][:600] or type(error).__name__),
+            raise dg.Failure(error_line(error),
                              metadata={"error": type(error).__name__,
                                        "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc()))}) from None
 
