@@ -21,6 +21,8 @@ _CREDENTIAL_SHAPES = (
     # form fields and query parameters: client_secret=..., password=..., access_token=...
     re.compile(r"(?i)\b((?:client_secret|client_assertion|password|passwd|access_token|refresh_token|"
                r"id_token|assertion|api[_-]?key)=)[^&\s\"']+"),
+    # storage connection strings and SAS tokens: AccountKey=...; SharedAccessSignature=...; sig=...
+    re.compile(r"(?i)\b((?:accountkey|sharedaccesssignature|sig)=)[^;&\s\"']+"),
     # the same as JSON members
     re.compile(r"(?i)(\"(?:client_secret|client_assertion|password|access_token|refresh_token|id_token)\"\s*:\s*\")"
                r"(?:[^\"\\]|\\.)*"),

@@ -1,7 +1,8 @@
 """Snapshot and record data as Parquet files, written under versioned names.
 
-A run writes `<home>/data/<connector>/<stage>/<name>.<token>.parquet` (owner-only, fsynced,
-renamed into place) and the file's token is also written into its Parquet metadata. Only the
+A run writes `<connector>/<stage>/<name>.<token>.parquet` in the data location (storage.py: a
+local folder, owner-only, or an object store; whole or not at all) and the file's token is also
+written into its Parquet metadata. Only the
 store's commit makes a file part of the connector's snapshot (`snapshot_files`), so a reader
 never sees half a file and a crashed run leaves files nothing trusts (they are removed by the
 next run). A file whose token does not match the committed row (restored from a backup,
@@ -14,15 +15,16 @@ stages can apply the spec's maps to the source fields; relationship tables are c
 from __future__ import annotations
 
 import json
-import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .database import owner_only_folder
+from .storage import LocalStorage, Storage
 
 MEMBERSHIP_SCHEMA = pa.schema([("container_id", pa.string()), ("container_type", pa.string()),
                                ("member_id", pa.string()), ("member_type", pa.string())])
@@ -57,30 +59,30 @@ def to_json(value: object) -> str:
 
 
 class DataFolder:
-    """A connector's files of one stage: "raw" (Graph objects) or "records" (Qualys records)."""
+    """A connector's files of one stage: "raw" (Graph objects) or "records" (Qualys records),
+    in the data location (storage.py): `<connector>/<stage>/<name>.<token>.parquet`."""
 
-    def __init__(self, home: Path, connector: str, stage: str) -> None:
-        self.root = home / "data" / connector / stage
-        self.stage = stage
+    def __init__(self, storage: Storage, connector: str, stage: str) -> None:
+        self.storage, self.prefix, self.stage = storage, f"{connector}/{stage}", stage
+
+    def key(self, name: str, token: str) -> str:
+        return f"{self.prefix}/{name}.{token}.parquet"
+
+    def describe(self, name: str, token: str) -> str:
+        return self.storage.describe(self.key(name, token))
 
     def path(self, name: str, token: str) -> Path:
-        return self.root / f"{name}.{token}.parquet"
+        """The file on disk, for a local data folder (tests and `store check` damage it there)."""
+        assert isinstance(self.storage, LocalStorage), "only a local data folder has paths"
+        return self.storage.path(self.key(name, token))
+
+    def exists(self, name: str, token: str) -> bool:
+        return self.storage.exists(self.key(name, token))
 
     def write_table(self, name: str, token: str, table: pa.Table) -> WrittenFile:
-        owner_only_folder(self.root)
-        path = self.path(name, token)
-        tmp = path.with_suffix(".tmp")
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), TOKEN_KEY: token.encode()})
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with self.storage.writer(self.key(name, token)) as handle:
+            pq.write_table(table, handle, compression="zstd")
         return WrittenFile(self.stage, name, token, table.num_rows)
 
     def write_objects(self, name: str, token: str, objects: list[dict]) -> WrittenFile:
@@ -93,46 +95,53 @@ class DataFolder:
 
     def read_table(self, name: str, token: str, rows: int | None = None) -> pa.Table:
         """The committed file, checked: it exists, is Parquet, carries the committed token (and row count)."""
-        path = self.path(name, token)
-        try:
-            table = pq.read_table(path)
-        except FileNotFoundError:
-            raise SnapshotFileError(f"{self.stage} file {path} is missing") from None
-        except (pa.ArrowException, OSError) as error:
-            raise SnapshotFileError(f"{self.stage} file {path} is not readable Parquet ({error})") from None
-        _same(path, self.stage, table.schema.metadata, table.num_rows, token, rows)
+        with self._open(name, token) as handle:
+            try:
+                table = pq.read_table(handle)
+            except FileNotFoundError:
+                raise
+            except (pa.ArrowException, OSError) as error:
+                raise self._unreadable(name, token, error) from None
+        _same(self.describe(name, token), self.stage, table.schema.metadata, table.num_rows, token, rows)
         return table
 
     def verify(self, name: str, token: str, rows: int) -> None:
         """What `read_table` checks, from the file's footer alone (for `store check`)."""
-        path = self.path(name, token)
-        try:
-            meta = pq.ParquetFile(path).metadata
-        except FileNotFoundError:
-            raise SnapshotFileError(f"{self.stage} file {path} is missing") from None
-        except (pa.ArrowException, OSError) as error:
-            raise SnapshotFileError(f"{self.stage} file {path} is not readable Parquet ({error})") from None
-        _same(path, self.stage, meta.metadata, meta.num_rows, token, rows)
+        with self._open(name, token) as handle:
+            try:
+                meta = pq.ParquetFile(handle).metadata
+            except FileNotFoundError:
+                raise
+            except (pa.ArrowException, OSError) as error:
+                raise self._unreadable(name, token, error) from None
+        _same(self.describe(name, token), self.stage, meta.metadata, meta.num_rows, token, rows)
 
     def read_objects(self, name: str, token: str, rows: int | None = None) -> list[dict]:
         table = self.read_table(name, token, rows)
         try:
             return [json.loads(text) for text in table.column("object").to_pylist()]
         except (KeyError, ValueError, TypeError) as error:
-            raise SnapshotFileError(f"{self.stage} file {self.path(name, token)} holds no objects ({error})") from None
+            raise SnapshotFileError(f"{self.stage} file {self.describe(name, token)} holds no objects ({error})") from None
 
-    def remove_all_but(self, keep: set[Path]) -> None:
-        """Files no committed row names: older versions, and what crashed runs left."""
-        if not self.root.exists():
-            return
-        for path in self.root.iterdir():
-            if path not in keep:
-                path.unlink(missing_ok=True)
+    def remove_all_but(self, keep: set[str]) -> None:
+        """Files no committed row names (`keep`: their keys): older versions, what crashed runs left."""
+        self.storage.remove([key for key in self.storage.keys(self.prefix) if key not in keep])
+
+    @contextmanager
+    def _open(self, name: str, token: str) -> Iterator[str | BinaryIO]:
+        try:
+            with self.storage.reader(self.key(name, token)) as handle:
+                yield handle
+        except FileNotFoundError:
+            raise SnapshotFileError(f"{self.stage} file {self.describe(name, token)} is missing") from None
+
+    def _unreadable(self, name: str, token: str, error: Exception) -> SnapshotFileError:
+        return SnapshotFileError(f"{self.stage} file {self.describe(name, token)} is not readable Parquet ({error})")
 
 
-def _same(path: Path, stage: str, metadata: dict | None, found_rows: int, token: str, rows: int | None) -> None:
+def _same(where: str, stage: str, metadata: dict | None, found_rows: int, token: str, rows: int | None) -> None:
     found = (metadata or {}).get(TOKEN_KEY, b"").decode()
     if found != token or (rows is not None and found_rows != rows):
-        raise SnapshotFileError(f"{stage} file {path} is not the one committed (token {found or 'none'}, "
+        raise SnapshotFileError(f"{stage} file {where} is not the one committed (token {found or 'none'}, "
                                 f"{found_rows} rows; committed {token}, {rows} rows)")
 

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -21,10 +20,12 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
+from .. import redact
 from ..killpoints import checkpoint
 from . import legacy
 from .database import Database, StoreDamaged, StoreError, put, store_url
 from .files import DataFolder, SnapshotFileError, WrittenFile, to_json
+from .storage import DataUnavailable, data_url, open_storage
 from .lease import Lease, LeaseInfo, acquire, current
 from .schema import (PER_CONNECTOR, SCHEMA_VERSION, anchors, baselines, delta_links, leases, meta, metadata,
                      qualys_delivered, qualys_progress, records, snapshot_files, status)
@@ -69,14 +70,18 @@ class RunCommit:
 
 
 class Store:
-    def __init__(self, home: Path, url: str | None = None) -> None:
+    def __init__(self, home: Path, url: str | None = None, data: str | None = None) -> None:
         self.home = home
         self.db = Database(url or store_url(home))
+        self.data = open_storage(data or data_url(home))
         self.imported: list[str] = []  # what a first use imported from an older home folder
         self._ready()
 
     def describe(self) -> str:
         return self.db.describe()
+
+    def describe_data(self) -> str:
+        return redact.mask(self.data.url)
 
     # ------------------------------------------------------------------ schema
     def _ready(self) -> None:
@@ -134,7 +139,7 @@ class Store:
 
     # ------------------------------------------------------------------ snapshot and delta links
     def folder(self, connector: str, stage: str) -> DataFolder:
-        return DataFolder(self.home, connector, stage)
+        return DataFolder(self.data, connector, stage)
 
     def committed_files(self, connector: str, stage: str) -> dict[str, CommittedFile]:
         with self.db.read() as connection:
@@ -195,9 +200,8 @@ class Store:
             committed = files.get(name)
             if committed is None or issued_with.get(name) != committed.token:
                 return f"{name}: the committed file is not the one the link was issued with"
-            path = folder.path(name, committed.token)
-            if not path.exists():
-                return f"{path} is missing"
+            if not folder.exists(name, committed.token):
+                return f"{folder.describe(name, committed.token)} is missing"
         return None
 
     def delta_links(self, connector: str) -> dict[str, dict[str, str]]:
@@ -233,7 +237,11 @@ class Store:
                      {"run_id": commit.run_id, "at": now})
             _put(connection, status, {"connector": connector}, {"document": commit.status_document})
             checkpoint("store:commit:mid-transaction")
-        self.remove_uncommitted(connector)
+        try:
+            self.remove_uncommitted(connector)
+        except DataUnavailable as error:
+            # committed already: what is left over is removed by the connector's next run
+            log.warning("older data files of %s not removed yet: %s", connector, error)
 
     def remove_uncommitted(self, connector: str) -> None:
         """Delete data files no committed row names (older versions, crashed runs' files). Only
@@ -244,7 +252,7 @@ class Store:
             except StoreDamaged:
                 continue
             folder = self.folder(connector, stage)
-            folder.remove_all_but({folder.path(f.name, f.token) for f in files.values()})
+            folder.remove_all_but({folder.key(f.name, f.token) for f in files.values()})
 
     # ------------------------------------------------------------------ baseline ledger
     def baseline_runs(self, connector: str) -> dict[str, str]:
@@ -339,7 +347,7 @@ class Store:
                                          .where(records.c.connector == connector)).scalar_one()
             for table in PER_CONNECTOR:
                 connection.execute(table.delete().where(table.c.connector == connector))
-        shutil.rmtree(self.home / "data" / connector, ignore_errors=True)
+        self.data.remove_tree(connector)
         return removed
 
     def tables(self) -> Iterator[tuple[sa.Table, list]]:
@@ -369,12 +377,13 @@ _STORES: dict[tuple[int, str], Store] = {}
 
 
 def open_store(home: Path) -> Store:
-    """The store of this home folder (or of ENTRA_PIPELINE_STORE), one per process."""
-    url = store_url(home)
-    key = (os.getpid(), f"{home}|{url}")
+    """The store of this home folder (or of ENTRA_PIPELINE_STORE, with its data in
+    ENTRA_PIPELINE_DATA), one per process."""
+    url, data = store_url(home), data_url(home)
+    key = (os.getpid(), f"{home}|{url}|{data}")
     found = _STORES.get(key)
     if found is None:
-        found = _STORES[key] = Store(home, url)
+        found = _STORES[key] = Store(home, url, data)
     return found
 
 
