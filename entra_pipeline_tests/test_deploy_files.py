@@ -437,6 +437,14 @@ def test_run_pods_get_the_settings_even_without_the_code_servers_config(values, 
     assert OUR_SETTINGS - {HOME_ENV, DAGSTER_HOME_ENV} <= set(env)
 
 
+def test_run_pods_are_sized_by_the_run_launcher_alone(values, deployment):
+    # With includeConfigInLaunchedRuns the code server's container settings reach every run pod and
+    # are merged over the run launcher's: resources on the code server would size the syncs too.
+    assert deployment.includeConfigInLaunchedRuns.enabled and deployment.resources is None
+    container = values.runLauncher.config.k8sRunLauncher.runK8sConfig.containerConfig
+    assert container["resources"]["limits"]["memory"]
+
+
 def test_paths_in_the_environment_are_the_images_and_the_charts(values, deployment):
     assert deployment.env[HOME_ENV] == IMAGE_HOME
     # `entra-pipeline status` and `logs` in a code-server pod read the instance the chart mounts
