@@ -310,6 +310,10 @@ def chart_instance(values: Values) -> dict:
             config["max_concurrent_runs"] = -1 if queued.maxConcurrentRuns is None else queued.maxConcurrentRuns
         if queued.tagConcurrencyLimits:
             config["tag_concurrency_limits"] = [limit.model_dump(exclude_none=True) for limit in queued.tagConcurrencyLimits]
+        for key, field in (("dequeue_interval_seconds", "dequeueIntervalSeconds"),
+                           ("dequeue_use_threads", "dequeueUseThreads"), ("dequeue_num_workers", "dequeueNumWorkers")):
+            if getattr(queued, field):
+                config[key] = getattr(queued, field)
         instance["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
                                        **({"config": config} if config else {})}
     if values.pythonLogs.managedPythonLoggers or values.pythonLogs.pythonLogLevel:
@@ -342,8 +346,17 @@ def validate_instance(config: dict, folder: Path) -> dict:
     return validated
 
 
-def test_the_instance_the_chart_renders_is_one_dagster_accepts(values, tmp_path):
-    validate_instance(chart_instance(values), tmp_path)
+@pytest.mark.parametrize("chart_defaults", [{}, {"dequeueUseThreads": True, "dequeueNumWorkers": 4}],
+                         ids=["ours-only", "with-dequeue-threads"])
+def test_the_instance_the_chart_renders_is_one_dagster_accepts(values, tmp_path, chart_defaults):
+    # The chart's own defaults for the queued run coordinator's other fields merge with ours; the
+    # dequeue settings are not run-queue limits and may sit next to the concurrency section.
+    queued = values.dagsterDaemon.runCoordinator.config.queuedRunCoordinator
+    merged = values.model_copy(deep=True)
+    merged.dagsterDaemon.runCoordinator.config.queuedRunCoordinator = queued.model_copy(update=chart_defaults)
+    validated = validate_instance(chart_instance(merged), tmp_path)
+    assert validated["concurrency"]["pools"]["default_limit"] == 1
+    assert "max_concurrent_runs" not in validated["run_coordinator"].get("config", {})
 
 
 def test_run_queue_fields_next_to_the_concurrency_section_would_stop_the_daemon(values, tmp_path):
