@@ -522,6 +522,20 @@ def test_the_dockerfile_agrees_with_values_and_build_sh(values, deployment):
     assert command[command.index("--port") + 1] == str(deployment.port) == by("EXPOSE")[0]
 
 
+def test_the_build_context_sends_only_what_the_dockerfile_copies():
+    rules = [line.strip() for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*", "an allowlist: everything else (.venv, homes with keys) stays out of the build"
+    allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    default_config = next(args.split("=", 1)[1] for instr, args in dockerfile()
+                          if instr == "ARG" and args.startswith("CONFIG_DIR="))
+    for instr, args in dockerfile():
+        if instr == "COPY":
+            *sources, _ = shlex.split(args.replace("${CONFIG_DIR}", default_config))
+            for source in sources:
+                assert any(source == rule or source.startswith(rule + "/") for rule in allowed), source
+
+
 def connector_add(home: Path, env: dict, *args: str, stdin: str | None = None) -> None:
     cli = Path(sys.executable).with_name("entra-pipeline")
     subprocess.run([str(cli), "connector", "add", "--home", str(home), *args], input=stdin, text=True,
