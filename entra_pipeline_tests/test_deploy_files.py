@@ -36,14 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from entra_pipeline.config import HOME_ENV, KEY_ENV
 from entra_pipeline.runner import DAGSTER_HOME_ENV
-from entra_pipeline.store import STORE_ENV
+from entra_pipeline.store import DATA_ENV, STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 VALUES = DEPLOY / "helm" / "values.yaml"
-# The object-store URL setting of #16's data layer (not on this branch yet).
-# TODO(#16): import the data layer's constant once it lands, like the four above.
-DATA_ENV = "ENTRA_PIPELINE_DATA"
 OUR_SETTINGS = {STORE_ENV, KEY_ENV, HOME_ENV, DAGSTER_HOME_ENV, DATA_ENV}
 # Settings that hold credentials: only ever from a Kubernetes Secret.
 SECRET_SETTINGS = {STORE_ENV, KEY_ENV, "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_CONNECTION_STRING"}
