@@ -28,6 +28,7 @@ from . import redact
 
 HOME_ENV = "ENTRA_PIPELINE_HOME"
 KEY_ENV = "ENTRA_PIPELINE_KEY"
+KEY_FILE_ENV = "ENTRA_PIPELINE_KEY_FILE"  # a file holding the key: a mounted Kubernetes or Key Vault secret
 CONNECTORS_FILE = "connectors.yaml"
 KEY_FILE = "secret.key"
 ENCRYPTED_PREFIX = "enc:"
@@ -59,16 +60,29 @@ def home_folder(explicit: str | Path | None = None) -> Path:
 
 # --------------------------------------------------------------------------- secrets
 class SecretBox:
-    """Fernet encryption of client secrets. The key comes from $ENTRA_PIPELINE_KEY, else from
-    `secret.key` in the home folder (created owner-only on first use)."""
+    """Fernet encryption of client secrets. The key comes from $ENTRA_PIPELINE_KEY, else from the
+    file $ENTRA_PIPELINE_KEY_FILE names, else from `secret.key` in the home folder (created
+    owner-only on first use)."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
 
     def _key(self) -> bytes:
+        key = self._configured_key()
+        redact.remember(key.decode(errors="replace"))
+        return key
+
+    def _configured_key(self) -> bytes:
         from_env = os.environ.get(KEY_ENV)
         if from_env:
             return from_env.encode()
+        named = os.environ.get(KEY_FILE_ENV)
+        if named:
+            try:
+                return Path(named).read_bytes().strip()
+            except OSError as error:
+                raise ConfigError(f"{KEY_FILE_ENV}={named}: the key file cannot be read ({error.strerror}): "
+                                  "mount the secret holding the key there, or set ENTRA_PIPELINE_KEY") from None
         path = self.home / KEY_FILE
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)

@@ -127,6 +127,27 @@ def test_secret_key_from_the_environment(home, monkeypatch):
         connector.secret(home)
 
 
+def test_secret_key_from_a_mounted_key_file(home, tmp_path, monkeypatch):
+    """A worker given a reference to the key (a mounted Kubernetes or Key Vault secret), not the key."""
+    from cryptography.fernet import Fernet
+
+    from entra_pipeline import redact
+
+    key = Fernet.generate_key()
+    mounted = tmp_path / "mounted" / "key"
+    mounted.parent.mkdir()
+    mounted.write_bytes(key + b"\n")
+    monkeypatch.setenv("ENTRA_PIPELINE_KEY_FILE", str(mounted))
+    stored = SecretBox(home).encrypt("from-a-mounted-key")
+    assert not (home / "secret.key").exists(), "no key of its own is made in the home"
+    assert Fernet(key).decrypt(stored[len("enc:"):].encode()) == b"from-a-mounted-key"
+    assert key.decode() not in redact.mask(f"key {key.decode()}"), "the key is masked like any secret"
+    monkeypatch.setenv("ENTRA_PIPELINE_KEY_FILE", str(tmp_path / "not-mounted"))
+    with pytest.raises(ConfigError, match="ENTRA_PIPELINE_KEY_FILE=.*not-mounted: the key file cannot be read"):
+        SecretBox(home).decrypt(stored)
+    assert not (home / "secret.key").exists()
+
+
 def test_secret_from_environment_variable(home, monkeypatch):
     [connector] = parse_connectors({"connectors": [entry()]})
     with pytest.raises(ConfigError, match="CONTOSO_SECRET"):
