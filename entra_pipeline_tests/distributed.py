@@ -159,13 +159,17 @@ class CeleryWorker:
                 found.append(int(stat.parent.name))
         return found
 
-    def step_process(self) -> int:
-        """The pool process running the step: the youngest of the session (fresh per step)."""
-        def youngest() -> int | None:
-            pids = [pid for pid in self.processes() if pid != self.process.pid]
-            return max(pids, key=lambda pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]),
-                       default=None) if len(pids) >= 3 else None  # unshare, celery main, its pool child
-        return wait_for(f"worker {self.name}'s step process", youngest, timeout=30, every=0.2)
+    def host_pid(self, pid: int) -> int:
+        """The host pid of the worker's process that sees itself as `pid` (a lease records that one)."""
+        for candidate in self.processes():
+            try:
+                status = Path(f"/proc/{candidate}/status").read_text()
+            except OSError:
+                continue
+            nspids = next(line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:"))
+            if int(nspids[-1]) == pid:
+                return candidate
+        raise AssertionError(f"no process of worker {self.name} is pid {pid} in its namespace")
 
     def kill(self) -> None:
         """SIGKILL every process of the worker at once: the machine is lost."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import random
+import signal
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,3 +200,58 @@ def test_runs_alternate_workers_tenants_run_side_by_side_and_each_inventory_is_t
         assert all(x.ended <= y.started for x, y in itertools.pairwise(steps)), (name, steps)
     # the connector's state as the run-status sensor records it, in the shared store
     assert wait_for("north's last run recorded", lambda: StatusStore(open_store(deployed.home), "north").read())
+
+
+def failure_text(deployed: Deployment, run_id: str) -> str:
+    """Every failure message of the run (step and run), as the UI shows them."""
+    texts = []
+    for entry in instance(deployed).all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.event_type not in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE,
+                                                     dg.DagsterEventType.ENGINE_EVENT):
+            continue
+        data = event.event_specific_data
+        error = getattr(data, "error", None)
+        texts += [event.message or "", error.to_string() if error else ""]
+    return "\n".join(texts)
+
+
+def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_takes_over_on_the_other(deployment):
+    """The step's process SIGKILLed mid-run under a live worker, as the out-of-memory killer does:
+    Celery reports the task lost (task_reject_on_worker_lost off, so it is not run again), the run
+    fails saying so, the dead step's lease is left behind and, the workers being machines apart
+    (pid namespaces), expires only after its time to live; the next run, on the other worker,
+    takes the connector over and ends with the inventory equal to the tenant."""
+    deployed, tenants = deployment
+    north = tenants["north"]
+    victim, other = deployed.workers["a"], deployed.workers["b"]
+    change(north, 10)
+    victim.close_gate()
+    try:
+        killed = launch(deployed, north, victim.queue)
+        wait_for("the step mid-run on worker a", victim.reached, timeout=180, every=0.3)
+        holder, _ = open_store(deployed.home).lease_holder("north")
+        assert holder is not None and holder.run_id == killed  # the step took the lease before it paused
+        os.kill(victim.host_pid(holder.pid), signal.SIGKILL)  # the very process holding the lease
+    finally:
+        victim.open_gate()
+    assert finished(deployed, killed) == "FAILURE"
+    text = failure_text(deployed, killed)
+    assert "WorkerLostError" in text and "signal 9" in text, text[-3000:]
+    assert step_facts(deployed, killed).node == victim.node
+    # a lease on another machine cannot be judged by its pid: it is left until its TTL passes
+    holder, _ = open_store(deployed.home).lease_holder("north")
+    assert holder is None or holder.run_id == killed
+    wait_for("the dead step's lease to expire", lambda: (lambda held: held[0] is None or held[1])(
+        open_store(deployed.home).lease_holder("north")), timeout=LEASE_TTL * 5, every=0.5)
+    following = launch(deployed, north, other.queue)
+    assert finished(deployed, following) == "SUCCESS", failure_text(deployed, following)
+    assert ran_on(deployed, step_facts(deployed, following)) == "b"
+    assert_inventory_is_the_truth(north.sim, deployed.home, north.connector)
+    assert victim.process.poll() is None  # the worker itself lived on and serves the next step
+    state = wait_for("north's state after the takeover", lambda: (lambda s: s if s and s.run_id == following else None)(
+        StatusStore(open_store(deployed.home), "north").read()))
+    assert state.state == "Processed"
+    # the Redis password is in no log the deployment wrote
+    for log in [deployed.server.log_path, *(w.log_path for w in deployed.workers.values())]:
+        assert deployed.redis.password not in log.read_text(errors="replace"), log
