@@ -239,6 +239,15 @@ def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_take
     text = failure_text(deployed, killed)
     assert "WorkerLostError" in text and "signal 9" in text, text[-3000:]
     assert step_facts(deployed, killed).node == victim.node
+    # the lost step never wrote the end event that frees its pool slot: the daemon frees it once
+    # the run has ended (dagster.celery.yaml's free_slots_after_run_end_seconds), else every later
+    # run of the tenant would wait in the queue for ever
+    held = "SELECT COUNT(*) FROM {} WHERE run_id = %s"
+    wait_for("the killed run's pool slot to be freed", lambda: sum(
+        deployed.postgres.query(held.format(table), killed)[0][0] for table in ("concurrency_slots", "pending_steps")
+    ) == 0, timeout=120, every=1)
+    assert deployed.postgres.query("SELECT concurrency_key, \"limit\" FROM concurrency_limits "
+                                   "WHERE concurrency_key = 'msgraph_north'") == [("msgraph_north", 1)]
     # a lease on another machine cannot be judged by its pid: it is left until its TTL passes
     holder, _ = open_store(deployed.home).lease_holder("north")
     assert holder is None or holder.run_id == killed
