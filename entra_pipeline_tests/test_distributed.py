@@ -11,9 +11,7 @@ import itertools
 import os
 import random
 import signal
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pytest
