@@ -12,6 +12,7 @@ import dagster as dg
 from ..config import load_connectors
 from .assets import connector_assets
 from .connection import test_connection_job
+from .executor import selected_executor
 from .schedules import connector_schedule, sync_job
 from .sensors import lifecycle_sensor, outcome_sensors, secret_expiry_sensor
 
@@ -29,4 +30,5 @@ def build_definitions(home: Path) -> dg.Definitions:
         sensors += [lifecycle_sensor(connector, home), secret_expiry_sensor(connector, home)]
     if connectors:
         sensors += outcome_sensors(home, {c.dagster_name: c for c in connectors})
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
+                          executor=selected_executor())

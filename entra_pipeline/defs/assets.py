@@ -7,6 +7,8 @@ records and the upload too. Inside one step each asset is yielded only when its 
 arrived whole, and the lineage raw -> records -> upload stays visible in the asset graph.
 """
 
+import os
+import socket
 import traceback
 from pathlib import Path
 from typing import Literal, Optional
@@ -86,6 +88,10 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
     def sync(context: dg.AssetExecutionContext, config: SyncConfig):
         redact.install()  # whichever process runs the step: its log lines mask the secrets it holds
         cycle, run_id = context.partition_key, context.run.run_id
+        # Steps may run on any worker (Celery, Kubernetes): which one ran this is for the operator
+        # reading a failure, and for the tests that prove steps moved between workers.
+        worker = _worker()
+        context.log.info(f"sync step on {worker}")
         store = open_store(home)
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
         # adds them, so every run of the connector is found by its tags, however launched.
@@ -107,7 +113,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                     yield from _record_results(context, connector, step)
                 else:
                     context.instance.add_run_tags(run_id, {"entra/state": step.state.tag})
-                    yield from _upload_results(context, connector, step, cycle, pull, expiry)
+                    yield from _upload_results(context, connector, step, cycle, pull, expiry, worker)
         except NothingFetched as error:
             raise dg.Failure(str(error), metadata=error.errors) from None
         except (ConnectorBusy, LeaseLost, StoreError) as error:
@@ -120,6 +126,10 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                                        "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc()))}) from None
 
     return sync
+
+
+def _worker() -> str:
+    return f"host {socket.gethostname()} pid {os.getpid()} cwd {os.getcwd()}"
 
 
 def _raw_results(context: dg.AssetExecutionContext, connector: Connector, collection: Collection):
@@ -152,7 +162,7 @@ def _record_results(context: dg.AssetExecutionContext, connector: Connector, bui
 
 
 def _upload_results(context: dg.AssetExecutionContext, connector: Connector, delivered: Delivered, cycle: str,
-                    pull: str, expiry: SecretExpiry | None):
+                    pull: str, expiry: SecretExpiry | None, worker: str):
     for entity, reason in delivered.skipped.items():
         context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
     if delivered.committed:
@@ -166,7 +176,7 @@ def _upload_results(context: dg.AssetExecutionContext, connector: Connector, del
     yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
         "destination": connector.destination.kind, "entities_delivered": len(delivered.applied),
         "entities_skipped": len(delivered.skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
-        "cycle": cycle, "pull": pull, **applied, **({"client_secret_days_left": left} if left is not None else {})})
+        "cycle": cycle, "pull": pull, "worker": worker, **applied, **({"client_secret_days_left": left} if left is not None else {})})
     yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
                               passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
                               metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})
