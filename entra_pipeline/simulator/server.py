@@ -213,17 +213,18 @@ class Simulator:
         failure: list[BaseException] = []
 
         def run() -> None:
-            self._loop = asyncio.new_event_loop()
+            # the thread's own reference: stop() forgets self._loop if closing outlasts its wait
+            loop = self._loop = asyncio.new_event_loop()
             try:
-                self._loop.run_until_complete(self._start_server())
+                loop.run_until_complete(self._start_server())
             except BaseException as error:  # surfaced to the caller below
                 failure.append(error)
                 ready.set()
                 return
             ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._server.close())
-            self._loop.close()
+            loop.run_forever()
+            loop.run_until_complete(self._server.close())
+            loop.close()
 
         self._thread = threading.Thread(target=run, name="entra-simulator", daemon=True)
         self._thread.start()
