@@ -99,7 +99,7 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
     status = StatusStore(store, connector.name)
     committed_run = False
     try:
-        if lease.took_over:
+        if lease.took_over and lease.took_over.run_id != run_id:  # not this run's own step, handed out again
             status.died(lease.took_over, by=run_id)
         full = mode == "baseline" or not BaselineCycles(connector, store).baseline_done(cycle)
         status.processing(lease, started, cycle, "baseline" if full else "delta")

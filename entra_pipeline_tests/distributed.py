@@ -6,7 +6,8 @@ Each worker is started as on a machine of its own: an empty working directory, i
 a DAGSTER_HOME holding only the instance file, an ENTRA_PIPELINE_HOME holding only the shipped
 connectors.yaml, and its own pid namespace (`unshare`), so the connector lease cannot tell
 a dead holder on another worker by its pid and must wait for its time to live, as across
-machines. What workers share with each other and with the daemon: the database, the broker."""
+machines. What workers share with each other and with the daemon: the database, the broker
+and the object store (Azurite, where the snapshot's Parquet objects live: ENTRA_PIPELINE_DATA)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from .azurite import Azurite
 from .live import REPO, LiveDagster, LocalPostgres, free_port, wait_for
 
 PAUSE_POINT = "raw:all:written"  # after the pull, before records and delivery: the step is mid-run
@@ -188,19 +190,23 @@ class CeleryWorker:
 
 
 class Deployment:
-    """PostgreSQL + Redis + `dagster dev` over dagster.celery.yaml + workers, started in that order."""
+    """PostgreSQL + Redis + Azurite + `dagster dev` over dagster.celery.yaml + workers, started in that order."""
+
+    DATA_PREFIX = "snapshots"
 
     def __init__(self, root: Path, home: Path, env: dict[str, str], workers: tuple[str, ...] = ("a", "b")) -> None:
         self.root, self.home = root, home
         self.postgres: LocalPostgres | None = None
         self.redis: LocalRedis | None = None
+        self.blob_store: Azurite | None = None
         self.server: LiveDagster | None = None
         self.workers: dict[str, CeleryWorker] = {}
         try:
             self.postgres = LocalPostgres().start()
             self.redis = LocalRedis().start()
+            self.blob_store = Azurite().start()
             self.env = {**self.postgres.environment(), "ENTRA_PIPELINE_STORE": self.postgres.store_url("entra_pipeline"),
-                        **celery_environment(self.redis), **env}
+                        **celery_environment(self.redis), **self.blob_store.environment(self.DATA_PREFIX), **env}
             self.dagster_home = root / "daemon-dagster-home"
             self.dagster_home.mkdir(mode=0o700)
             shutil.copy(REPO / "dagster.celery.yaml", self.dagster_home / "dagster.yaml")
@@ -223,3 +229,10 @@ class Deployment:
         for service in (self.server, self.redis, self.postgres):
             if service is not None:
                 service.stop()
+        if self.blob_store is not None:
+            self.blob_store.stop(keep=False)
+
+    def objects(self, connector: str) -> set[str]:
+        """The connector's objects in the object store, as `<stage>/<name>.<token>.parquet`."""
+        prefix = f"{self.DATA_PREFIX}/{connector}/"
+        return {name.removeprefix(prefix) for name in self.blob_store.blobs(prefix)}

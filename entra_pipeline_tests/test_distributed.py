@@ -1,7 +1,7 @@
 """The Celery shape of docs/deploy.md, deployed on loopback and driven through the daemon:
 PostgreSQL, Redis, `dagster dev` over dagster.celery.yaml with ENTRA_PIPELINE_EXECUTOR=celery,
-and two Celery workers that share nothing with each other or the daemon but the database and
-the broker (see distributed.py). Two simulated tenants, two connectors, runs launched over
+and two Celery workers that share nothing with each other or the daemon but the database, the
+broker and the object store (Azurite; see distributed.py). Two simulated tenants, two connectors, runs launched over
 GraphQL; which worker ran a step, and when, is read back from each run's event log."""
 
 from __future__ import annotations
@@ -136,6 +136,20 @@ def ran_on(deployed: Deployment, facts: StepFacts) -> str:
     return name
 
 
+def committed(deployed: Deployment, connector: str) -> set[str]:
+    store = open_store(deployed.home)
+    return {f"{stage}/{f.name}.{f.token}.parquet"
+            for stage in ("raw", "records") for f in store.committed_files(connector, stage).values()}
+
+
+def assert_data_only_in_the_object_store(deployed: Deployment, tenants) -> None:
+    """Every committed object is in the store and nothing else is; no disk holds snapshot data."""
+    for name in tenants:
+        assert deployed.objects(name) == committed(deployed, name), name
+    for where in [deployed.home, *(worker.root for worker in deployed.workers.values())]:
+        assert not list(where.rglob("*.parquet")), f"snapshot data on a disk: {list(where.rglob('*.parquet'))}"
+
+
 def change(tenant: Tenant, round_: int) -> None:
     """Creates, updates, deletes and membership changes, different each round."""
     pick = random.Random(f"{tenant.name}-{round_}")
@@ -184,6 +198,7 @@ def test_runs_alternate_workers_tenants_run_side_by_side_and_each_inventory_is_t
             history[tenant.name].append(step_facts(deployed, run_id))
         for tenant in tenants.values():
             assert_inventory_is_the_truth(tenant.sim, deployed.home, tenant.connector)
+        assert_data_only_in_the_object_store(deployed, tenants)
         if side_by_side:
             a, b = (history[name][-1] for name in ("north", "south"))
             assert a.started < b.ended and b.started < a.ended, (a, b)  # the two tenants overlapped
@@ -251,10 +266,14 @@ def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_take
     assert holder is None or holder.run_id == killed
     wait_for("the dead step's lease to expire", lambda: (lambda held: held[0] is None or held[1])(
         open_store(deployed.home).lease_holder("north")), timeout=LEASE_TTL * 5, every=0.5)
+    left = deployed.objects("north") - committed(deployed, "north")
+    assert left, "the killed step had uploaded its raw objects, never committed"
     following = launch(deployed, north, other.queue)
     assert finished(deployed, following) == "SUCCESS", failure_text(deployed, following)
     assert ran_on(deployed, step_facts(deployed, following)) == "b"
     assert_inventory_is_the_truth(north.sim, deployed.home, north.connector)
+    assert not deployed.objects("north") & left, "nothing the killed step wrote is left to be read as valid"
+    assert_data_only_in_the_object_store(deployed, {"north": north})
     assert victim.process.poll() is None  # the worker itself lived on and serves the next step
     state = wait_for("north's state after the takeover", lambda: (lambda s: s if s and s.run_id == following else None)(
         StatusStore(open_store(deployed.home), "north").read()))
@@ -262,3 +281,36 @@ def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_take
     # the Redis password is in no log the deployment wrote
     for log in [deployed.server.log_path, *(w.log_path for w in deployed.workers.values())]:
         assert deployed.redis.password not in log.read_text(errors="replace"), log
+
+
+def test_a_worker_lost_whole_mid_run_is_failed_by_the_sensor_and_the_next_run_on_the_other_ends_true(deployment):
+    """Every process of a worker SIGKILLed mid-run, as when its machine is lost: nothing reports
+    the step lost (the broker keeps it unacknowledged until its visibility timeout), so the
+    connector's lease is what tells: it expires after its time to live, the connector's
+    lifecycle sensor marks the run failed naming the dead holder, the tenant's pool slot is
+    freed once the run ended, and the next run, on the other worker, ends equal to the truth with
+    nothing the lost step uploaded left in the object store."""
+    deployed, tenants = deployment
+    north = tenants["north"]
+    victim, other = deployed.workers["b"], deployed.workers["a"]
+    change(north, 20)
+    victim.close_gate()
+    try:
+        lost = launch(deployed, north, victim.queue)
+        wait_for("the step mid-run on worker b", victim.reached, timeout=180, every=0.3)
+        victim.kill()
+    finally:
+        victim.open_gate()
+    assert finished(deployed, lost, timeout=240) == "FAILURE"
+    text = failure_text(deployed, lost)
+    assert "stopped heartbeating" in text, text[-3000:]
+    left = deployed.objects("north") - committed(deployed, "north")
+    assert left, "the lost step had uploaded its raw objects, never committed"
+    wait_for("the lost run's pool slot to be freed", lambda: deployed.postgres.query(
+        "SELECT COUNT(*) FROM concurrency_slots WHERE run_id = %s", lost)[0][0] == 0, timeout=120, every=1)
+    following = launch(deployed, north, other.queue)
+    assert finished(deployed, following) == "SUCCESS", failure_text(deployed, following)
+    assert ran_on(deployed, step_facts(deployed, following)) == "a"
+    assert_inventory_is_the_truth(north.sim, deployed.home, north.connector)
+    assert not deployed.objects("north") & left
+    assert_data_only_in_the_object_store(deployed, {"north": north})

@@ -138,3 +138,13 @@ def test_batch_items_are_throttled_one_by_one_with_their_own_retry_after(make_si
 def test_batch_item_urls_must_be_relative(wire, url):
     [item] = wire.post("/$batch", {"requests": [{"id": "1", "method": "GET", "url": url}]}).json()["responses"]
     assert item["status"] == 400
+
+
+def test_the_peak_ru_per_10_seconds_is_the_busiest_window_of_ten_whole_seconds():
+    from collections import Counter
+
+    from entra_pipeline.simulator.app import _peak_window
+
+    assert _peak_window(Counter(), 10) == 0
+    assert _peak_window(Counter({0: 5, 9: 5, 10: 7, 25: 1}), 10) == 12  # seconds 1..10
+    assert _peak_window(Counter({3: 8000}), 10) == 8000

@@ -24,7 +24,7 @@ from ..qualys.records import INPUTS, record_entities
 from ..state import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
-from .runs import fail_dead_run, launched_by
+from .runs import ended_already, fail_dead_run, launched_by
 
 # Tags every sync run carries (the sensors and the per-connector run limit select on them).
 SYNC_TAGS = {"entra/kind": "sync"}
@@ -92,6 +92,9 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         # reading a failure, and for the tests that prove steps moved between workers.
         worker = _worker()
         context.log.info(f"sync step on {worker}")
+        ended = ended_already(context.instance, run_id)
+        if ended:
+            raise dg.Failure(ended)
         store = open_store(home)
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
         # adds them, so every run of the connector is found by its tags, however launched.

@@ -31,12 +31,24 @@ def launched_by(run: dg.DagsterRun) -> str:
 def fail_dead_run(instance: dg.DagsterInstance, dead: LeaseInfo, by: str | None = None) -> bool:
     """Mark the run of an expired lease failed in this instance, unless it already ended (or
     belongs to another instance): a STARTED run nobody finishes would hold the connector's
-    run-queue slot forever."""
+    run-queue slot forever. Not the taking run itself: a step Celery hands to another worker
+    after its first worker was lost takes over its own run's lease, and that run goes on."""
     run = instance.get_run_by_id(dead.run_id)
-    if run is None or run.status in FINISHED:
+    if run is None or run.status in FINISHED or dead.run_id == by:
         return False
     instance.report_run_failed(run, message=f"the run failed: {dead.died(by)}")
     return True
+
+
+def ended_already(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """Why a step must not run: its run already ended. A broker hands a lost worker's step to
+    another worker after its visibility timeout, by which time the run was marked failed (its
+    lease expired) and the connector may have synced since."""
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status not in FINISHED:
+        return None
+    return (f"run {run_id} already ended ({run.status.value}): this step was handed out again after the worker "
+            "that had it was lost, and is not run; the connector's next run starts from its last commit")
 
 
 def raised_error(event: dg.DagsterEvent):

@@ -69,6 +69,7 @@ class Stats:
             self.bytes_served = 0
             self.faults = Counter()
             self.endpoints: dict[str, EndpointStats] = defaultdict(EndpointStats)
+            self.ru_by_second: Counter[int] = Counter()  # admitted RU per second since reset
 
     def record(self, route: str, status: int, cost: int, throttled: bool) -> None:
         with self._lock:
@@ -82,6 +83,7 @@ class Stats:
             else:
                 self.resource_units += cost
                 endpoint.resource_units += cost
+                self.ru_by_second[int(time.monotonic() - self.started)] += cost
 
     def snapshot(self, tokens_issued: int) -> dict:
         with self._lock:
@@ -99,12 +101,21 @@ class Stats:
                 "wall_seconds": round(wall, 3),
                 "cpu_seconds": round(cpu, 3),
                 "cpu_share": round(cpu / wall, 4) if wall > 0 else 0.0,
+                "peak_ru_per_10s": _peak_window(self.ru_by_second, 10),
                 "endpoints": {
                     name: {"requests": e.requests, "resource_units": e.resource_units, "throttled": e.throttled,
                            "statuses": dict(e.statuses)}
                     for name, e in sorted(self.endpoints.items())
                 },
             }
+
+
+def _peak_window(per_second: Counter[int], seconds: int) -> int:
+    """The most RU admitted in any `seconds` consecutive whole seconds (Graph's budget is per 10 s)."""
+    if not per_second:
+        return 0
+    last = max(per_second)
+    return max(sum(per_second.get(t, 0) for t in range(start, start + seconds)) for start in range(last + 1))
 
 
 _json = json_bytes
