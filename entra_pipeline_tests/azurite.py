@@ -9,9 +9,7 @@ The account and key are Azurite's published development ones
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -20,7 +18,7 @@ from pathlib import Path
 
 from entra_pipeline.simulator.tls import generate
 
-from .live import REPO, free_port
+from .live import REPO, free_port, stop_group
 
 BINARY = REPO / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
@@ -104,12 +102,6 @@ class Azurite:
 
     def stop(self, keep: bool = True) -> None:
         """Stop the emulator (its blobs kept for a restart unless `keep` is False)."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process)
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)

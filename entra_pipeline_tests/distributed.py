@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .azurite import Azurite
-from .live import REPO, LiveDagster, LocalPostgres, free_port, wait_for
+from .live import REPO, LiveDagster, LocalPostgres, free_port, stop_group, wait_for
 
 PAUSE_POINT = "raw:all:written"  # after the pull, before records and delivery: the step is mid-run
 
@@ -68,13 +68,7 @@ class LocalRedis:
             return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, timeout=15)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -179,12 +173,7 @@ class CeleryWorker:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # Celery's warm shutdown
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process)  # SIGTERM: Celery's warm shutdown
         if hasattr(self, "_log"):
             self._log.close()
 

@@ -66,14 +66,21 @@ class LiveDagster:
         return body["data"]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, signal.SIGINT, timeout=30)
         self._log.close()
+
+
+def stop_group(process: subprocess.Popen | None, signum: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop a service started with start_new_session: `signum` to its whole process group (its
+    own clean shutdown), SIGKILL if it has not ended within `timeout` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def wait_for(what: str, probe, timeout: float = 180.0, every: float = 2.0):
