@@ -316,9 +316,12 @@ def chart_instance(values: Values) -> dict:
     if values.pythonLogs.managedPythonLoggers or values.pythonLogs.pythonLogLevel:
         instance["python_logs"] = {"managed_python_loggers": values.pythonLogs.managedPythonLoggers,
                                    "python_log_level": values.pythonLogs.pythonLogLevel}
-    if values.dagsterDaemon.runMonitoring.enabled:
-        instance["run_monitoring"] = {"enabled": True, "start_timeout_seconds": 300, "poll_interval_seconds": 120,
-                                      "free_slots_after_run_end_seconds": 0}
+    monitoring = values.dagsterDaemon.runMonitoring
+    if monitoring.enabled:  # the chart's defaults where the values set nothing
+        instance["run_monitoring"] = {
+            "enabled": True, "start_timeout_seconds": monitoring.startTimeoutSeconds or 300,
+            "poll_interval_seconds": monitoring.pollIntervalSeconds or 120,
+            "free_slots_after_run_end_seconds": monitoring.freeSlotsAfterRunEndSeconds or 0}
     if values.concurrency.enabled:
         pools, runs = values.concurrency.pools, values.concurrency.runs
         block: dict[str, Any] = {}
@@ -394,6 +397,8 @@ def test_one_sync_step_per_tenant_is_what_the_default_pool_limit_gives(values, t
              for node in job.graph.nodes if node.definition.pool}
     # One pool per tenant and no limit set for any in values.yaml: each gets the default, 1.
     assert set(pools.values()) == {"msgraph_contoso_prod", "msgraph_fabrikam"}, pools
+    # and a slot a lost step held is freed once its run ended, or the tenant would queue for ever
+    assert chart_instance(values)["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
 
 
 # --------------------------------------------------------------------------- the environment
