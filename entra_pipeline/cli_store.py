@@ -42,7 +42,7 @@ def _check(args: argparse.Namespace) -> int:
 
     store = open_store(home_folder(args.home))
     problems = check(store)
-    print(f"Store {store.describe()}: {len(problems) or 'no'} problem(s).")
+    print(f"Store {store.describe()}, data {store.describe_data()}: {len(problems) or 'no'} problem(s).")
     for problem in problems:
         print(f"  {printable(problem.line())}")  # a problem may quote the damaged value
     return 1 if problems else 0

@@ -78,7 +78,7 @@ def test_the_snapshot_lives_in_the_object_store_and_delta_runs_start_from_it(mak
     assert after != before and in_store(server, prefix) == after, "older versions are removed once committed"
 
     code, out = finished(cli(home, "store", "check", env=env))
-    assert code == 0, out
+    assert code == 0 and f"data abfs://{server.container}/{prefix}: no problem(s)" in out, out
 
 
 @pytest.mark.slow
