@@ -117,5 +117,13 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
     except Exception as error:  # noqa: BLE001 - e.g. a full disk: the run's own outcome is still reported
         stored = None
         warnings.append(f"the connector's state could not be read back: {str(error).splitlines()[0][:300]}")
-    state = stored.state if stored and stored.run_id == result.run_id and result.success else "Failed"
+    # The run's own outcome, from its upload: once it released the lease the next run of the
+    # connector may already have written the shared state (Processing) before this line reads it.
+    committed = materialized.get("upload", {}).get("state")
+    if not result.success:
+        state = "Failed"
+    elif committed:
+        state = committed
+    else:
+        state = stored.state if stored and stored.run_id == result.run_id else "Failed"
     return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure)
