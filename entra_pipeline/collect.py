@@ -1,7 +1,10 @@
 """One collection of a connector's tenant: run the set-based plan, write the raw assets as new
 (not yet committed) snapshot files, and report per asset what was fetched and what it cost.
-The pulled data goes on to the records step in memory; the files are the next run's snapshot
-once the run commits (pipeline.py), and artifacts to inspect."""
+Users, groups, directory roles and units come as rounds from the committed delta links,
+applied to the committed tables (snapshot.py). The pulled data goes on to the records step in
+memory, with what the changes touched when every round was incremental (`Collection.delta`);
+the files are the next run's snapshot once the run commits (pipeline.py), and artifacts to
+inspect."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ from dataclasses import dataclass, field
 
 from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
+import pyarrow as pa
+
 from .graph.decode import Repair
-from .graph.delta import Round, Snapshot
-from .graph.plan import Pull, SetBasedPlan, entities_for
+from .graph.delta import Round
+from .graph.plan import DELTA_ENTITIES, Pull, SetBasedPlan, entities_for
 from .graph.secret_expiry import SecretExpiry, note_secret_expiry
 from .killpoints import checkpoint
 from .memory import without_cyclic_gc
+from .snapshot import (OBJECT_FILES, Applied, MembershipUpdate, all_objects, apply_memberships, apply_objects,
+                       assignment_table, changed_assignment_principals, touched)
 from .store import SnapshotBase, SnapshotFileError, Store, WrittenFile, new_token
-from .store.files import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA
+from .store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +48,11 @@ RAW_ASSETS: dict[str, tuple[str, str]] = {
 }
 POSTURE_ASSETS = ("applications", "service_principals", "tenant")
 # Delta entity -> the raw files its changes are merged into, and the records those feed.
-SNAPSHOT_FILES = {"users": ("users",), "groups": ("groups", "memberships")}
-FEEDS_RECORDS = {"users": ("users",), "groups": ("users", "groups")}
+SNAPSHOT_FILES = {"users": ("users",), "groups": ("groups", "memberships"),
+                  "directoryRoles": ("directory_roles", "memberships"),
+                  "administrativeUnits": ("administrative_units", "memberships")}
+FEEDS_RECORDS = {"users": ("users",), "groups": ("users", "groups"), "directoryRoles": ("users", "groups"),
+                 "administrativeUnits": ("users", "groups")}
 # Memberships come from three parts; all three must succeed for the table to be complete.
 MEMBERSHIP_PARTS = ("groups", "directoryRoles", "administrativeUnits")
 
@@ -65,12 +75,13 @@ class Collection:
     delta_links: dict[str, str]  # entity -> the link this pull brought, if its snapshot files were written
     duration: float
     total: GraphStats
-    rounds: dict[str, Round] = field(default_factory=dict)
+    rounds: dict[str, Round] = field(default_factory=dict)  # raw asset (users, groups, ...) -> its round
     secret_expiry: SecretExpiry | None = None
     secret_expiry_warning: str | None = None  # near or past its end date, or not readable
     files: dict[str, WrittenFile] = field(default_factory=dict)  # raw asset -> the file this run wrote
     issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     pull: Pull | None = None  # the data itself, for the records step (released by it)
+    delta: "Delta | None" = None  # every round incremental: what the records step rebuilds
 
     def arrived(self, asset: str) -> bool:
         report = self.reports.get(asset)
@@ -95,30 +106,49 @@ def _stats_for(client: GraphClient, parts: tuple[str, ...]) -> GraphStats:
     return total
 
 
-def _snapshot(store: Store, connector: str, base: SnapshotBase) -> Snapshot | None:
-    """What earlier runs merged, read back from the committed files of the links in `base`. A
+@dataclass
+class Delta:
+    """A run whose users, groups, roles and units rounds were all incremental: the snapshot
+    tables after it, and the users and groups whose records may differ (`touched`)."""
+
+    applied: dict[str, Applied]
+    memberships: MembershipUpdate
+    assignments: pa.Table
+    touched: set[str]
+
+
+def _base_tables(store: Store, connector: str, base: SnapshotBase) -> dict[str, pa.Table]:
+    """The committed tables the links in `base` were issued for, read as Arrow (not parsed). A
     file that cannot be read as committed turns its entity's round into a named full resync."""
-    if not base.links:
-        return None
-    snapshot = Snapshot()
+    folder, tables = store.folder(connector, "raw"), {}
     for entity in list(base.links):
         try:
-            if entity == "users":
-                snapshot.users = {u["id"]: u for u in store.read_objects(connector, base.files["users"])}
-            else:
-                snapshot.groups = {g["id"]: g for g in store.read_objects(connector, base.files["groups"])}
-                for row in store.read_rows(connector, base.files["memberships"]):
-                    if row["container_type"] == "group":
-                        snapshot.group_members[(row["container_id"], row["member_id"])] = row["member_type"]
-        except (SnapshotFileError, KeyError, TypeError) as error:
+            for name in SNAPSHOT_FILES[entity]:
+                if name not in tables:
+                    committed = base.files[name]
+                    table = folder.read_table(committed.name, committed.token, committed.rows)
+                    schema = MEMBERSHIP_SCHEMA if name == "memberships" else OBJECT_SCHEMA
+                    missing = [c for c in schema.names if c not in table.column_names]
+                    if missing:
+                        raise SnapshotFileError(f"raw file {folder.describe(committed.name, committed.token)} has "
+                                                f"no column {missing[0]}")
+                    tables[name] = table
+        except (SnapshotFileError, KeyError) as error:
             log.warning("%s: the snapshot its delta link belongs to cannot be used (%s): full resync", entity, error)
             base.resync[entity] = f"the snapshot its delta link belongs to cannot be used ({error}): full resync"
             del base.links[entity]
-            if entity == "users":
-                snapshot.users = {}
-            else:
-                snapshot.groups, snapshot.group_members = {}, {}
-    return snapshot if base.links else None
+    return tables
+
+
+def _committed_assignments(store: Store, connector: str) -> pa.Table | None:
+    committed = store.committed_files(connector, "raw").get("app_role_assignments")
+    if committed is None:
+        return None
+    try:
+        return store.folder(connector, "raw").read_table(committed.name, committed.token, committed.rows)
+    except SnapshotFileError as error:
+        log.warning("the committed app role assignments cannot be read (%s): every record is rebuilt", error)
+        return None
 
 
 def _report_repairs(repairs: list[Repair], shown: int = 50) -> None:
@@ -145,8 +175,8 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     wanted = raw_assets_for(connector)
     base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES,
                                                            connector.graph_host)
-    snapshot = _snapshot(store, connector.name, base)
-    links = base.links if snapshot is not None else {}
+    tables = _base_tables(store, connector.name, base)
+    links = dict(base.links)
 
     pulled: list[tuple[Pull, GraphClient, tuple[SecretExpiry | None, str | None]]] = []
 
@@ -155,7 +185,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     # and the repr of a whole tenant cost 3-6 s of CPU at 100k users (profile in BENCHMARKS.md).
     async def pull() -> None:
         async with GraphClient(connector, secret, settings) as client:
-            plan = SetBasedPlan(client, entities_for(connector.asset_types), snapshot, links)
+            plan = SetBasedPlan(client, entities_for(connector.asset_types), links)
             result = await plan.run()
             # With the pull's client and token: when the secret itself expires (1 request).
             expiry = await note_secret_expiry(client, connector, store, secret.get_secret_value())
@@ -165,6 +195,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     [(result, client, (expiry, expiry_warning))] = pulled
     _report_repairs(client.repairs)
     folder, token = store.folder(connector.name, "raw"), new_token()
+    snapshot = _apply(result, tables, wanted)
     reports: dict[str, AssetReport] = {}
     files: dict[str, WrittenFile] = {}
     for asset in wanted:
@@ -174,20 +205,60 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
         if error:
             reports[asset] = AssetReport(None, error, stats)
             continue
-        if asset == "memberships":
-            files[asset] = folder.write_rows(asset, token, result.memberships, MEMBERSHIP_SCHEMA)
+        if asset in snapshot:
+            files[asset] = folder.write_table(asset, token, snapshot[asset])
         elif asset == "app_role_assignments":
-            files[asset] = folder.write_rows(asset, token, result.app_role_assignments, ASSIGNMENT_SCHEMA)
+            files[asset] = folder.write_table(asset, token, assignment_table(result.app_role_assignments))
         else:
             files[asset] = folder.write_objects(asset, token, result.objects.get(source, []))
         reports[asset] = AssetReport(files[asset].rows, None, stats)
         checkpoint(f"raw:{asset}:written")
     for entity, round_ in result.rounds.items():
-        if entity in reports and round_.reason is None and entity in base.resync:
+        if round_.reason is None and entity in base.resync:
             round_.reason = base.resync[entity]
     # A link can be committed only with every snapshot file holding its changes.
     brought = {entity: link for entity, link in result.delta_links.items()
                if link and all(a in files for a in SNAPSHOT_FILES[entity])}
     checkpoint("raw:all:written")
-    return Collection(reports, brought, time.monotonic() - started, client.stats, result.rounds, expiry,
-                      expiry_warning, files, issued_at, result)
+    delta = _delta(store, connector.name, result, snapshot)
+    rounds = {OBJECT_FILES[entity]: round_ for entity, round_ in result.rounds.items()}  # by raw asset
+    return Collection(reports, brought, time.monotonic() - started, client.stats, rounds, expiry,
+                      expiry_warning, files, issued_at, result, delta)
+
+
+def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> dict:
+    """Each delta entity's round applied to its committed table (incremental rounds) or on its
+    own (full rounds): raw asset -> its new table; "applied" and "memberships" kept for `_delta`."""
+    snapshot: dict = {"applied": {}}
+    for entity, name in OBJECT_FILES.items():
+        if entity in pull.failed or entity not in pull.changes or name not in wanted:
+            continue
+        incremental = pull.rounds[entity].mode == "delta"
+        applied = apply_objects(tables.get(name) if incremental else None, pull.changes[entity])
+        snapshot["applied"][entity] = applied
+        snapshot[name] = applied.table
+    if not any(part in pull.failed for part in MEMBERSHIP_PARTS):
+        update = apply_memberships(tables.get("memberships"), {
+            entity: (pull.changes[entity], pull.rounds[entity].mode != "delta") for entity in MEMBERSHIP_PARTS})
+        snapshot["memberships_update"] = update
+        snapshot["memberships"] = update.table
+    return snapshot
+
+
+def _delta(store: Store, connector: str, pull: Pull, snapshot: dict) -> Delta | None:
+    """What the records step needs to rebuild only what changed; None when it must rebuild all
+    (a round was full, a part failed, or the committed assignments cannot be compared)."""
+    applied: dict[str, Applied] = snapshot["applied"]
+    incremental = (set(applied) == set(DELTA_ENTITIES) and "appRoleAssignments" not in pull.failed
+                   and "memberships_update" in snapshot and all(pull.rounds[e].mode == "delta" for e in DELTA_ENTITIES))
+    old = _committed_assignments(store, connector) if incremental else None
+    if old is None:
+        for entity, entry in applied.items():  # a full rebuild reads every object
+            if pull.rounds[entity].mode == "delta":
+                pull.objects[entity] = all_objects(entry.table)
+        if "memberships" in snapshot and any(pull.rounds[e].mode == "delta" for e in MEMBERSHIP_PARTS):
+            pull.memberships = snapshot["memberships"].to_pylist()
+        return None
+    new = assignment_table(pull.app_role_assignments)
+    update = snapshot["memberships_update"]
+    return Delta(applied, update, new, touched(applied, update, changed_assignment_principals(old, new)))

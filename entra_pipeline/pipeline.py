@@ -111,7 +111,8 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         if all(report.error for report in collection.reports.values()):
             raise NothingFetched(connector.name, {n: r.error or "" for n, r in collection.reports.items()})
 
-        built = build_records(connector, collection, store.folder(connector.name, "records"), new_token())
+        built = build_records(connector, collection, store.folder(connector.name, "records"), new_token(),
+                              store.committed_files(connector.name, "records"))
         yield Built(built)
 
         applied, skipped = deliver(connector, store, lease, built)
@@ -138,14 +139,22 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
 def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: dt.datetime, lease: Lease,
             collection: Collection, built: dict[str, EntityRecords], delivered: set[str],
             committed: dict[str, str], state: RunState) -> RunCommit:
-    """A snapshot file becomes current with its entity's link; a file no delta link depends on
-    (roles, service principals, ...) with the run; record files with their delivery."""
-    snapshot_of = {name: entity for entity, names in SNAPSHOT_FILES.items() for name in names}
+    """A snapshot file becomes current with its entity's link; the app role assignments with the
+    user and group records built from them (a delta run compares against them to find what
+    changed); any other file (roles, service principals, ...) with the run; record files with
+    their delivery."""
+    snapshot_of: dict[str, set[str]] = {}
+    for entity, names in SNAPSHOT_FILES.items():
+        for name in names:
+            snapshot_of.setdefault(name, set()).add(entity)
+    # a link this run brought but does not commit holds back the files it was issued with
+    held_back = set(collection.delta_links) - set(committed)
     files = [written for name, written in collection.files.items()
-             if name not in snapshot_of or snapshot_of[name] in committed]
+             if not snapshot_of.get(name, set()) & held_back
+             and (name != "app_role_assignments" or {"users", "groups"} <= delivered)]
     files += [result.file for entity, result in built.items() if entity in delivered and result.file]
     links = {entity: (link, collection.issued_at, {name: collection.files[name].token for name in SNAPSHOT_FILES[entity]})
              for entity, link in committed.items()}
-    baseline = cycle if full and set(SNAPSHOT_FILES) <= set(committed) else None
+    baseline = cycle if full and {"users", "groups"} <= set(committed) else None
     document = outcome_document(lease, started, state.state, state.reasons, cycle, "baseline" if full else "delta")
     return RunCommit(run_id, files, links, baseline, document)

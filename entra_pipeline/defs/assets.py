@@ -161,7 +161,8 @@ def _record_results(context: dg.AssetExecutionContext, connector: Connector, bui
         for object_id, reason in result.rejected[:50]:
             context.log.warning(f"{entity} {object_id} not sent: {reason}")
         yield dg.MaterializeResult(asset_key=[connector.name, "records", entity],
-                                   metadata={"count": result.count, "rejected": len(result.rejected)})
+                                   metadata={"count": result.count, "rejected": len(result.rejected),
+                                             "rebuilt": len(result.rows), "incremental": result.incremental})
 
 
 def _upload_results(context: dg.AssetExecutionContext, connector: Connector, delivered: Delivered, cycle: str,

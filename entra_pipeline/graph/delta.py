@@ -1,17 +1,21 @@
-"""Delta runs for users and groups: a round starts from the committed deltaLink and merges the
-changes into the snapshot the previous runs built; with no link, or a link Graph no longer
-accepts (400 syncStateNotFound, 410 Gone), older than 7 days or issued for a snapshot that is not
-there any more (the store decides: store.snapshot_base), it is a full round instead.
+"""Delta rounds: users, groups, directory roles and administrative units. A round starts from
+the committed deltaLink and brings what changed since; with no link, or a link Graph no longer
+accepts (400 syncStateNotFound, 410 Gone), older than 7 days or issued for a snapshot that is
+not there any more (the store decides: store.snapshot_base), it is a full round instead.
 
-Merging is idempotent: an object is replaced by its latest state, a removal removes, a
-membership change sets the membership. So replays, duplicates, and re-reading from an old link
-after a crash change nothing that was already merged.
+A round's items are merged into a `Changes`: the latest state of each object it named, the
+objects it removed, and the memberships it set or removed. A full round's Changes is the whole
+entity; an incremental one is applied to the committed snapshot (snapshot.py). Merging is
+idempotent: an object is replaced by its latest state, a removal removes, a membership change
+sets the membership. So replays, duplicates, and re-reading from an old link after a crash
+change nothing that was already merged.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from .client import GraphClient, GraphError
 
@@ -20,13 +24,47 @@ log = logging.getLogger(__name__)
 RESYNC_CODES = {"syncStateNotFound", "resyncRequired"}
 
 
-@dataclass
-class Snapshot:
-    """Users, groups and group memberships as merged by earlier runs."""
+def odata_kind(odata_type: str | None) -> str:
+    return (odata_type or "#microsoft.graph.user").rsplit(".", 1)[-1]
 
-    users: dict[str, dict] = field(default_factory=dict)
-    groups: dict[str, dict] = field(default_factory=dict)
-    group_members: dict[tuple[str, str], str] = field(default_factory=dict)  # (group, member) -> member kind
+
+@dataclass
+class Changes:
+    """What a round brought. An id in both `objects` and `removed` was removed and then came
+    back in the same round (a restore): its state replaces the committed one, not merged into it."""
+
+    objects: dict[str, dict] = field(default_factory=dict)  # id -> latest state (the round's items merged)
+    removed: dict[str, str] = field(default_factory=dict)  # id -> "changed" (soft-deleted) | "deleted"
+    members: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (container, member) -> kind; None: removed
+
+    def clear(self) -> None:
+        self.objects.clear()
+        self.removed.clear()
+        self.members.clear()
+
+    def hard_deleted(self) -> set[str]:
+        return {object_id for object_id, reason in self.removed.items() if reason == "deleted"}
+
+
+def merge_item(changes: Changes, item: dict) -> None:
+    """One delta item: an object (a user, or a container with a slice of its `members@delta`:
+    the same container may come on several pages), or its removal."""
+    object_id = item["id"]
+    removed = item.get("@removed")
+    if removed is not None:
+        changes.objects.pop(object_id, None)
+        changes.removed[object_id] = "changed" if isinstance(removed, dict) and removed.get("reason") == "changed" \
+            else "deleted"
+        return
+    members = item.get("members@delta")
+    properties = {k: v for k, v in item.items() if k != "members@delta"} if members is not None else item
+    # A delta item carries the selected properties (changed ones, null included; unchanged ones
+    # with their value; never-set ones omitted). Merging keeps a value Graph chose to omit.
+    found = changes.objects.get(object_id)
+    changes.objects[object_id] = {**found, **properties} if found else properties
+    for member in members or ():
+        key = (object_id, member["id"])
+        changes.members[key] = None if "@removed" in member else odata_kind(member.get("@odata.type"))
 
 
 @dataclass
@@ -41,22 +79,27 @@ def needs_resync(error: GraphError) -> bool:
     return error.status == 410 or error.code in RESYNC_CODES
 
 
-async def run_round(client: GraphClient, initial: str, link: str | None, headers: dict, merge, reset) -> Round:
-    """One delta round (incremental from `link`, else full from `initial`), merging every item."""
+async def run_round(client: GraphClient, link: str | None, headers: dict, merge: Callable[[dict], None],
+                    reset: Callable[[], None], full: Callable[[str], Awaitable[Round]]) -> Round:
+    """One round: incremental from `link`, else `full(mode)` (a full delta round, or a listing
+    with a link taken before it)."""
     if link:
         try:
-            return await _follow(client, link, headers, merge, None, Round("delta"))
+            return await follow(client, link, headers, merge, None, Round("delta"))
         except GraphError as error:
             if not needs_resync(error):
                 raise
             log.warning("delta link refused (%s): full resync", error)
             reset()
-            return await _follow(client, initial, headers, merge, reset, Round("resync", reason=str(error)))
+            result = await full("resync")
+            result.reason = str(error)
+            return result
     reset()
-    return await _follow(client, initial, headers, merge, reset, Round("full"))
+    return await full("full")
 
 
-async def _follow(client: GraphClient, start: str, headers: dict, merge, on_restart, result: Round) -> Round:
+async def follow(client: GraphClient, start: str, headers: dict, merge: Callable[[dict], None],
+                 on_restart: Callable[[], None] | None, result: Round) -> Round:
     # An incremental round restarted after an expired page token re-merges from its link: harmless,
     # merging is idempotent. A full round restarted must drop what it had collected.
     async for page in client.pages(start, headers, on_restart):
@@ -67,21 +110,15 @@ async def _follow(client: GraphClient, start: str, headers: dict, merge, on_rest
             merge(item)
             result.changes += 1
         result.link = page.get("@odata.deltaLink", result.link)
-    if result.link and not (isinstance(result.link, str) and client.ours(result.link)):
+    result.link = kept_link(client, start, result.link)
+    return result
+
+
+def kept_link(client: GraphClient, start: str, link: object) -> str | None:
+    if link and not (isinstance(link, str) and client.ours(link)):
         # The changes arrived; a link elsewhere would be refused next run, so none is kept and the
         # next run of this entity is a full round.
         log.warning("the deltaLink of %s names another origin than the configured Graph endpoint: not kept, "
                     "the next run pulls in full", start.split("?")[0])
-        result.link = None
-    return result
-
-
-def merge_user(users: dict[str, dict], item: dict) -> None:
-    """Soft-deleted (`changed`) and deleted users both leave the snapshot: Graph's /users no longer
-    lists a soft-deleted user either, so delta and baseline runs agree (docs/delta.md)."""
-    if "@removed" in item:
-        users.pop(item["id"], None)
-    else:
-        # A delta item carries the selected properties (changed ones, null included; unchanged ones
-        # with their value; never-set ones omitted). Merging keeps a value Graph chose to omit.
-        users[item["id"]] = {**users.get(item["id"], {}), **item}
+        return None
+    return link  # type: ignore[return-value]

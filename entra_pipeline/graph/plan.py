@@ -1,12 +1,19 @@
 """What to ask Graph, and in what shape: the set-based plan the pipeline runs, and the spec's
 literal per-object plan kept as a reference implementation.
 
-The set-based plan never calls Graph once per user. Users and groups come from delta rounds
-(their deltaLinks seed later delta runs); group memberships from `members@delta` in the same
-round; directory-role and administrative-unit memberships from one listing per role or unit;
-app role assignments from each service principal's `appRoleAssignedTo`. From these, every
-user's and group's `memberOf` and `appRoleAssignments` are derived locally
-(`relationships.py`), identical to what the per-object endpoints return.
+The set-based plan never calls Graph once per user, group or service principal:
+- users: a delta round (its deltaLink seeds the next run);
+- groups: in full, the delta link first (`$deltatoken=latest`, so changes made during the pull
+  replay in the next round) and then the listing with each group's members expanded; only the
+  groups whose expansion is full (Graph expands at most 20) have their members listed apart,
+  side by side. Incrementally, a delta round with `members@delta`;
+- directory roles and administrative units: delta rounds with `members@delta`; where a tenant
+  refuses their delta, one listing per role or unit, every run;
+- app role assignments: the service-principal listing with `appRoleAssignedTo` expanded, and
+  the principals above the expansion's cap listed apart.
+From these, every user's and group's `memberOf` and `appRoleAssignments` are derived locally
+(`relationships.py`), identical to what the per-object endpoints return. docs/graph-access.md
+has the plan with its sources and costs.
 """
 
 from __future__ import annotations
@@ -14,59 +21,69 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from .. import redact
 from .client import PART, GraphClient, GraphError
-from .delta import Round, Snapshot, merge_user, run_round
+from .delta import Changes, Round, follow, kept_link, merge_item, odata_kind, run_round
 
 log = logging.getLogger(__name__)
 
 # Exactly what the transformation maps and relationships need (several are not returned by default).
 USER_SELECT = ("id,userPrincipalName,accountEnabled,displayName,mail,givenName,surname,mobilePhone,jobTitle,"
                "lastPasswordChangeDateTime,streetAddress,state,city,country,postalCode,department")
-GROUP_SELECT = "id,displayName,description,visibility,securityIdentifier,securityEnabled,uniqueName,members"
+GROUP_PROPERTIES = "id,displayName,description,visibility,securityIdentifier,securityEnabled,uniqueName"
+GROUP_SELECT = GROUP_PROPERTIES + ",members"
 # What a memberOf item needs for the maps (directory roles have no visibility, units have no uniqueName).
 ROLE_SELECT = "id,displayName,description,roleTemplateId"
 UNIT_SELECT = "id,displayName,description,visibility"
 MEMBER_SELECT = "id"
 ASSIGNMENT_SELECT = "id,appRoleId,principalId,principalType,principalDisplayName,resourceId,resourceDisplayName"
 LARGE_PAGES = {"Prefer": "odata.maxpagesize=999"}  # delta takes no $top
+EXPAND_CAP = 20  # Graph expands at most 20 directory objects per object, with no nextLink
+# Requests fanned out beside the listings (members of large groups, ...) leave this many of the
+# client's connections to the listings themselves: a listing is a chain, each page waits for one.
+CHAIN_RESERVE = 6
+# Answers meaning "this tenant or cloud does not offer that query": the plan falls back.
+NOT_OFFERED = {400, 404, 405, 501}
 
 IDENTITIES = ("users", "groups", "roles")
 POSTURE = ("applications", "servicePrincipals", "tenant")
+DELTA_ENTITIES = ("users", "groups", "directoryRoles", "administrativeUnits")
+CONTAINER_KINDS = {"groups": "group", "directoryRoles": "directoryRole", "administrativeUnits": "administrativeUnit"}
 
 
 def entities_for(asset_types: str) -> tuple[str, ...]:
     return IDENTITIES + (POSTURE if asset_types == "identities_with_security_posture" else ())
 
 
-def odata_kind(odata_type: str | None) -> str:
-    return (odata_type or "#microsoft.graph.user").rsplit(".", 1)[-1]
-
-
 @dataclass
 class Pull:
-    """One pull of a tenant. `failed` names each part that could not be read, and why."""
+    """One pull of a tenant. `failed` names each part that could not be read, and why.
+
+    For users, groups, directory roles and units, `changes` holds what their round brought and
+    `rounds` how: a full round's changes are the whole entity (also in `objects` and
+    `memberships`), an incremental one's only what changed since its link."""
 
     objects: dict[str, list[dict]] = field(default_factory=dict)
-    memberships: list[dict] = field(default_factory=list)  # container_id/type, member_id/type
+    memberships: list[dict] = field(default_factory=list)  # container_id/type, member_id/type (full rounds)
     app_role_assignments: list[dict] = field(default_factory=list)
+    changes: dict[str, Changes] = field(default_factory=dict)
     delta_links: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
-    rounds: dict[str, Round] = field(default_factory=dict)  # users, groups: full, delta or resync
+    rounds: dict[str, Round] = field(default_factory=dict)
 
 
 class SetBasedPlan:
-    """`snapshot` and `links` make users and groups delta rounds merged into what earlier runs
-    built; without them (first run, baseline, --full) they are full rounds."""
+    """`links` make the users, groups, directory-role and unit rounds incremental; without a
+    link (first run, baseline, --full) an entity's round is full."""
 
-    def __init__(self, client: GraphClient, entities: tuple[str, ...], snapshot: Snapshot | None = None,
-                 links: dict[str, str] | None = None) -> None:
+    def __init__(self, client: GraphClient, entities: tuple[str, ...], links: dict[str, str] | None = None) -> None:
         self.client = client
         self.entities = entities
-        self.snapshot = snapshot or Snapshot()
-        self.links = links if snapshot is not None else {}
+        self.links = links or {}
         self.pull = Pull()
+        self.fanout = asyncio.Semaphore(max(1, client.settings.concurrency - CHAIN_RESERVE))
 
     async def run(self) -> Pull:
         parts = [self._users(), self._groups(), self._directory_roles(), self._administrative_units(),
@@ -111,6 +128,9 @@ class SetBasedPlan:
         if part == "roles":
             return (f"{len(objects['roles'])} role definitions, {len(objects['roleAssignments'])} role assignments, "
                     f"{len(objects['roleEligibilitySchedules'])} eligibility schedules")
+        round_ = self.pull.rounds.get(part)
+        if round_ is not None and round_.mode == "delta":
+            return f"{round_.changes} changed {part} (delta round)"
         return f"{len(objects.get(part, []))} {part}"
 
     def _list(self, entity: str, path: str):
@@ -118,53 +138,138 @@ class SetBasedPlan:
             self.pull.objects[entity], _ = await self.client.collect(path)
         return self._guard(entity, work())
 
-    def _users(self):
+    # ---------------------------------------------------------------- delta entities
+    def _delta_part(self, part: str, full: Callable[[Changes, str], Awaitable[Round]]):
+        """Users, groups, roles, units: a round from the committed link, else `full`."""
         async def work() -> None:
-            users = self.snapshot.users
-            result = await run_round(self.client, f"/users/delta?$select={USER_SELECT}", self.links.get("users"),
-                                     LARGE_PAGES, lambda item: merge_user(users, item), users.clear)
-            self.pull.objects["users"] = list(users.values())
-            self.pull.delta_links["users"] = result.link
-            self.pull.rounds["users"] = result
-        return self._guard("users", work())
+            changes = Changes()
+            result = await run_round(self.client, self.links.get(part), LARGE_PAGES,
+                                     lambda item: merge_item(changes, item), changes.clear,
+                                     lambda mode: full(changes, mode))
+            self.pull.changes[part] = changes
+            self.pull.rounds[part] = result
+            if result.link:
+                self.pull.delta_links[part] = result.link
+            if result.mode != "delta":
+                self.pull.objects[part] = list(changes.objects.values())
+                kind = CONTAINER_KINDS.get(part)
+                if kind:
+                    # Every membership Graph holds, including those of soft-deleted groups: they
+                    # are hidden meanwhile but come back with a restore, which delta does not
+                    # announce. The records stage ignores containers that are not live.
+                    self.pull.memberships.extend(
+                        {"container_id": c, "container_type": kind, "member_id": m, "member_type": member_kind}
+                        for (c, m), member_kind in changes.members.items() if member_kind is not None)
+        return self._guard(part, work())
+
+    def _delta_round(self, initial: str) -> Callable[[Changes, str], Awaitable[Round]]:
+        """A full round of a delta query: every object, and its link at the end."""
+        def full(changes: Changes, mode: str) -> Awaitable[Round]:
+            return follow(self.client, initial, LARGE_PAGES, lambda item: merge_item(changes, item), changes.clear,
+                          Round(mode))
+        return full
+
+    def _users(self):
+        return self._delta_part("users", self._delta_round(f"/users/delta?$select={USER_SELECT}"))
 
     def _groups(self):
-        async def work() -> None:
-            groups, members = self.snapshot.groups, self.snapshot.group_members
+        async def full(changes: Changes, mode: str) -> Round:
+            # The link first: what changes while the groups are listed replays in the next round.
+            latest = await self.client.get(f"/groups/delta?$select={GROUP_SELECT}&$deltatoken=latest")
+            link = kept_link(self.client, "/groups/delta", latest.get("@odata.deltaLink"))
+            try:
+                count = await self._expanded(
+                    changes, f"/groups?$select={GROUP_PROPERTIES}&$expand=members($select={MEMBER_SELECT})&$top=999",
+                    "members", "group", lambda gid: f"/groups/{gid}/members?$select={MEMBER_SELECT}&$top=999",
+                    lambda gid, item: changes.members.__setitem__((gid, item["id"]),
+                                                                 odata_kind(item.get("@odata.type"))))
+            except GraphError as error:
+                if error.status not in NOT_OFFERED:
+                    raise
+                log.warning("the groups listing with members expanded was refused (%s): a full delta round "
+                            "instead", error)
+                changes.clear()
+                return await self._delta_round(f"/groups/delta?$select={GROUP_SELECT}")(changes, mode)
+            return Round(mode, count, link)
+        return self._delta_part("groups", full)
 
-            def reset() -> None:
-                groups.clear()
-                members.clear()
-
-            result = await run_round(self.client, f"/groups/delta?$select={GROUP_SELECT}", self.links.get("groups"),
-                                     LARGE_PAGES, lambda item: merge_group_item(groups, members, item), reset)
-            self.pull.objects["groups"] = list(groups.values())
-            # Every membership Graph holds, including those of soft-deleted users and groups: they are
-            # hidden meanwhile but come back with a restore, which group delta does not announce.
-            # The records stage ignores principals and containers that are not live.
-            self.pull.memberships.extend(
-                {"container_id": g, "container_type": "group", "member_id": m, "member_type": kind}
-                for (g, m), kind in members.items())
-            self.pull.delta_links["groups"] = result.link
-            self.pull.rounds["groups"] = result
-        return self._guard("groups", work())
-
-    def _containers(self, part: str, list_path: str, members_path: str, kind: str, select: str):
-        async def work() -> None:
+    def _containers(self, part: str, delta_path: str, list_path: str, members_path: str, kind: str, select: str):
+        async def full(changes: Changes, mode: str) -> Round:
+            try:
+                return await self._delta_round(f"{delta_path}?$select={select},members")(changes, mode)
+            except GraphError as error:
+                if error.status not in NOT_OFFERED:
+                    raise
+                log.warning("%s: delta refused (%s): one listing per %s instead, every run", part, error, kind)
+            changes.clear()
             containers, _ = await self.client.collect(f"{list_path}?$select={select}")
 
-            async def members_of(container: dict) -> list[dict] | None:
+            async def members_of(container: dict) -> None:
                 items = await self._children(kind, container["id"], members_path.format(id=container["id"]) +
                                              f"?$select={MEMBER_SELECT}")
-                return None if items is None else [
-                    {"container_id": container["id"], "container_type": kind, "member_id": m["id"],
-                     "member_type": odata_kind(m.get("@odata.type"))} for m in items]
+                if items is not None:
+                    changes.objects[container["id"]] = container
+                    for item in items:
+                        changes.members[(container["id"], item["id"])] = odata_kind(item.get("@odata.type"))
 
-            found = await asyncio.gather(*(members_of(c) for c in containers))
-            self.pull.objects[part] = [c for c, rows in zip(containers, found) if rows is not None]
-            for rows in found:
-                self.pull.memberships.extend(rows or ())
-        return self._guard(part, work())
+            await asyncio.gather(*(members_of(c) for c in containers))
+            return Round(mode, len(containers), None)  # no link: listed in full every run
+        return self._delta_part(part, full)
+
+    def _directory_roles(self):
+        return self._containers("directoryRoles", "/directoryRoles/delta", "/directoryRoles",
+                                "/directoryRoles/{id}/members", "directoryRole", ROLE_SELECT)
+
+    def _administrative_units(self):
+        return self._containers("administrativeUnits", "/directory/administrativeUnits/delta",
+                                "/directory/administrativeUnits", "/directory/administrativeUnits/{id}/members",
+                                "administrativeUnit", UNIT_SELECT)
+
+    # ---------------------------------------------------------------- listings with an expansion
+    async def _expanded(self, changes: Changes, path: str, navigation: str, kind: str,
+                        rest_of: Callable[[str], str], add: Callable[[str, dict], None],
+                        reset: Callable[[], None] | None = None) -> int:
+        """A listing whose objects carry `navigation` expanded: an object whose expansion came
+        full (EXPAND_CAP items, perhaps more) has the whole collection listed apart, side by side
+        with the listing. An object deleted before that (404) is left out of this run."""
+        pending: list[tuple[str, asyncio.Task]] = []
+        count = 0
+
+        def restart() -> None:  # an expired page token: the listing starts again
+            changes.clear()
+            if reset:
+                reset()
+
+        try:
+            async for page in self.client.pages(path, on_restart=restart):
+                for obj in page.get("value", []):
+                    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                        log.warning("%s: an item without an id skipped: %.200s", path.split("?")[0], obj)
+                        continue
+                    items = obj.pop(navigation, None)
+                    changes.objects[obj["id"]] = obj
+                    count += 1
+                    if not isinstance(items, list) or len(items) >= EXPAND_CAP:
+                        pending.append((obj["id"], asyncio.ensure_future(
+                            self._fanned_out(kind, obj["id"], rest_of(obj["id"])))))
+                        continue
+                    for item in items:
+                        add(obj["id"], item)
+            for object_id, task in pending:
+                items = await task
+                if items is None:
+                    changes.objects.pop(object_id, None)
+                    continue
+                for item in items:
+                    add(object_id, item)
+        finally:
+            for _, task in pending:
+                task.cancel()
+        return count
+
+    async def _fanned_out(self, kind: str, object_id: str, path: str) -> list[dict] | None:
+        async with self.fanout:
+            return await self._children(kind, object_id, path)
 
     async def _children(self, kind: str, object_id: str, path: str) -> list[dict] | None:
         """The items of an object's child listing; None when the object was deleted since it was
@@ -180,14 +285,6 @@ class SetBasedPlan:
                 return None
             raise GraphError(error.status, error.code, f"{kind} {object_id}: {error.message}", error.url) from None
 
-    def _directory_roles(self):
-        return self._containers("directoryRoles", "/directoryRoles", "/directoryRoles/{id}/members", "directoryRole",
-                                ROLE_SELECT)
-
-    def _administrative_units(self):
-        return self._containers("administrativeUnits", "/directory/administrativeUnits",
-                                "/directory/administrativeUnits/{id}/members", "administrativeUnit", UNIT_SELECT)
-
     def _roles(self):
         async def work() -> None:
             definitions, assignments, eligibility = await asyncio.gather(
@@ -201,42 +298,40 @@ class SetBasedPlan:
 
     def _app_role_assignments(self):
         async def work() -> None:
-            principals, _ = await self.client.collect("/servicePrincipals?$top=999")
-
-            async def assigned_to(sp: dict) -> list[dict] | None:
-                # Every service principal, not only those defining app roles: default-access
-                # assignments (appRoleId 0000…) live on principals that define none.
-                return await self._children("servicePrincipal", sp["id"], f"/servicePrincipals/{sp['id']}/"
-                                            f"appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}")
-
-            found = await asyncio.gather(*(assigned_to(sp) for sp in principals))
-            self.pull.objects["servicePrincipals"] = [sp for sp, items in zip(principals, found) if items is not None]
+            # Every service principal, not only those defining app roles: default-access
+            # assignments (appRoleId 0000…) live on principals that define none.
+            principals = Changes()
             assignments: dict[str, dict] = {}
-            for items in found:
-                for item in items or ():
-                    assignments[item["id"]] = item
+            try:
+                await self._expanded(
+                    principals, f"/servicePrincipals?$top=999&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})",
+                    "appRoleAssignedTo", "servicePrincipal",
+                    lambda sp: f"/servicePrincipals/{sp}/appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}",
+                    lambda sp, item: assignments.__setitem__(item["id"], item), assignments.clear)
+            except GraphError as error:
+                if error.status not in NOT_OFFERED:
+                    raise
+                log.warning("the service-principal listing with appRoleAssignedTo expanded was refused (%s): "
+                            "one listing per service principal instead", error)
+                principals.clear()
+                assignments.clear()
+                await self._assignments_per_principal(principals, assignments)
+            self.pull.objects["servicePrincipals"] = list(principals.objects.values())
             self.pull.app_role_assignments = list(assignments.values())
         return self._guard("appRoleAssignments", work())
 
+    async def _assignments_per_principal(self, principals: Changes, assignments: dict[str, dict]) -> None:
+        listed, _ = await self.client.collect("/servicePrincipals?$top=999")
 
-def merge_group_item(groups: dict[str, dict], members: dict[tuple[str, str], str], item: dict) -> None:
-    """Merge one groups/delta item: the same group may come on several pages, each with a slice
-    of its members@delta; removals carry @removed."""
-    group_id = item["id"]
-    if "@removed" in item:
-        groups.pop(group_id, None)
-        if item["@removed"].get("reason") == "deleted":  # gone for good; a soft-deleted group keeps them
-            for key in [k for k in members if k[0] == group_id]:
-                del members[key]
-        return
-    properties = {k: v for k, v in item.items() if k != "members@delta"}
-    groups[group_id] = {**groups.get(group_id, {}), **properties}
-    for member in item.get("members@delta", []):
-        key = (group_id, member["id"])
-        if "@removed" in member:
-            members.pop(key, None)
-        else:
-            members[key] = odata_kind(member.get("@odata.type"))
+        async def assigned_to(sp: dict) -> None:
+            items = await self._fanned_out("servicePrincipal", sp["id"], f"/servicePrincipals/{sp['id']}/"
+                                           f"appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}")
+            if items is not None:
+                principals.objects[sp["id"]] = sp
+                for item in items:
+                    assignments[item["id"]] = item
+
+        await asyncio.gather(*(assigned_to(sp) for sp in listed))
 
 
 class LiteralPlan:

@@ -24,8 +24,12 @@ def deliver(connector: Connector, store: Store, lease: Lease | None,
     applied = {}
     for entity, result in sorted(ready.items()):
         checkpoint(f"deliver:{entity}:before")
-        applied[entity] = inventory.apply(connector.name, entity, result.rows,
-                                          remove_absent=not connector.retain_previous_delta, lease=lease)
+        if result.incremental:
+            applied[entity] = inventory.apply_changes(connector.name, entity, result.rows, result.removed,
+                                                      remove_absent=not connector.retain_previous_delta, lease=lease)
+        else:
+            applied[entity] = inventory.apply(connector.name, entity, result.rows,
+                                              remove_absent=not connector.retain_previous_delta, lease=lease)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, skipped
 
@@ -41,7 +45,8 @@ def _to_qualys(connector: Connector, store: Store, lease: Lease | None,
         for entity, result in sorted(ready.items()):
             try:
                 applied[entity] = deliver_entity(gateway, progress, entity, parsed(result.rows), delivered,
-                                                 remove_absent=not connector.retain_previous_delta)
+                                                 remove_absent=not connector.retain_previous_delta,
+                                                 removed=result.removed if result.incremental else None)
             except QualysError as error:  # the run fails: no delta link advances, the next run sends it again
                 raise QualysError(f"{entity} not delivered to Qualys ({', '.join(applied) or 'no entity'} "
                                   f"delivered before it): {error}") from None

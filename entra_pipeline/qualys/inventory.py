@@ -73,6 +73,45 @@ class LocalInventory:
                 result.deleted = len(gone)
         return result
 
+    def apply_changes(self, connector: str, entity: str, records: list[tuple[str, str]], removed: list[str],
+                      remove_absent: bool, lease: "Lease | None" = None) -> Applied:
+        """An incremental delivery: upsert the rebuilt records (canonical JSON) and delete the
+        `removed` ids (unless `remove_absent` is off: Retain Previously Ingested Delta). Reads only
+        the rows it names; one transaction, fenced by the run's lease."""
+        result = Applied()
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        where = (table.c.connector == connector, table.c.entity == entity)
+        named = [vendor_id for vendor_id, _ in records] + list(removed)
+        with self.db.write() as connection:
+            if lease is not None:
+                lease.check(connection)
+            current: dict[str, str] = {}
+            for start in range(0, len(named), 500):
+                current.update(connection.execute(sa.select(table.c.vendor_asset_id, table.c.record).where(
+                    *where, table.c.vendor_asset_id.in_(named[start:start + 500]))).all())
+            changed = []
+            for vendor_id, text in records:
+                if vendor_id not in current:
+                    result.inserted += 1
+                elif current[vendor_id] != text:
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                    continue
+                changed.append({"connector": connector, "entity": entity, "vendor_asset_id": vendor_id,
+                                "record": text, "updated_at": now})
+            for start in range(0, len(changed), 5000):
+                _upsert(connection, changed[start:start + 5000])
+            checkpoint(f"inventory:{entity}:mid-transaction")
+            gone = [vendor_id for vendor_id in removed if vendor_id in current]
+            if not remove_absent:
+                result.retained = len(gone)
+            elif gone:
+                connection.execute(table.delete().where(*where, table.c.vendor_asset_id == sa.bindparam("vid")),
+                                   [{"vid": vid} for vid in gone])
+                result.deleted = len(gone)
+        return result
+
     def export(self, connector: str, entity: str) -> Iterator[dict]:
         with self.db.read() as connection:
             for (text,) in connection.execute(sa.select(table.c.record).where(

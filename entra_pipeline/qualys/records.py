@@ -1,24 +1,31 @@
 """From raw assets to Qualys records, per entity, with the spec's maps. A record missing a
-Required field is not produced: it is reported with the object's id and the reason."""
+Required field is not produced: it is reported with the object's id and the reason.
+
+After a delta run whose rounds were all incremental, only the users and groups the changes
+touched are rebuilt (collect.Delta): the record set is the committed one with those replaced,
+and the destination gets only them and the removals."""
 
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
+from ..snapshot import all_objects, ids, objects_with, rows_with
+from ..store import CommittedFile, SnapshotFileError
 from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
 
-from ..collect import RAW_ASSETS, Collection
+from ..collect import RAW_ASSETS, Collection, Delta
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +52,25 @@ class EntityRecords:
     skipped: str | None = None  # why no records were built this run
     rows: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (vendor asset id, canonical JSON)
     file: WrittenFile | None = None
+    # Incremental: `rows` are only the rebuilt records, `removed` the vendor ids the set lost
+    # (objects gone, records now refused); `count` is still the whole set.
+    incremental: bool = False
+    removed: list[str] = field(default_factory=list)
 
 
 @without_cyclic_gc
-def build_records(connector: Connector, collection: Collection, folder: DataFolder,
-                  token: str) -> dict[str, EntityRecords]:
+def build_records(connector: Connector, collection: Collection, folder: DataFolder, token: str,
+                  committed: dict[str, CommittedFile] | None = None) -> dict[str, EntityRecords]:
     """Records of every entity whose inputs all arrived in `collection`, from the pulled data
-    itself (which is released here: the records are what goes on)."""
+    itself (which is released here: the records are what goes on). `committed`: the record
+    files of the last delivered run, which an incremental run updates."""
     pull, collection.pull = collection.pull, None
     assert pull is not None, "a collection's data goes to one records step"
+    delta, collection.delta = collection.delta, None
+    previous = _previous_records(folder, committed or {}) if delta is not None else {}
+    if delta is not None and set(previous) != {"users", "groups"}:
+        _read_everything(pull, delta)  # a record set to update is not readable: rebuild it whole
+        delta = None
     objects = {asset: pull.objects.get(source, []) for asset, (_, source) in RAW_ASSETS.items() if source}
     results: dict[str, EntityRecords] = {}
     sources: dict[str, Iterable[dict]] = {}
@@ -64,12 +81,76 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
             results[entity] = EntityRecords(skipped=f"raw data incomplete ({reason})")
             continue
         if entity in ("users", "groups") and not sources:
-            sources["users"], sources["groups"] = user_and_group_sources(
-                objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
-                pull.memberships, pull.app_role_assignments)
+            if delta is not None:
+                sources["users"], sources["groups"] = _touched_sources(delta)
+            else:
+                sources["users"], sources["groups"] = user_and_group_sources(
+                    objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
+                    pull.memberships, pull.app_role_assignments)
         documents = sources[entity] if entity in sources else objects[INPUTS[entity][0]]
-        results[entity] = _transform(folder, token, entity, documents)
+        if delta is not None and entity in previous:
+            gone = {oid for oid, obj in delta.applied[entity].after.items() if obj is None}
+            results[entity] = _update(folder, token, entity, documents, gone, previous[entity])
+        else:
+            results[entity] = _transform(folder, token, entity, documents)
     return results
+
+
+def _previous_records(folder: DataFolder, committed: dict[str, CommittedFile]) -> dict[str, pa.Table]:
+    tables = {}
+    for entity in ("users", "groups"):
+        entry = committed.get(entity)
+        if entry is None:
+            continue
+        try:
+            tables[entity] = folder.read_table(entry.name, entry.token, entry.rows)
+        except SnapshotFileError as error:
+            log.warning("the last %s record set cannot be read (%s): every record is rebuilt", entity, error)
+    return tables
+
+
+def _read_everything(pull, delta: Delta) -> None:
+    for entity, name in (("users", "users"), ("groups", "groups"), ("directoryRoles", "directoryRoles"),
+                         ("administrativeUnits", "administrativeUnits")):
+        pull.objects[name] = all_objects(delta.applied[entity].table)
+    pull.memberships = delta.memberships.table.to_pylist()
+
+
+def _touched_sources(delta: Delta) -> tuple[Iterator[dict], Iterator[dict]]:
+    """Source documents of the touched users and groups only, from the tables filtered by id:
+    their objects, their memberships, the containers those name, and their assignments."""
+    users = objects_with(delta.applied["users"].table, delta.touched)
+    groups_table = delta.applied["groups"].table
+    groups = objects_with(groups_table, delta.touched)
+    user_ids, group_ids = {u["id"] for u in users}, {g["id"] for g in groups}
+    memberships = rows_with(delta.memberships.table, "member_id", user_ids | group_ids)
+    in_groups = {m["container_id"] for m in memberships if m["container_type"] == "group"}
+    containers = groups + objects_with(groups_table, in_groups - group_ids)
+    direct = {m["container_id"] for m in memberships if m["container_type"] == "group" and m["member_id"] in user_ids}
+    assignments = rows_with(delta.assignments, "principalId", user_ids | group_ids | direct)
+    user_docs, group_docs = user_and_group_sources(
+        users, containers, all_objects(delta.applied["directoryRoles"].table),
+        all_objects(delta.applied["administrativeUnits"].table), memberships, assignments)
+    return user_docs, (doc for doc in group_docs if doc["id"] in group_ids)
+
+
+def _update(folder: DataFolder, token: str, entity: str, documents: Iterable[dict], gone: set[str],
+            previous: pa.Table) -> EntityRecords:
+    """The last record set with the rebuilt records replaced and those of gone objects (and
+    records now refused) removed."""
+    result = EntityRecords(incremental=True)
+    _map_all(result, entity, documents)
+    refused = {vendor_id for vendor_id, _ in result.rejected}
+    result.removed = sorted(gone | refused)
+    drop = {vendor_id for vendor_id, _ in result.rows} | gone | refused
+    kept = previous.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+    if drop and kept.num_rows:
+        kept = kept.filter(pc.invert(pc.is_in(kept["vendor_asset_id"], value_set=ids(drop))))
+    table = pa.concat_tables([kept, _record_table(result.rows)])
+    result.file = folder.write_table(entity, token, table)
+    checkpoint(f"records:{entity}:written")
+    result.count = table.num_rows
+    return result
 
 
 def _why(collection: Collection, name: str) -> str:
@@ -79,6 +160,14 @@ def _why(collection: Collection, name: str) -> str:
 
 def _transform(folder: DataFolder, token: str, entity: str, documents: Iterable[dict]) -> EntityRecords:
     result = EntityRecords()
+    _map_all(result, entity, documents)
+    result.file = folder.write_table(entity, token, _record_table(result.rows))
+    checkpoint(f"records:{entity}:written")
+    result.count = len(result.rows)
+    return result
+
+
+def _map_all(result: EntityRecords, entity: str, documents: Iterable[dict]) -> None:
     for document in documents:
         outcome = apply(MAPS[entity], document)
         if outcome.record is None:
@@ -87,12 +176,11 @@ def _transform(folder: DataFolder, token: str, entity: str, documents: Iterable[
             log.warning("%s %s not sent: %s", entity, outcome.vendor_asset_id or "(no id)", reason)
             continue
         result.rows.append((outcome.vendor_asset_id, canonical_json(outcome.record)))
-    ids, texts = zip(*result.rows) if result.rows else ((), ())
-    result.file = folder.write_table(entity, token, pa.table({"vendor_asset_id": list(ids), "record": list(texts)},
-                                                             schema=RECORD_SCHEMA))
-    checkpoint(f"records:{entity}:written")
-    result.count = len(result.rows)
-    return result
+
+
+def _record_table(rows: list[tuple[str, str]]) -> pa.Table:
+    ids_, texts = zip(*rows) if rows else ((), ())
+    return pa.table({"vendor_asset_id": list(ids_), "record": list(texts)}, schema=RECORD_SCHEMA)
 
 
 def canonical_json(record: dict) -> str:
