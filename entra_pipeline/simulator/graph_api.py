@@ -141,10 +141,14 @@ def _route(name: str, entity: str, base_cost: int, permissions: tuple[str, ...],
     return Route(name, re.compile(regex, re.IGNORECASE), entity, base_cost, permissions, handler, method)
 
 
-def _delta_route(entity_set: str, permissions: tuple[str, ...]) -> Route:
+def _delta_route(entity_set: str, permissions: tuple[str, ...], path: str | None = None) -> Route:
     # SDKs send /users/delta(), docs use /users/delta and /users/microsoft.graph.delta: accept all four.
-    pattern = re.compile(rf"^/{entity_set}/(microsoft\.graph\.)?delta(\(\))?$", re.IGNORECASE)
-    return Route(f"/{entity_set}/delta", pattern, entity_set, 1, permissions,
+    # Administrative units: v1.0 lists them under /directory/administrativeUnits; the delta page's
+    # older text writes /administrativeUnits/delta: both are routed.
+    path = path or entity_set
+    prefixes = re.escape(path) + (f"|{re.escape(entity_set)}" if path != entity_set else "")
+    pattern = re.compile(rf"^/(?:{prefixes})/(?:microsoft\.graph\.)?delta(?:\(\))?$", re.IGNORECASE)
+    return Route(f"/{path}/delta", pattern, entity_set, 1, permissions,
                  lambda api, call: api.delta.handle(entity_set, call.query, call.headers, call.base, call.path))
 
 
@@ -165,9 +169,11 @@ class GraphApi:
             _route("/groups/{id}/memberOf", "groups", 1, READ_GROUPS, GraphApi.group_member_of),
             _route("/groups/{id}/appRoleAssignments", "groups", 1, READ_DIRECTORY, GraphApi.group_app_role_assignments),
             _route("/directoryRoles", "directoryRoles", 1, READ_ROLES, GraphApi.list_directory_roles),
+            _delta_route("directoryRoles", READ_ROLES),
             _route("/directoryRoles/{id}", "directoryRoles", 1, READ_ROLES, GraphApi.get_directory_role),
             _route("/directoryRoles/{id}/members", "directoryRoles", 1, READ_ROLES, GraphApi.directory_role_members),
             _route("/directory/administrativeUnits", "administrativeUnits", 1, READ_UNITS, GraphApi.list_units),
+            _delta_route("administrativeUnits", READ_UNITS, "directory/administrativeUnits"),
             _route("/directory/administrativeUnits/{id}/members", "administrativeUnits", 1, READ_UNITS,
                    GraphApi.unit_members),
             _route("/roleManagement/directory/roleDefinitions", "roles", 1, READ_ROLES, GraphApi.list_role_definitions),

@@ -191,7 +191,7 @@ class Simulator:
 
     def reset_delta(self, entity_set: str) -> None:
         if entity_set not in self.delta.generation:
-            raise ValueError(f"delta resets apply to users or groups, not {entity_set!r}")
+            raise ValueError(f"delta resets apply to {', '.join(self.delta.generation)}, not {entity_set!r}")
         with self.tenant.lock:
             self.delta.force_reset(entity_set)
 
