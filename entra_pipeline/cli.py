@@ -36,6 +36,9 @@ def _simulator_parser(commands: argparse._SubParsersAction) -> None:
                        help="throttling class: S 3,500 / M 5,000 / L 8,000 RU per 10 s (default: from --users)")
     serve.add_argument("--groups", type=int, help="number of groups (default users/10, at least 12)")
     serve.add_argument("--applications", type=int, help="number of applications (default users/1000, at least 8)")
+    serve.add_argument("--profile", choices=("classic", "realistic"), default="classic",
+                       help="tenant shape: classic (default) or realistic (long-tailed groups, ~620 first-party "
+                            "service principals, users/30 apps; see docs/simulator.md)")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request (default 0)")
     serve.add_argument("--granted-permissions", type=_permissions,
                        help="application permissions granted to the connector app, comma-separated "
@@ -61,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = SimulatorConfig(
             users=args.users, seed=args.seed, tenant_size=args.tenant_size, groups=args.groups,
-            applications=args.applications, latency_ms=args.latency_ms,
+            applications=args.applications, profile=args.profile, latency_ms=args.latency_ms,
             granted_permissions=args.granted_permissions if args.granted_permissions is not None else SPEC_PERMISSIONS,
             faults=faults, throttling=not args.no_throttling, token_lifetime=args.token_lifetime,
             secret_expires_in_days=args.secret_expires_in_days, port=args.port, state_dir=args.state_dir,

@@ -144,6 +144,26 @@ def _restore(sim, request, params, body):
     return sim.tenant.restore(params[1])
 
 
+@route("POST", "/administrativeUnits")
+def _create_unit(sim, request, params, body):
+    return sim.tenant.create_administrative_unit(**body)
+
+
+@route("PATCH", "/administrativeUnits/([^/]+)")
+def _update_unit(sim, request, params, body):
+    return sim.tenant.update_administrative_unit(params[0], **body)
+
+
+@route("POST", "/directoryRoles")
+def _activate_role(sim, request, params, body):
+    return dict(sim.tenant.activate_directory_role(body["roleTemplateId"]))
+
+
+@route("PATCH", "/directoryRoles/([^/]+)")
+def _update_directory_role(sim, request, params, body):
+    return sim.tenant.update_directory_role(params[0], **body)
+
+
 @route("POST", "/(?:groups|directoryRoles|administrativeUnits)/([^/]+)/members")
 def _add_member(sim, request, params, body):
     sim.tenant.add_member(params[0], body["id"])

@@ -226,3 +226,22 @@ FIRST_PARTY_SERVICE_PRINCIPALS = (
     ("Microsoft Teams Services", "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe"),
     ("Azure Portal", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"),
 )
+
+# Navigation properties of each type in Microsoft's v1.0 CSDL (msgraph-v1.0-metadata.xml):
+# a $expand naming one the simulator does not model is 501, one the type lacks is 400.
+NAVIGATION_PROPERTIES = {
+    "group": (
+        "acceptedSenders", "appRoleAssignments", "calendar", "calendarView", "conversations", "createdOnBehalfOf",
+        "drive", "drives", "events", "extensions", "groupLifecyclePolicies", "memberOf", "members",
+        "membersWithLicenseErrors", "onPremisesSyncBehavior", "onenote", "owners", "permissionGrants", "photo",
+        "photos", "planner", "rejectedSenders", "settings", "sites", "team", "threads", "transitiveMemberOf",
+        "transitiveMembers",
+    ),
+    "servicePrincipal": (
+        "appManagementPolicies", "appRoleAssignedTo", "appRoleAssignments", "claimsMappingPolicies",
+        "createdObjects", "delegatedPermissionClassifications", "endpoints", "federatedIdentityCredentials",
+        "homeRealmDiscoveryPolicies", "memberOf", "oauth2PermissionGrants", "ownedObjects", "owners",
+        "remoteDesktopSecurityConfiguration", "synchronization", "tokenIssuancePolicies", "tokenLifetimePolicies",
+        "transitiveMemberOf",
+    ),
+}

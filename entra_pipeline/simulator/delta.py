@@ -1,4 +1,6 @@
-"""Delta queries for /users/delta and /groups/delta, as Graph documents them.
+"""Delta queries for users, groups, directory roles and administrative units, as Graph
+documents them (delta-query-overview, user-delta, group-delta, directoryrole-delta,
+administrativeunit-delta).
 
 A round starts without a token (initial: every object that exists) or from a deltaLink
 (incremental: what changed since the link's position in the change log). Rounds are paged
@@ -22,9 +24,34 @@ from .tenant import Tenant
 
 TOKEN_MAX_AGE = dt.timedelta(days=7)
 
+
+@dataclass(frozen=True)
+class DeltaEntity:
+    """One entity set delta tracks: its kind in the tenant's change log, the properties $select
+    may name, the default ones, and where its objects live."""
+
+    kind: str
+    properties: tuple[str, ...]
+    default: tuple[str, ...]
+    path: str  # under /v1.0, without /delta
+    live: str  # Tenant attribute holding the live objects
+    deleted: str | None = None  # Tenant attribute holding soft-deleted ones (restorable: reason "changed")
+    order: str | None = None  # Tenant attribute holding the listing order; None: the live dict's order
+
+
 ENTITIES = {
-    "users": ("user", catalog.USER_PROPERTIES, catalog.USER_DEFAULT_PROPERTIES),
-    "groups": ("group", catalog.GROUP_PROPERTIES + ("members",), catalog.GROUP_DEFAULT_PROPERTIES),
+    "users": DeltaEntity("user", catalog.USER_PROPERTIES, catalog.USER_DEFAULT_PROPERTIES, "users",
+                         "users", "deleted_users", "user_order"),
+    "groups": DeltaEntity("group", catalog.GROUP_PROPERTIES + ("members",), catalog.GROUP_DEFAULT_PROPERTIES,
+                          "groups", "groups", "deleted_groups", "group_order"),
+    # directoryrole-delta.md / administrativeunit-delta.md: their examples, requested without
+    # $select, carry members@delta: members belong to the default set here.
+    "directoryRoles": DeltaEntity("directoryRole", catalog.DIRECTORY_ROLE_PROPERTIES + ("members",),
+                                  catalog.DIRECTORY_ROLE_PROPERTIES + ("members",), "directoryRoles",
+                                  "directory_roles"),
+    "administrativeUnits": DeltaEntity("administrativeUnit", catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
+                                       catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
+                                       "directory/administrativeUnits", "administrative_units"),
 }
 
 
@@ -49,7 +76,7 @@ class DeltaEngine:
         self.clock = clock
         self.faults = faults
         self.settings = settings or DeltaSettings()
-        self.generation = {"users": 0, "groups": 0}
+        self.generation = {name: 0 for name in ENTITIES}
         self._cache: dict[tuple, list[_Pending]] = {}
 
     def force_reset(self, entity_set: str) -> None:
@@ -87,8 +114,8 @@ class DeltaEngine:
         return self._page(entity_set, state, page_size, base, path)
 
     def _select(self, entity_set: str, query: dict[str, str]) -> list[str] | None:
-        kind, properties, _ = ENTITIES[entity_set]
-        select = parse_select(query, properties, kind)
+        entity = ENTITIES[entity_set]
+        select = parse_select(query, entity.properties, entity.kind)
         expand = query.get("$expand")
         if expand is not None:
             if entity_set == "groups" and expand.strip() == "members":  # legacy form of $select=members
@@ -113,7 +140,7 @@ class DeltaEngine:
         if state.get("e") != entity_set:
             raise GraphError(400, "BadRequest", "The delta token does not belong to this resource.")
         if state.get("g") != self.generation[entity_set]:
-            location = f"{base}/{entity_set}/delta?"
+            location = f"{base}/{ENTITIES[entity_set].path}/delta?"
             if state.get("s"):
                 location += f"$select={quote(','.join(state['s']), safe=',')}&"
             raise GraphError(410, "resyncRequired",
@@ -132,7 +159,7 @@ class DeltaEngine:
 
     @staticmethod
     def _link(base: str, entity_set: str, name: str, token: str) -> str:
-        return f"{base}/{entity_set}/delta?{name}={token}"
+        return f"{base}/{ENTITIES[entity_set].path}/delta?{name}={token}"
 
     # ---------------------------------------------------------------- pages
     def _page(self, entity_set: str, state: dict, page_size: int, base: str, path: str) -> dict:
@@ -168,7 +195,8 @@ class DeltaEngine:
         cached = self._cache.get(key)
         if cached is None:
             if state["mode"] == "init":
-                order = self.tenant.user_order if entity_set == "users" else self.tenant.group_order
+                entity = ENTITIES[entity_set]
+                order = getattr(self.tenant, entity.order or entity.live)
                 cached = [_Pending(object_id) for object_id in order]
             else:
                 cached = self._changes(entity_set, state["w"], state["u"], state["s"])
@@ -178,7 +206,8 @@ class DeltaEngine:
         return cached
 
     def _changes(self, entity_set: str, after: int, upto: int, select: list[str] | None) -> list[_Pending]:
-        kind = ENTITIES[entity_set][0]
+        entity = ENTITIES[entity_set]
+        kind = entity.kind
         by_id: dict[str, _Pending] = {}
         everything = object()
         changed: dict[str, object | set] = {}
@@ -195,10 +224,10 @@ class DeltaEngine:
             elif change.action == "member":  # the last change of each membership wins
                 member_changes.setdefault(change.object_id, {})[change.member_id] = (
                     change.member_id, change.member_kind, change.added)
-        live = self.tenant.users if kind == "user" else self.tenant.groups
-        deleted = self.tenant.deleted_users if kind == "user" else self.tenant.deleted_groups
+        live = getattr(self.tenant, entity.live)
+        deleted = getattr(self.tenant, entity.deleted) if entity.deleted else {}
         result = []
-        wants_members = select is not None and "members" in select
+        wants_members = "members" in (select if select is not None else entity.default)
         for object_id, pending in by_id.items():
             pending.members = list(member_changes.get(object_id, {}).values())
             props = changed.get(object_id)
@@ -220,11 +249,11 @@ class DeltaEngine:
     def _render(self, entity_set: str, pending: _Pending, state: dict, offset: int,
                 chunk: int) -> tuple[dict | None, bool]:
         """One object of a page, and whether its members continue on the next page."""
-        kind, _, default = ENTITIES[entity_set]
+        entity = ENTITIES[entity_set]
+        default = entity.default
         if pending.removed:
             return {"id": pending.object_id, "@removed": {"reason": pending.removed}}, False
-        live = self.tenant.users if kind == "user" else self.tenant.groups
-        obj = live.get(pending.object_id)
+        obj = getattr(self.tenant, entity.live).get(pending.object_id)
         if obj is None:  # deleted after the round started; a later round reports it
             return None, False
         select = state["s"]
@@ -235,7 +264,7 @@ class DeltaEngine:
             value = obj.get(name)
             if value is not None or name in force:  # never-set properties are omitted in delta
                 item[name] = value
-        if not (select and "members" in select):
+        if "members" not in (select or default):
             return item, False
         if state["mode"] == "init":
             member_ids = self.tenant.live_members(obj["id"])

@@ -11,29 +11,82 @@ applications and service principals with and without app roles, app role assignm
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import uuid
 from dataclasses import dataclass
 
 from . import catalog
+from .first_party import MICROSOFT_APPS_GRAPH_SOURCE
 from .tenant import Tenant, assignment_id_for
+
+
+PROFILES = ("classic", "realistic")
 
 
 @dataclass(frozen=True)
 class TenantShape:
+    """How big the tenant is and how it is shaped.
+
+    profile "classic" is the original generator (tests depend on its exact output);
+    "realistic" follows the long-tailed shape of large real tenants (docs/simulator.md,
+    "The realistic profile"): ~users/4 groups, hundreds of first-party service principals,
+    users/30 app registrations plus gallery apps, assignments concentrated on a few apps.
+    """
+
     users: int = 1000
     seed: int = 7
-    groups: int | None = None  # default: users // 10, at least 12
-    applications: int | None = None  # default: users // 1000, at least 8
+    groups: int | None = None  # default: users // 10 (classic) or users // 4 (realistic), at least 12
+    applications: int | None = None  # default: users // 1000 (classic) or users // 30 (realistic), at least 8
     custom_roles: int = 5
+    profile: str = "classic"
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"tenant profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+
+    @property
+    def realistic(self) -> bool:
+        return self.profile == "realistic"
 
     @property
     def group_count(self) -> int:
-        return self.groups if self.groups is not None else max(12, self.users // 10)
+        if self.groups is not None:
+            return self.groups
+        return max(12, self.users // 4) if self.realistic else max(12, self.users // 10)
 
     @property
     def application_count(self) -> int:
-        return self.applications if self.applications is not None else max(8, self.users // 1000)
+        if self.applications is not None:
+            return self.applications
+        return max(8, self.users // 30) if self.realistic else max(8, self.users // 1000)
+
+    @property
+    def gallery_count(self) -> int:
+        """Enterprise (gallery) apps: a service principal each, no app registration here."""
+        return min(5000, max(20, self.users // 200)) if self.realistic else 0
+
+    @property
+    def first_party_count(self) -> int:
+        return len(first_party_service_principals()) if self.realistic else len(catalog.FIRST_PARTY_SERVICE_PRINCIPALS)
+
+    @property
+    def service_principal_count(self) -> int:
+        """First-party + one per app registration (and the connector's) + gallery apps."""
+        return self.first_party_count + self.application_count + 1 + self.gallery_count
+
+
+def first_party_service_principals() -> tuple[tuple[str, str, str], ...]:
+    """(displayName, appId, appOwnerOrganizationId): the catalog's five first, then every
+    other first-party service principal of merill/microsoft-info's Source=Graph list."""
+    microsoft_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+    result = [(name, app_id, microsoft_tenant) for name, app_id in catalog.FIRST_PARTY_SERVICE_PRINCIPALS]
+    seen = {app_id for _, app_id, _ in result}
+    for name, app_id, owner in MICROSOFT_APPS_GRAPH_SOURCE:
+        if app_id not in seen:
+            seen.add(app_id)
+            result.append((name or app_id, app_id, owner))
+    return tuple(result)
 
 
 @dataclass(frozen=True)
@@ -88,13 +141,18 @@ def build_tenant(shape: TenantShape, connector: ConnectorApp, tenant_id: str | N
     tenant.organization = _organization(tenant_id, domain)
 
     user_ids = _users(tenant, shape, rng, ids)
-    group_ids = _groups(tenant, shape, rng, ids, user_ids)
+    groups = _realistic_groups if shape.realistic else _groups
+    group_ids = groups(tenant, shape, rng, ids, user_ids)
     _role_definitions(tenant, shape, rng, ids)
     _directory_roles(tenant, rng, user_ids, group_ids)
     _administrative_units(tenant, shape, rng, ids, user_ids, group_ids)
     _eligibility(tenant, rng, ids, user_ids)
-    sp_ids = _applications(tenant, shape, rng, ids, connector)
-    _app_role_assignments(tenant, rng, user_ids, group_ids, sp_ids)
+    if shape.realistic:
+        realistic = _realistic_service_principals(tenant, shape, rng, ids, connector)
+        _realistic_assignments(tenant, rng, user_ids, group_ids, realistic)
+    else:
+        sp_ids = _applications(tenant, shape, rng, ids, connector)
+        _app_role_assignments(tenant, rng, user_ids, group_ids, sp_ids)
     tenant.add_member(
         next(r["id"] for r in tenant.directory_roles.values() if r["displayName"] == "Directory Readers"),
         _connector_sp_id(tenant, connector),
@@ -456,3 +514,227 @@ def grant_connector_permissions(tenant: Tenant, connector: ConnectorApp) -> None
         role_id = catalog.GRAPH_APP_ROLES.get(permission)
         if role_id:
             tenant.assign_app_role(connector_sp, graph_sp["id"], role_id)
+
+
+# ---------------------------------------------------------------------------- realistic profile
+# Numbers marked (judgement) are ours, not published: docs/simulator.md says which are which.
+
+ALL_COMPANY_GROUPS = ("All Company", "All Users", "All Employees (dynamic)")
+SMALL_GROUP_PARETO_ALPHA = 1.4  # (judgement) P(size >= s) ~ (s / 3) ** -1.4: ~94% under 20 members
+HEAVY_APP_USER_SHARES = (0.10, 0.05, 0.03, 0.02, 0.01)  # (judgement) direct user assignments
+GALLERY_APPS = (
+    "Salesforce", "ServiceNow", "Workday", "Zoom", "Slack", "Atlassian Cloud", "DocuSign", "Box",
+    "Dropbox Business", "AWS IAM Identity Center", "Google Cloud / G Suite Connector by Microsoft",
+    "Adobe Identity Management", "Cisco Webex", "Tableau Cloud", "SAP Cloud Identity Services", "Zscaler",
+    "GitHub Enterprise Cloud - Enterprise Account", "Miro", "Figma", "LinkedIn Learning", "Coupa",
+    "Concur", "Cornerstone OnDemand", "SuccessFactors", "Smartsheet", "Asana", "Confluence SAML SSO",
+    "Jira SAML SSO", "Okta", "Splunk Enterprise and Splunk Cloud",
+)
+
+
+def _realistic_groups(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
+                      user_ids: list[str]) -> list[str]:
+    """users/4 groups: three all-company groups, department and location groups (hundreds to
+    thousands of members), a percent of mid-sized ones, and a Zipf-like tail of small ones."""
+    count = shape.group_count
+    n_users = len(user_ids)
+    role_assignable = max(2, min(20, count // 50))
+    by_department: dict[str, list[str]] = {}
+    by_city: dict[str, list[str]] = {}
+    members_only = []
+    for user_id in user_ids:
+        user = tenant.users[user_id]
+        if user["userType"] == "Member":
+            members_only.append(user_id)
+        if user.get("department"):
+            by_department.setdefault(user["department"], []).append(user_id)
+        if user.get("city"):
+            by_city.setdefault(user["city"], []).append(user_id)
+    # (name, kind, member ids or None for a random size drawn below)
+    plan: list[tuple[str, str, list[str] | None]] = [
+        (ALL_COMPANY_GROUPS[0], "m365", members_only),
+        (ALL_COMPANY_GROUPS[1], "security", user_ids),
+        (ALL_COMPANY_GROUPS[2], "security", [u for u in members_only if tenant.users[u].get("accountEnabled")]),
+    ]
+    plan += [(f"Privileged Admins {i}", "role-assignable", None) for i in range(1, role_assignable + 1)]
+    plan += [(f"Dept - {name}", "security", by_department[name]) for name in sorted(by_department)]
+    plan += [(f"Location - {name}", "mail-security", by_city[name]) for name in sorted(by_city)]
+    plan = plan[:count]
+    fixed = len(plan)
+    mid = max(0, min(count - fixed, count // 100))  # (judgement) 1% of groups: 100 to 5,000 members
+    mid_top = max(100, min(5000, n_users // 5))
+    group_ids: list[str] = []
+    for index in range(count):
+        if index < fixed:
+            name, kind, chosen = plan[index]
+        else:
+            kind = rng.choices(("security", "m365", "mail-security"), (0.5, 0.4, 0.1))[0]
+            name = f"{rng.choice(catalog.DEPARTMENTS)} {rng.choice(('Team', 'Project', 'Readers', 'Owners', 'Guild'))} {index}"
+            chosen = None
+        group = _new_group(tenant, ids, rng, name, kind, index)
+        if name == ALL_COMPANY_GROUPS[2]:
+            group.update(groupTypes=["DynamicMembership"], membershipRuleProcessingState="On",
+                         membershipRule='(user.userType -eq "Member") and (user.accountEnabled -eq true)')
+        if rng.random() < 0.15:
+            group["uniqueName"] = f"grp-{_ascii_slug(name)}-{index}"
+        tenant.add_group_raw(group)
+        group_ids.append(group["id"])
+        if chosen is None:
+            if kind == "role-assignable":
+                size = rng.randint(1, 5)
+            elif index < fixed + mid:
+                size = int(math.exp(rng.uniform(math.log(100), math.log(mid_top))))
+            elif rng.random() < 0.03:
+                size = 0  # empty groups exist in every tenant
+            else:
+                size = int(rng.paretovariate(SMALL_GROUP_PARETO_ALPHA) * 3) - 2
+            size = min(n_users, size, 5000)
+            chosen = [user_ids[i] for i in rng.sample(range(n_users), size)] if n_users else []
+        link = tenant._link
+        for user_id in chosen:
+            link(group["id"], user_id)
+    # Nesting (acyclic: a group only contains later ones), as in the classic profile.
+    small_start = fixed + mid
+    for index in range(small_start, count - 1):
+        if rng.random() < 0.05:
+            for child in rng.sample(range(index + 1, count), min(rng.randint(1, 3), count - index - 1)):
+                tenant._link(group_ids[index], group_ids[child])
+    # Location groups nested in "All Company"-style regional groups do not exist here; but a
+    # two-level chain and a role-assignable group nested both ways always do.
+    anchor = small_start
+    if anchor + 4 < count:
+        tenant._link(group_ids[anchor], group_ids[anchor + 1])
+        tenant._link(group_ids[anchor + 1], group_ids[anchor + 2])
+        tenant._link(group_ids[anchor + 3], group_ids[3])
+        tenant._link(group_ids[3], group_ids[anchor + 4])
+    return group_ids
+
+
+@dataclass
+class _RealisticSps:
+    first_party: list[str]
+    apps: list[str]  # one per app registration, the connector's last
+    gallery: list[str]
+
+
+def _realistic_service_principals(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
+                                  connector: ConnectorApp) -> _RealisticSps:
+    first_party = []
+    for name, app_id, owner in first_party_service_principals():
+        sp_id = str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app_id))
+        app_roles = []
+        if app_id == catalog.GRAPH_APP_ID:
+            app_roles = [
+                {"allowedMemberTypes": ["Application"], "description": f"Allows the app to {perm}",
+                 "displayName": perm, "id": role_id, "isEnabled": True, "origin": "Application", "value": perm}
+                for perm, role_id in catalog.GRAPH_APP_ROLES.items()
+            ]
+        tenant.service_principals[sp_id] = _service_principal(
+            sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles}, owner, [])
+        first_party.append(sp_id)
+
+    apps = []
+    registrations = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5)
+                     for i in range(shape.application_count)]
+    registrations.append(("entra-pipeline connector", connector.client_id, False))
+    for name, app_id, defines_roles in registrations:
+        object_id = ids.new()
+        is_connector = app_id == connector.client_id
+        end = connector.secret_expires if is_connector else BASE_TIME + dt.timedelta(days=rng.randint(-60, 700))
+        app = {
+            "id": object_id, "deletedDateTime": None, "appId": app_id,
+            "appRoles": _app_roles(rng, ids, name) if defines_roles else [],
+            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 900))),
+            "description": None if rng.random() < 0.5 else f"{name} line-of-business app",
+            "displayName": name, "identifierUris": [f"api://{app_id}"] if defines_roles else [],
+            "keyCredentials": [],
+            "passwordCredentials": [_password_credential(rng, ids, end, "sim")] if is_connector or rng.random() < 0.7 else [],
+            "publisherDomain": tenant.domain, "signInAudience": "AzureADMyOrg",
+            "tags": [], "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
+        }
+        tenant.applications[object_id] = app
+        sp_id = ids.new()
+        tenant.service_principals[sp_id] = _service_principal(sp_id, app, tenant.tenant_id,
+                                                               ["WindowsAzureActiveDirectoryIntegratedApp"])
+        apps.append(sp_id)
+
+    gallery = []
+    for index in range(shape.gallery_count):
+        vendor = GALLERY_APPS[index % len(GALLERY_APPS)]
+        name = vendor if index < len(GALLERY_APPS) else f"{vendor} {index // len(GALLERY_APPS) + 1}"
+        sp_id, app_id = ids.new(), ids.new()
+        roles = [
+            {"allowedMemberTypes": ["User"], "description": "User", "displayName": "User", "id": ids.new(),
+             "isEnabled": True, "origin": "Application", "value": None},
+            {"allowedMemberTypes": ["User"], "description": "msiam_access", "displayName": "msiam_access",
+             "id": ids.new(), "isEnabled": True, "origin": "Application", "value": None},
+        ]
+        sp = _service_principal(sp_id, {"displayName": name, "appId": app_id, "appRoles": roles},
+                                str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{_ascii_slug(vendor)}.example")),
+                                ["WindowsAzureActiveDirectoryIntegratedApp",
+                                 "WindowsAzureActiveDirectoryCustomSingleSignOnApplication"])
+        sp.update(appRoleAssignmentRequired=rng.random() < 0.7, signInAudience="AzureADMultipleOrgs",
+                  homepage=f"https://{_ascii_slug(vendor)}.example/sso")
+        tenant.service_principals[sp_id] = sp
+        gallery.append(sp_id)
+    return _RealisticSps(first_party, apps, gallery)
+
+
+def _realistic_assignments(tenant: Tenant, rng: random.Random, user_ids: list[str], group_ids: list[str],
+                           sps: _RealisticSps) -> None:
+    """Most service principals have no app role assigned to anyone; the first five gallery apps
+    are assigned to all-company groups and to thousands of users directly; Microsoft Graph holds
+    the apps' application permissions; a few hundred apps have a handful of assignments."""
+    types = {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}
+
+    def assign(principal_id: str, resource: dict, app_role_id: str) -> None:
+        assignment_id = assignment_id_for(principal_id, resource["id"], app_role_id)
+        if assignment_id in tenant.app_role_assignments:
+            return
+        kind = tenant.kind_of(principal_id)
+        tenant.add_assignment_raw({
+            "id": assignment_id, "deletedDateTime": None, "appRoleId": app_role_id,
+            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 500))),
+            "principalDisplayName": tenant.table(kind)[principal_id].get("displayName"),
+            "principalId": principal_id, "principalType": types[kind],
+            "resourceDisplayName": resource["displayName"], "resourceId": resource["id"],
+        })
+
+    def role_of(resource: dict) -> str:
+        roles = resource["appRoles"]
+        return rng.choice(roles)["id"] if roles else catalog.DEFAULT_ACCESS_ROLE_ID
+
+    n_users = len(user_ids)
+    table = tenant.service_principals
+    for rank, share in enumerate(HEAVY_APP_USER_SHARES[: len(sps.gallery)]):
+        resource = table[sps.gallery[rank]]
+        for group_id in group_ids[: 1 + rank % 2]:  # All Company, and All Users for every other one
+            assign(group_id, resource, resource["appRoles"][0]["id"])
+        for index in rng.sample(range(n_users), min(n_users, max(25, int(n_users * share)))):
+            assign(user_ids[index], resource, role_of(resource))
+    # Application permissions: ~30% of app registrations hold 1-3 Microsoft Graph app roles.
+    graph_sp = table[sps.first_party[0]]
+    graph_roles = sorted(r["id"] for r in graph_sp["appRoles"])
+    for sp_id in sps.apps[:-1]:
+        if rng.random() < 0.3:
+            for role_id in rng.sample(graph_roles, rng.randint(1, 3)):
+                assign(sp_id, graph_sp, role_id)
+    # A few hundred apps with a handful each (users, small groups, now and then another app).
+    candidates = sps.apps[:-1] + sps.gallery[len(HEAVY_APP_USER_SHARES):]
+    small_groups = group_ids[len(ALL_COMPANY_GROUPS):]
+    for sp_id in rng.sample(candidates, min(len(candidates), max(20, n_users // 300))):
+        resource = table[sp_id]
+        for _ in range(rng.randint(1, 8)):
+            roll = rng.random()
+            if roll < 0.7 and n_users:
+                principal = user_ids[rng.randrange(n_users)]
+            elif roll < 0.95 and small_groups:
+                principal = rng.choice(small_groups)
+            else:
+                principal = rng.choice(sps.apps)
+                if principal == sp_id:
+                    continue
+            assign(principal, resource, role_of(resource))
+    # Service principals as group members: one app in ~1% of the small groups.
+    for group_id in rng.sample(small_groups, min(len(small_groups), max(3, len(group_ids) // 100))):
+        tenant._link(group_id, rng.choice(sps.apps[:-1] or sps.apps))

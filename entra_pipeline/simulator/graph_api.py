@@ -37,6 +37,82 @@ READ_ORGANIZATION = ("Organization.Read.All", "Organization.ReadWrite.All", "Dir
 MEMBER_KINDS = ("user", "group", "servicePrincipal")
 MEMBER_OF_KINDS = ("group", "directoryRole", "administrativeUnit")
 
+# $expand on directory objects (learn.microsoft.com/graph/known-issues and query-parameters,
+# "$expand: For directory objects, returns a maximum of 20 objects. No support for
+# @odata.nextLink. No support for more than one level of expand."; known issue 13635: with
+# $expand a page holds at most 100 objects, even with $top=999).
+EXPAND_MAX_ITEMS = 20
+EXPAND_MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Expand:
+    """One parsed `$expand=name` or `$expand=name($select=a,b)`."""
+
+    name: str
+    select: list[str] | None
+
+
+def parse_expand(query: dict[str, str], navigations: dict[str, tuple[str, ...]], type_name: str) -> Expand | None:
+    """The listing's one $expand, checked against the type's expandable navigation properties
+    (name -> the properties a nested $select may name)."""
+    raw = query.get("$expand")
+    if raw is None:
+        return None
+    text = raw.strip()
+    depth, top_level_comma = 0, False
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        top_level_comma |= ch == "," and depth == 0
+    if top_level_comma or text == "*":
+        raise GraphError(400, "Request_UnsupportedQuery", "Only one navigation property can be expanded on "
+                         "directory objects.")
+    name, _, rest = text.partition("(")
+    name = name.strip()
+    canonical = next((n for n in navigations if n.lower() == name.lower()), None)
+    if canonical is None and any(n.lower() == name.lower() for n in catalog.NAVIGATION_PROPERTIES.get(type_name, ())):
+        raise GraphError(501, "NotImplemented", f"The simulator does not model $expand={name} on {type_name}; "
+                         "only $expand=members on groups and $expand=appRoleAssignedTo on service principals.")
+    if canonical is None:
+        raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a property "
+                         f"named '{name}' on type 'microsoft.graph.{type_name}'.")
+    select = None
+    if rest:
+        if not rest.endswith(")"):
+            raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: ')' or ',' expected.")
+        options = {}
+        for option in rest[:-1].split(";"):
+            key, _, value = option.strip().partition("=")
+            if key:
+                options[key.strip().lower()] = value
+        if "$expand" in options:
+            raise GraphError(400, "Request_UnsupportedQuery", "Only one level of $expand is supported on "
+                             "directory objects.")
+        unsupported = sorted(set(options) - {"$select"})
+        if unsupported:
+            raise GraphError(400, "Request_UnsupportedQuery",
+                             f"The query option '{unsupported[0]}' is not supported inside $expand.")
+        if "$select" in options:
+            item_type = "directoryObject" if canonical == "members" else "appRoleAssignment"
+            try:
+                select = parse_select({"$select": options["$select"]}, navigations[canonical], item_type)
+            except GraphError as error:
+                raise GraphError(400, "BadRequest", f"Parsing OData Select and Expand failed: {error.message}") from None
+    return Expand(canonical, select)
+
+
+def expand_context(select: list[str] | None, expand: Expand | None) -> list[str] | None:
+    """The projection @odata.context names: `groups(id,displayName,members(id,displayName))`."""
+    if expand is None or select is None:
+        return select
+    return [*select, f"{expand.name}({','.join(expand.select or ())})"]
+
+
+_MEMBER_PROPERTIES = tuple(dict.fromkeys(p for k in MEMBER_KINDS for p in catalog.PROPERTIES_BY_KIND[k]))
+GROUP_NAVIGATIONS = {"members": _MEMBER_PROPERTIES}
+SERVICE_PRINCIPAL_NAVIGATIONS = {"appRoleAssignedTo": catalog.APP_ROLE_ASSIGNMENT_PROPERTIES}
+
 
 @dataclass
 class Call:
@@ -65,10 +141,14 @@ def _route(name: str, entity: str, base_cost: int, permissions: tuple[str, ...],
     return Route(name, re.compile(regex, re.IGNORECASE), entity, base_cost, permissions, handler, method)
 
 
-def _delta_route(entity_set: str, permissions: tuple[str, ...]) -> Route:
+def _delta_route(entity_set: str, permissions: tuple[str, ...], path: str | None = None) -> Route:
     # SDKs send /users/delta(), docs use /users/delta and /users/microsoft.graph.delta: accept all four.
-    pattern = re.compile(rf"^/{entity_set}/(microsoft\.graph\.)?delta(\(\))?$", re.IGNORECASE)
-    return Route(f"/{entity_set}/delta", pattern, entity_set, 1, permissions,
+    # Administrative units: v1.0 lists them under /directory/administrativeUnits; the delta page's
+    # older text writes /administrativeUnits/delta: both are routed.
+    path = path or entity_set
+    prefixes = re.escape(path) + (f"|{re.escape(entity_set)}" if path != entity_set else "")
+    pattern = re.compile(rf"^/(?:{prefixes})/(?:microsoft\.graph\.)?delta(?:\(\))?$", re.IGNORECASE)
+    return Route(f"/{path}/delta", pattern, entity_set, 1, permissions,
                  lambda api, call: api.delta.handle(entity_set, call.query, call.headers, call.base, call.path))
 
 
@@ -89,9 +169,11 @@ class GraphApi:
             _route("/groups/{id}/memberOf", "groups", 1, READ_GROUPS, GraphApi.group_member_of),
             _route("/groups/{id}/appRoleAssignments", "groups", 1, READ_DIRECTORY, GraphApi.group_app_role_assignments),
             _route("/directoryRoles", "directoryRoles", 1, READ_ROLES, GraphApi.list_directory_roles),
+            _delta_route("directoryRoles", READ_ROLES),
             _route("/directoryRoles/{id}", "directoryRoles", 1, READ_ROLES, GraphApi.get_directory_role),
             _route("/directoryRoles/{id}/members", "directoryRoles", 1, READ_ROLES, GraphApi.directory_role_members),
             _route("/directory/administrativeUnits", "administrativeUnits", 1, READ_UNITS, GraphApi.list_units),
+            _delta_route("administrativeUnits", READ_UNITS, "directory/administrativeUnits"),
             _route("/directory/administrativeUnits/{id}/members", "administrativeUnits", 1, READ_UNITS,
                    GraphApi.unit_members),
             _route("/roleManagement/directory/roleDefinitions", "roles", 1, READ_ROLES, GraphApi.list_role_definitions),
@@ -132,9 +214,11 @@ class GraphApi:
                           "are not present.")
 
     def _page(self, call: Call, items: list, render: Callable[[object], dict], context: str,
-              default_top: int | None = 100) -> dict:
+              default_top: int | None = 100, max_top: int | None = None) -> dict:
         """A page of `items`, with an opaque $skiptoken nextLink that keeps the other query options."""
         top = parse_top(call.query) if default_top else len(items) or 1
+        if max_top is not None:
+            top = min(top, max_top)
         offset = decode_token(call.query["$skiptoken"], "skip")["o"] if call.query.get("$skiptoken") else 0
         window = items[offset: offset + top]
         body = {"@odata.context": context, "value": [render(item) for item in window]}
@@ -165,8 +249,10 @@ class GraphApi:
         return self._page(call, ids, render, context, default_top)
 
     def _typed_list(self, call: Call, objects: list[dict], kind_properties: tuple[str, ...], type_name: str,
-                    entity_set: str, default: tuple[str, ...] | None = None, default_top: int | None = 100) -> dict:
+                    entity_set: str, default: tuple[str, ...] | None = None, default_top: int | None = 100,
+                    navigations: dict[str, tuple[str, ...]] | None = None) -> dict:
         select = parse_select(call.query, kind_properties, type_name)
+        expand = parse_expand(call.query, navigations, type_name) if navigations is not None else None
         clauses = parse_filter(call.query)
         if clauses:
             for prop, _ in clauses:
@@ -174,15 +260,53 @@ class GraphApi:
                     raise GraphError(400, "Request_BadRequest",
                                      f"Could not find a property named '{prop}' on type 'microsoft.graph.{type_name}'.")
             objects = [o for o in objects if matches(o, clauses)]
-        return self._page(call, objects, lambda o: project(o, select, default),
-                          context_url(call.base, entity_set, select), default_top)
 
-    def _ordered_live(self, call: Call, order: list[str], table: dict[str, dict], kind: str, entity_set: str) -> dict:
+        def render(obj: dict) -> dict:
+            item = project(obj, select, default)
+            if expand is not None:
+                item[expand.name] = self._expanded(obj["id"], expand)
+            return item
+
+        return self._page(call, objects, render, context_url(call.base, entity_set, expand_context(select, expand)),
+                          default_top, max_top=EXPAND_MAX_PAGE if expand is not None else None)
+
+    def _expanded(self, object_id: str, expand: Expand) -> list[dict]:
+        """An expanded collection: its first 20 items in the order of the navigation's own
+        listing, never a nextLink; O(20), whatever the collection's size."""
+        tenant = self.tenant
+        items: list[dict] = []
+        if expand.name == "members":
+            for member_id in tenant.members.get(object_id, ()):
+                kind = tenant.kind_of(member_id)
+                if kind is None:  # soft-deleted: hidden, as in /groups/{id}/members
+                    continue
+                item = {"@odata.type": catalog.ODATA_TYPE[kind]}
+                item.update(project(tenant.table(kind)[member_id], expand.select,
+                                    catalog.DEFAULT_PROPERTIES_BY_KIND.get(kind),
+                                    available=catalog.PROPERTIES_BY_KIND[kind]))
+                items.append(item)
+                if len(items) == EXPAND_MAX_ITEMS:
+                    break
+        else:  # appRoleAssignedTo
+            for assignment_id in tenant.assignments_by_resource.get(object_id, ()):
+                assignment = tenant.app_role_assignments[assignment_id]
+                if tenant.kind_of(assignment["principalId"]) is None:
+                    continue
+                items.append(project(assignment, expand.select, None))
+                if len(items) == EXPAND_MAX_ITEMS:
+                    break
+        return items
+
+    def _ordered_live(self, call: Call, order: list[str], table: dict[str, dict], kind: str, entity_set: str,
+                      navigations: dict[str, tuple[str, ...]] | None = None) -> dict:
         """Users and groups: walk the listing order from the token's raw offset (O(page), not O(tenant))."""
         properties = catalog.PROPERTIES_BY_KIND[kind]
         select = parse_select(call.query, properties, kind)
+        expand = parse_expand(call.query, navigations, kind) if navigations is not None else None
         clauses = parse_filter(call.query)
         top = parse_top(call.query)
+        if expand is not None:
+            top = min(top, EXPAND_MAX_PAGE)
         position = decode_token(call.query["$skiptoken"], "skip")["o"] if call.query.get("$skiptoken") else 0
         default = catalog.DEFAULT_PROPERTIES_BY_KIND.get(kind)
         values = []
@@ -190,8 +314,11 @@ class GraphApi:
             obj = table.get(order[position])
             position += 1
             if obj is not None and matches(obj, clauses):
-                values.append(project(obj, select, default))
-        body = {"@odata.context": context_url(call.base, entity_set, select), "value": values}
+                item = project(obj, select, default)
+                if expand is not None:
+                    item[expand.name] = self._expanded(obj["id"], expand)
+                values.append(item)
+        body = {"@odata.context": context_url(call.base, entity_set, expand_context(select, expand)), "value": values}
         more = any(order[p] in table and matches(table[order[p]], clauses) for p in range(position, len(order)))
         if more:  # stops at the first live object left: O(gap), not O(tenant)
             body["@odata.nextLink"] = self._next_link(call, position)
@@ -246,7 +373,8 @@ class GraphApi:
 
     # ---------------------------------------------------------------- groups
     def list_groups(self, call: Call) -> dict:
-        return self._ordered_live(call, self.tenant.group_order, self.tenant.groups, "group", "groups")
+        return self._ordered_live(call, self.tenant.group_order, self.tenant.groups, "group", "groups",
+                                  GROUP_NAVIGATIONS)
 
     def get_group(self, call: Call) -> dict:
         return self._single(call, self._in(self.tenant.groups, call.params[0]), catalog.GROUP_PROPERTIES, "group",
@@ -323,7 +451,8 @@ class GraphApi:
 
     def list_service_principals(self, call: Call) -> dict:
         return self._typed_list(call, list(self.tenant.service_principals.values()),
-                                catalog.SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", "servicePrincipals")
+                                catalog.SERVICE_PRINCIPAL_PROPERTIES, "servicePrincipal", "servicePrincipals",
+                                navigations=SERVICE_PRINCIPAL_NAVIGATIONS)
 
     def get_service_principal(self, call: Call) -> dict:
         return self._single(call, self._in(self.tenant.service_principals, call.params[0]),

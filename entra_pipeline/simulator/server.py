@@ -21,7 +21,7 @@ from . import admin, catalog, http, tls
 from .app import SimulatorApp, Stats
 from .delta import DeltaEngine, DeltaSettings
 from .faults import Faults
-from .generate import ConnectorApp, TenantShape, build_tenant, grant_connector_permissions
+from .generate import PROFILES, ConnectorApp, TenantShape, build_tenant, grant_connector_permissions
 from .graph_api import GraphApi
 from .identity import Application, IdentityPlatform
 from .tenant import Tenant
@@ -36,6 +36,7 @@ class SimulatorConfig:
     tenant_size: str | None = None  # S | M | L throttling class; default from the user count
     groups: int | None = None
     applications: int | None = None
+    profile: str = "classic"  # tenant shape: "classic" or "realistic" (generate.TenantShape)
     latency_ms: float = 0.0
     granted_permissions: tuple[str, ...] = catalog.SPEC_PERMISSIONS
     faults: tuple[str, ...] = ()
@@ -56,6 +57,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown permissions {', '.join(unknown)}; known: {', '.join(sorted(catalog.GRAPH_APP_ROLES))}")
         if self.users < 1:
             raise ValueError("a tenant needs at least one user")
+        if self.profile not in PROFILES:
+            raise ValueError(f"tenant profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class Simulator:
         self.connector = ConnectorApp(client_id, secret, self._expiry(config.secret_expires_in_days),
                                       tuple(config.granted_permissions))
         shape = TenantShape(users=config.users, seed=config.seed, groups=config.groups,
-                            applications=config.applications)
+                            applications=config.applications, profile=config.profile)
         self.tenant: Tenant = build_tenant(shape, self.connector)
         self.tenant.clock = self.now
         grant_connector_permissions(self.tenant, self.connector)
@@ -188,7 +191,7 @@ class Simulator:
 
     def reset_delta(self, entity_set: str) -> None:
         if entity_set not in self.delta.generation:
-            raise ValueError(f"delta resets apply to users or groups, not {entity_set!r}")
+            raise ValueError(f"delta resets apply to {', '.join(self.delta.generation)}, not {entity_set!r}")
         with self.tenant.lock:
             self.delta.force_reset(entity_set)
 

@@ -27,7 +27,8 @@ class SimulatorError(Exception):
 
 @dataclass(frozen=True)
 class Change:
-    """One entry of the change log. `entity` is "user" or "group" (what delta tracks)."""
+    """One entry of the change log. `entity` is the kind delta tracks: "user", "group",
+    "directoryRole" or "administrativeUnit"."""
 
     seq: int
     entity: str
@@ -298,8 +299,9 @@ class Tenant:
         the removal), and its app role assignments gone."""
         for container_id in list(self.member_of.get(object_id, ())):
             self._unlink(container_id, object_id)
-            if container_id in self.groups or container_id in self.deleted_groups:
-                self.log.append("group", container_id, "member", member_id=object_id,
+            container_kind = "group" if container_id in self.deleted_groups else self.kind_of(container_id)
+            if container_kind in CONTAINER_KINDS:  # group, role and unit delta report the removal
+                self.log.append(container_kind, container_id, "member", member_id=object_id,
                                 member_kind=kind, added=False)
         self.member_of.pop(object_id, None)
         for assignment_id in list(self.assignments_by_principal.get(object_id, ())):
@@ -335,6 +337,7 @@ class Tenant:
             if self.directory_roles.pop(role_id, None) is None:
                 raise SimulatorError(f"no directory role with id {role_id}")
             self._drop_container(role_id)
+            self.log.append("directoryRole", role_id, "removed")
 
     def delete_administrative_unit(self, unit_id: str) -> None:
         """An administrative unit gone: its memberships and the role assignments scoped to it."""
@@ -342,6 +345,7 @@ class Tenant:
             if self.administrative_units.pop(unit_id, None) is None:
                 raise SimulatorError(f"no administrative unit with id {unit_id}")
             self._drop_container(unit_id)
+            self.log.append("administrativeUnit", unit_id, "removed")
             scope = f"/administrativeUnits/{unit_id}"
             for assignment_id in [a for a, ra in self.role_assignments.items() if ra["directoryScopeId"] == scope]:
                 del self.role_assignments[assignment_id]
@@ -387,8 +391,8 @@ class Tenant:
                 raise SimulatorError(f"{member_id} is not a user, group or service principal")
             if member_id == container_id:
                 raise SimulatorError("a group cannot be a member of itself")
-            if self._link(container_id, member_id) and container_kind == "group":
-                self.log.append("group", container_id, "member", member_id=member_id,
+            if self._link(container_id, member_id):
+                self.log.append(container_kind, container_id, "member", member_id=member_id,
                                 member_kind=member_kind, added=True)
 
     def remove_member(self, container_id: str, member_id: str) -> None:
@@ -396,8 +400,9 @@ class Tenant:
             member_kind = self.kind_of(member_id) or "user"
             if not self._unlink(container_id, member_id):
                 raise SimulatorError(f"{member_id} is not a member of {container_id}")
-            if container_id in self.groups:
-                self.log.append("group", container_id, "member", member_id=member_id,
+            container_kind = self.kind_of(container_id)
+            if container_kind in CONTAINER_KINDS:
+                self.log.append(container_kind, container_id, "member", member_id=member_id,
                                 member_kind=member_kind, added=False)
 
     # ------------------------------------------------------------------ roles
@@ -464,10 +469,15 @@ class Tenant:
             )
             if assignment["directoryScopeId"] == "/" and not still_assigned:
                 for role in self.directory_roles.values():
-                    if role["roleTemplateId"] == template_id:
-                        self._unlink(role["id"], assignment["principalId"])
+                    if role["roleTemplateId"] == template_id and self._unlink(role["id"], assignment["principalId"]):
+                        self.log.append("directoryRole", role["id"], "member", member_id=assignment["principalId"],
+                                        member_kind=self.kind_of(assignment["principalId"]) or "user", added=False)
 
     def activate_directory_role(self, template_id: str) -> dict:
+        with self.lock:
+            return self._activate_directory_role(template_id)
+
+    def _activate_directory_role(self, template_id: str) -> dict:
         for role in self.directory_roles.values():
             if role["roleTemplateId"] == template_id:
                 return role
@@ -480,7 +490,30 @@ class Tenant:
             "roleTemplateId": template_id,
         }
         self.directory_roles[role["id"]] = role
+        self.log.append("directoryRole", role["id"], "upsert")
         return role
+
+    def update_directory_role(self, role_id: str, **properties) -> dict:
+        return self._update("directoryRole", self.directory_roles, role_id, properties)
+
+    def create_administrative_unit(self, **properties) -> dict:
+        with self.lock:
+            unit_id = properties.pop("id", None) or str(uuid.uuid4())
+            if self.kind_of(unit_id):
+                raise SimulatorError(f"object {unit_id} already exists")
+            unknown = sorted(set(properties) - set(catalog.ADMINISTRATIVE_UNIT_PROPERTIES))
+            if unknown:
+                raise SimulatorError(f"unknown administrativeUnit properties: {', '.join(unknown)}")
+            unit = {key: None for key in catalog.ADMINISTRATIVE_UNIT_PROPERTIES}
+            unit.update(id=unit_id, displayName=f"Administrative unit {unit_id[:8]}",
+                        isMemberManagementRestricted=False)
+            unit.update(properties)
+            self.administrative_units[unit_id] = unit
+            self.log.append("administrativeUnit", unit_id, "upsert")
+            return copy.deepcopy(unit)
+
+    def update_administrative_unit(self, unit_id: str, **properties) -> dict:
+        return self._update("administrativeUnit", self.administrative_units, unit_id, properties)
 
     # ------------------------------------------------------------------ app role assignments
     def assign_app_role(self, principal_id: str, resource_id: str, app_role_id: str | None = None) -> dict:
