@@ -19,6 +19,8 @@ import argparse
 import asyncio
 import cProfile
 import json
+import math
+import os
 import pstats
 import random
 import resource
@@ -47,10 +49,14 @@ BUDGET_RU_PER_SECOND = 800  # an L tenant: 8,000 RU per 10 s per app (graph.md Â
 class SimulatorProcess:
     def __init__(self, users: int, latency_ms: float, seed: int, state_dir: Path,
                  tenant_profile: str = "realistic") -> None:
+        # BENCH_SIMULATOR_ROOT: the tree whose simulator serves (measuring an older client,
+        # copied into its own tree, against today's simulator and profile).
+        root = Path(os.environ.get("BENCH_SIMULATOR_ROOT", ROOT))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "entra_pipeline.cli", "simulator", "serve", "--port", "0", "--users", str(users),
              "--seed", str(seed), "--tenant-size", "L", "--latency-ms", str(latency_ms), "--json",
-             "--state-dir", str(state_dir), "--profile", tenant_profile], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+             "--state-dir", str(state_dir), "--profile", tenant_profile], stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)})
         self.info = json.loads(self.process.stdout.readline())
         self.admin = httpx.Client(base_url=self.info["graph_endpoint"] + "/_sim", verify=self.info["ca_bundle"],
                                   timeout=600)
@@ -89,18 +95,24 @@ def usage() -> tuple[float, float]:
     return self_.ru_utime + self_.ru_stime, self_.ru_maxrss / 1024  # CPU s, peak RSS MiB (Linux: KiB)
 
 
-def report(title: str, wall: float, cpu: float, stats: dict, latency_ms: float, literal_ru: int | None = None) -> dict:
+def report(title: str, wall: float, cpu: float, stats: dict, latency_ms: float, users: int,
+           literal_ru: int | None = None) -> dict:
     _, peak = usage()
     ru, chain = stats["resource_units"], longest_chain(stats)
     budget = ru / BUDGET_RU_PER_SECOND
     serial = chain * latency_ms / 1000
     bound = max(budget, serial)
-    figures = {"mode": title, "wall_s": round(wall, 2), "bound_s": round(bound, 2),
+    # The plan-independent floor (issue #17): the budget, or the users listing's own chain of
+    # pages, the one chain Graph cannot split cheaply.
+    floor = max(budget, math.ceil(users / 999) * latency_ms / 1000)
+    figures = {"mode": title, "users": users, "wall_s": round(wall, 2), "floor_s": round(floor, 2),
+               "wall_over_floor": round(wall / floor, 2) if floor else None, "bound_s": round(bound, 2),
                "wall_over_bound": round(wall / bound, 2) if bound else None,
                "budget_part_s": round(budget, 2), "chain_part_s": round(serial, 2), "longest_chain": chain,
                "graph_requests": stats["graph_requests"], "resource_units": ru, "throttled_429": stats["throttled"],
                "client_cpu_s": round(cpu, 2), "peak_rss_mib": round(peak), "simulator_cpu_share": stats["cpu_share"],
-               "simulator_cpu_s": stats["cpu_seconds"]}
+               "simulator_cpu_s": stats["cpu_seconds"], "peak_ru_per_10s": stats.get("peak_ru_per_10s"),
+               "ru_budget_per_10s": BUDGET_RU_PER_SECOND * 10}
     if literal_ru is not None:
         figures["literal_ru"] = literal_ru
     return figures
@@ -186,20 +198,28 @@ def run(args: argparse.Namespace) -> int:
         try:
             connector = connector_for(sim.info, home)
             if args.mode == "delta":
+                # A full pipeline, then 1% changed, then a whole delta run (pull, records, upload):
+                # both in this process, so the ratios compare like with like.
+                cpu0 = usage()[0]
                 pipeline(connector, home, full=True)
+                full_cpu = usage()[0] - cpu0
+                full_stages = dict(STAGES)
                 full_stats = sim.stats()
                 full_ru = full_stats["resource_units"]
                 changed = change_one_percent(sim, home, args.seed)
                 sim.reset_stats()
                 cpu0, t0 = usage()[0], time.monotonic()
-                collect(connector, open_store(home))
-                figures = report("delta", time.monotonic() - t0, usage()[0] - cpu0, sim.stats(), args.latency_ms)
+                pipeline(connector, home, full=False)
+                figures = report("delta", time.monotonic() - t0, usage()[0] - cpu0, sim.stats(), args.latency_ms,
+                                 args.users)
                 delta_stats = sim.stats()
-                figures.update(changed_objects=changed, full_pull_ru=full_ru,
+                figures.update(changed_objects=changed, full_pipeline_ru=full_ru,
                                delta_over_full_ru=round(figures["resource_units"] / full_ru, 4),
-                               # the part Graph offers delta for; the rest (roles, role and unit members,
-                               # service principals' assignments) is pulled in full every run
+                               full_pipeline_cpu_s=round(full_cpu, 2),
+                               delta_cpu_over_full_cpu=round(figures["client_cpu_s"] / full_cpu, 4),
                                users_groups_delta_ru=delta_ru(delta_stats), users_groups_full_ru=delta_ru(full_stats))
+                figures.update({f"full_{stage}_wall_cpu_s": value for stage, value in full_stages.items()})
+                figures.update({f"delta_{stage}_wall_cpu_s": value for stage, value in STAGES.items()})
                 print_figures(figures, sim.stats()["endpoints"])
                 return 0
             sim.reset_stats()
@@ -214,8 +234,7 @@ def run(args: argparse.Namespace) -> int:
                         await LiteralPlan(client).relationships()
                 asyncio.run(literal())
             stats = sim.stats()
-            figures = report(args.mode, time.monotonic() - t0, usage()[0] - cpu0, stats, args.latency_ms)
-            figures["users"] = args.users
+            figures = report(args.mode, time.monotonic() - t0, usage()[0] - cpu0, stats, args.latency_ms, args.users)
             figures.update({f"{stage}_wall_cpu_s": value for stage, value in STAGES.items()})
             print_figures(figures, stats["endpoints"])
         finally:

@@ -52,14 +52,22 @@ def tenant(make_sim, home):
 
 def test_later_runs_are_delta_rounds_and_cost_a_page_each(tenant, home):
     sim, connector = tenant
-    assert set(open_store(home).delta_links(connector.name)) == {"users", "groups"}
+    assert set(open_store(home).delta_links(connector.name)) == {"users", "groups", "directoryRoles",
+                                                                 "administrativeUnits"}
     sim.reset_stats()
     outcome = sync(connector, home)
-    assert outcome.materialized["raw/users"]["pull_mode"] == "delta"
-    assert outcome.materialized["raw/users"]["changes_in_round"] == 0
+    for raw in ("users", "groups", "directory_roles", "administrative_units"):
+        assert outcome.materialized[f"raw/{raw}"]["pull_mode"] == "delta", raw
+        assert outcome.materialized[f"raw/{raw}"]["changes_in_round"] == 0, raw
     assert outcome.materialized["raw/users"]["count"] == 300
+    # Nothing changed: no record is rebuilt, the set stays whole.
+    for entity in ("users", "groups"):
+        records = outcome.materialized[f"records/{entity}"]
+        assert records["incremental"] is True and records["rebuilt"] == 0, entity
+    assert outcome.materialized["records/users"]["count"] == 300
     endpoints = sim.stats()["endpoints"]
-    assert endpoints["GET /users/delta"]["requests"] == 1 and endpoints["GET /groups/delta"]["requests"] == 1
+    for endpoint in ("/users/delta", "/groups/delta", "/directoryRoles/delta", "/directory/administrativeUnits/delta"):
+        assert endpoints[f"GET {endpoint}"]["requests"] == 1, endpoint
 
 
 def test_mutations_between_runs_reach_the_inventory_exactly(tenant, home):

@@ -81,12 +81,21 @@ def test_a_full_pull_of_10000_users_ingests_exactly_the_truth_without_per_user_c
     ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.memberships}
     assert ingested == expected
     assert {a["id"] for a in result.app_role_assignments} == {a["id"] for a in truth["appRoleAssignments"]}
-    assert set(result.delta_links) == {"users", "groups"}
+    assert set(result.delta_links) == {"users", "groups", "directoryRoles", "administrativeUnits"}
 
     endpoints = sim.stats()["endpoints"]
-    per_user = [name for name in endpoints if name.startswith(("GET /users/{id}", "GET /groups/{id}"))]
+    per_user = [name for name in endpoints if name.startswith("GET /users/{id}")]
     assert per_user == []
-    assert sum(e["requests"] for e in endpoints.values()) < 400  # 10,000 users, 1,000 groups
+    # Per-object calls only where Graph's expansion (at most 20) came full: large groups' members
+    # and large service principals' assignments, nothing else.
+    large_groups = sum(len(members) >= 20 for members in truth["groupMembers"].values())
+    per_group = {name: e["requests"] for name, e in endpoints.items() if name.startswith("GET /groups/{id}")}
+    assert set(per_group) <= {"GET /groups/{id}/members"} and 0 < per_group["GET /groups/{id}/members"] >= large_groups
+    assigned = {}
+    for a in truth["appRoleAssignments"]:
+        assigned[a["resourceId"]] = assigned.get(a["resourceId"], 0) + 1
+    per_principal = endpoints.get("GET /servicePrincipals/{id}/appRoleAssignedTo", {}).get("requests", 0)
+    assert per_principal == sum(n >= 20 for n in assigned.values())
 
 
 def test_a_forbidden_part_is_reported_and_the_rest_still_arrives(make_sim, home):
