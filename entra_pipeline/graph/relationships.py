@@ -12,24 +12,32 @@ class RelationshipIndex:
     def __init__(self, memberships: list[dict], assignments: list[dict]) -> None:
         self.member_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.direct_groups: dict[str, list[str]] = defaultdict(list)
-        for row in memberships:
-            self.member_of[row["member_id"]].append((row["container_type"], row["container_id"]))
-            if row["container_type"] == "group":
-                self.direct_groups[row["member_id"]].append(row["container_id"])
+        member_of, direct_groups = self.member_of, self.direct_groups
+        for row in memberships:  # each field read once: this runs for every membership of the tenant
+            member, kind, container = row["member_id"], row["container_type"], row["container_id"]
+            member_of[member].append((kind, container))
+            if kind == "group":
+                direct_groups[member].append(container)
         self.by_principal: dict[str, list[dict]] = defaultdict(list)
         self.by_resource: dict[str, list[dict]] = defaultdict(list)
+        by_principal, by_resource = self.by_principal, self.by_resource
         for assignment in assignments:
-            self.by_principal[assignment["principalId"]].append(assignment)
-            self.by_resource[assignment["resourceId"]].append(assignment)
+            by_principal[assignment["principalId"]].append(assignment)
+            by_resource[assignment["resourceId"]].append(assignment)
 
     def containers(self, object_id: str) -> list[tuple[str, str]]:
         return self.member_of.get(object_id, [])
 
     def user_assignments(self, user_id: str) -> list[dict]:
         """The user's own assignments and those of the groups it is a direct member of."""
-        found = {a["id"]: a for a in self.by_principal.get(user_id, [])}
-        for group_id in self.direct_groups.get(user_id, []):
-            for assignment in self.by_principal.get(group_id, []):
+        by_principal = self.by_principal
+        own = by_principal.get(user_id)
+        inherited = [by_principal[g] for g in self.direct_groups.get(user_id, ()) if g in by_principal]
+        if not inherited:  # the common case: nothing to merge (own ids kept once, the last of each)
+            return list({a["id"]: a for a in own}.values()) if own else []
+        found = {a["id"]: a for a in own} if own else {}
+        for items in inherited:
+            for assignment in items:
                 found.setdefault(assignment["id"], assignment)
         return list(found.values())
 

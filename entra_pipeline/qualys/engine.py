@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Callable
 
 _ABSENT = object()
 
@@ -54,6 +54,12 @@ class TransformMap:
     def steps(self) -> tuple:
         """The rows compiled once (see compile_steps): maps are applied to every object."""
         return compile_steps(self)
+
+    @cached_property
+    def fast(self) -> Callable[[dict], tuple[dict, list[str]]] | None:
+        """The steps as one generated function (see generate), or None where the map has a step
+        it does not cover: then `apply` walks the steps."""
+        return generate(self)
 
 
 @dataclass
@@ -200,6 +206,15 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
         # The general rule holds for `*` too: a null source field produces no target key.
         _put(record, _parse(transform.passthrough)[0], {k: v for k, v in source.items() if v is not None})
         return Outcome(vendor_id, record, [] if vendor_id else ["missing id"])
+    fast = transform.fast
+    if fast is not None and source.__class__ is dict:
+        record, problems = fast(source)
+        return Outcome(vendor_id, None if problems else record, problems)
+    return _walk(transform, source, vendor_id)
+
+
+def _walk(transform: TransformMap, source: dict, vendor_id: str | None) -> Outcome:
+    """The steps applied one by one: what `generate`'s function does in one piece."""
     record, problems = {}, []
     for step in transform.steps:
         if isinstance(step, _ArrayStep):
@@ -225,3 +240,112 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
     if problems:
         return Outcome(vendor_id, None, problems)
     return Outcome(vendor_id, record)
+
+
+def _shape_is_plain(steps: tuple) -> bool:
+    """Whether every node of the record the steps build is a dict only the steps create: no
+    target is a prefix of another (nor a scalar target an array's), so the record's dicts can be
+    made when first needed instead of looked up at every put, with the same result."""
+    leaves = {step.target for step in steps if isinstance(step, _ValueStep)}
+    arrays = {step.target for step in steps if isinstance(step, _ArrayStep)}
+    inner = {path[:i] for path in leaves | arrays for i in range(1, len(path))}
+    if leaves & inner or arrays & inner or leaves & arrays:
+        return False
+    for array in arrays:
+        fields = {target for step in steps if isinstance(step, _ArrayStep) and step.target == array
+                  for _, target in step.fields}
+        if fields & {path[:i] for path in fields for i in range(1, len(path))}:
+            return False
+    return True
+
+
+def generate(transform: TransformMap) -> Callable[[dict], tuple[dict, list[str]]] | None:
+    """The map's steps as the source of one Python function (of a plain-dict source object), so
+    the paths, pickers and required checks cost no loop of their own per object. It does what
+    `_walk` does, step for step, in the same order (so the record's keys come in the same order);
+    maps it does not cover (an array row kept apart, a target inside another) return None."""
+    steps = transform.steps
+    if not steps or not all(isinstance(step, _ArrayStep) or step.source is not None or isinstance(step.rule.source, Picker)
+                            for step in steps) or not _shape_is_plain(steps):
+        return None
+    constants: dict[str, Any] = {}
+    nodes: dict[tuple[str, ...], str] = {(): "record"}
+    body: list[str] = []
+
+    def constant(value: Any) -> str:
+        name = f"_k{len(constants)}"
+        constants[name] = value
+        return name
+
+    def node(path: tuple[str, ...], indent: str, out: list[str]) -> str:
+        """The variable holding the record's dict at `path`, made (with its parents) if not yet."""
+        if path not in nodes:
+            nodes[path] = f"n{len(nodes)}"
+        name = nodes[path]
+        if path:
+            out.append(f"{indent}if {name} is None:")
+            parent = node(path[:-1], indent + "    ", out)
+            out.append(f"{indent}    {name} = {parent}[{path[-1]!r}] = {{}}")
+        return name
+
+    def read(target: str, holder: str, path: tuple[str, ...], indent: str, out: list[str]) -> None:
+        """`target` = the value at `path` in `holder` (a dict), None where absent or null."""
+        out.append(f"{indent}{target} = {holder}.get({path[0]!r})")
+        for part in path[1:]:
+            out.append(f"{indent}{target} = {target}.get({part!r}) if isinstance({target}, dict) else None")
+
+    for step in steps:
+        if isinstance(step, _ArrayStep):
+            read("items", "source", step.source, "    ", body)
+            body.append("    if isinstance(items, list):")
+            parent = node(step.target[:-1], "        ", body)
+            body.append(f"        array = {parent}.setdefault({step.target[-1]!r}, [])")
+            body.append("        while len(array) < len(items):")
+            body.append("            array.append({})")
+            body.append("        for element, item in zip(array, items):")
+            body.append("            if not isinstance(item, dict):")
+            body.append("                continue")
+            inner: dict[tuple[str, ...], str] = {(): "element"}
+            loop: list[str] = []
+            for rest, target in step.fields:
+                read("value", "item", rest, "            ", loop)
+                loop.append("            if value is not None:")
+                holder = "element"
+                for i in range(1, len(target)):
+                    sub = target[:i]
+                    if sub not in inner:
+                        inner[sub] = f"e{len(inner)}"
+                    name = inner[sub]
+                    loop.append(f"                if {name} is None:")
+                    loop.append(f"                    {name} = {holder}.get({sub[-1]!r})")
+                    loop.append(f"                    if {name} is None:")
+                    loop.append(f"                        {name} = {holder}[{sub[-1]!r}] = {{}}")
+                    holder = name
+                loop.append(f"                {holder}[{target[-1]!r}] = value")
+            names = [name for path, name in inner.items() if path]
+            if names:
+                body.append(f"            {' = '.join(names)} = None")
+            body.extend(loop)
+            continue
+        rule = step.rule
+        if isinstance(rule.source, Picker):
+            parent = node(step.target[:-1], "    ", body)
+            body.append(f"    {parent}[{step.target[-1]!r}] = {constant(rule.source.pick)}(source)")
+            continue
+        read("value", "source", step.source, "    ", body)
+        if rule.required:
+            prefix = constant(f"required field {rule.source} (-> {rule.target}) is ")
+            body.append("    if not (isinstance(value, str) and value.strip()):")
+            body.append(f"        problems.append({prefix} + ('missing' if value is None or isinstance(value, str) "
+                        "else f'not a string ({type(value).__name__})'))")
+            body.append("    else:")
+        else:
+            body.append("    if value is not None:")
+        parent = node(step.target[:-1], "        ", body)
+        body.append(f"        {parent}[{step.target[-1]!r}] = value")
+    head = ["def fast(source):", "    record, problems = {}, []"]
+    head += [f"    {name} = None" for path, name in nodes.items() if path]
+    code = "\n".join(head + body + ["    return record, problems", ""])
+    namespace: dict[str, Any] = dict(constants)
+    exec(compile(code, f"<map {transform.entity}>", "exec"), namespace)  # noqa: S102 - our own maps' paths, repr-quoted
+    return namespace["fast"]

@@ -49,20 +49,29 @@ class LocalInventory:
                 lease.check(connection)
             current = dict(connection.execute(sa.select(table.c.vendor_asset_id, table.c.record).where(*where)).all())
             incoming, changed = set(), []
+            inserted = updated = unchanged = 0
+            stored_text = current.get
             for vendor_id, record in records:
                 text = record if isinstance(record, str) else canonical_json(record)
                 incoming.add(vendor_id)
-                if vendor_id not in current:
-                    result.inserted += 1
-                elif current[vendor_id] != text:
-                    result.updated += 1
+                stored = stored_text(vendor_id)  # never None for a stored id: the column is NOT NULL
+                if stored is None:
+                    inserted += 1
+                elif stored != text:
+                    updated += 1
                 else:
-                    result.unchanged += 1
+                    unchanged += 1
                     continue
-                changed.append({"connector": connector, "entity": entity, "vendor_asset_id": vendor_id,
-                                "record": text, "updated_at": now})
+                changed.append((vendor_id, text))
+            result.inserted, result.updated, result.unchanged = inserted, updated, unchanged
+            # In key order (stable: a repeated id's last text still lands last): the primary key's
+            # index is then written page after page, not at random places in it.
+            try:
+                changed.sort(key=_first)
+            except TypeError:  # ids that do not compare (not all strings): as given
+                pass
             for start in range(0, len(changed), 5000):
-                _upsert(connection, changed[start:start + 5000])
+                _upsert(connection, connector, entity, now, changed[start:start + 5000])
             checkpoint(f"inventory:{entity}:mid-transaction")
             gone = [vid for vid in current if vid not in incoming]
             if not remove_absent:
@@ -136,10 +145,28 @@ class LocalInventory:
         return rows
 
 
-def _upsert(connection: sa.Connection, rows: list[dict]) -> None:
+def _first(pair: tuple[str, str]) -> str:
+    return pair[0]
+
+
+# SQLite's own statement, with plain tuples: what database.put sends, without SQLAlchemy building
+# a parameter dict per row (a third of the upload's CPU at 50k records).
+_SQLITE_UPSERT = (f"INSERT INTO {table.name} (connector, entity, vendor_asset_id, record, updated_at) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (connector, entity, vendor_asset_id) DO UPDATE SET record = excluded.record, "
+                  "updated_at = excluded.updated_at")
+
+
+def _upsert(connection: sa.Connection, connector: str, entity: str, now: str, rows: list[tuple[str, str]]) -> None:
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_SQLITE_UPSERT, [(connector, entity, vid, text, now) for vid, text in rows])
+        return
     from ..store.database import put
 
-    put(connection, table, rows, ["connector", "entity", "vendor_asset_id"], ["record", "updated_at"])
+    put(connection, table, [{"connector": connector, "entity": entity, "vendor_asset_id": vid, "record": text,
+                             "updated_at": now} for vid, text in rows],
+        ["connector", "entity", "vendor_asset_id"], ["record", "updated_at"])
 
 
 def summarize(connector: str, entity: str, vendor_id: str, record: dict) -> dict:

@@ -20,7 +20,7 @@ from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
 from ..snapshot import all_objects, ids, objects_with, rows_with
 from ..store import CommittedFile, SnapshotFileError
-from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
+from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile, json_text
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
@@ -185,7 +185,7 @@ def _record_table(rows: list[tuple[str, str]]) -> pa.Table:
 
 def canonical_json(record: dict) -> str:
     """One text per record content (sorted keys), so the inventory compares texts, not objects."""
-    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json_text(record, sort_keys=True)
 
 
 def parsed(rows: list[tuple[str, str]]) -> list[tuple[str, dict]]:

@@ -4,6 +4,7 @@ built from the set-based raw data without a call per object."""
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Iterator
 
 from ..graph.relationships import RelationshipIndex
@@ -33,12 +34,16 @@ def user_and_group_sources(users: list[dict], groups: list[dict], directory_role
     live = [m for m in memberships if m["container_id"] in containers]
     index = RelationshipIndex(live, assignments)
 
+    by_container, by_id = itemgetter(1), itemgetter("id")
+
     def member_of(object_id: str) -> dict:
-        found = sorted(index.containers(object_id), key=lambda pair: pair[1])
+        found = index.containers(object_id)
+        if len(found) > 1:
+            found = sorted(found, key=by_container)
         return {"value": [containers[cid] for _, cid in found]}
 
     def assignments_doc(items: list[dict]) -> dict:
-        return {"value": sorted(items, key=lambda a: a["id"])}
+        return {"value": sorted(items, key=by_id)}
 
     user_docs = ({**user, "memberOf": member_of(user["id"]),
                   "appRoleAssignments": assignments_doc(index.user_assignments(user["id"]))} for user in users)
