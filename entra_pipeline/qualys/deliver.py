@@ -24,12 +24,9 @@ def deliver(connector: Connector, store: Store, lease: Lease | None,
     applied = {}
     for entity, result in sorted(ready.items()):
         checkpoint(f"deliver:{entity}:before")
-        if result.incremental:
-            applied[entity] = inventory.apply_changes(connector.name, entity, result.rows, result.removed,
-                                                      remove_absent=not connector.retain_previous_delta, lease=lease)
-        else:
-            applied[entity] = inventory.apply(connector.name, entity, result.rows,
-                                              remove_absent=not connector.retain_previous_delta, lease=lease)
+        applied[entity] = inventory.apply(connector.name, entity, result.rows,
+                                          remove_absent=not connector.retain_previous_delta, lease=lease,
+                                          removed=result.removed if result.incremental else None)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, skipped
 

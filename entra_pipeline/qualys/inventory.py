@@ -37,22 +37,25 @@ class LocalInventory:
         self.store, self.db = store, store.db
 
     def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
-              remove_absent: bool, lease: "Lease | None" = None) -> Applied:
+              remove_absent: bool, lease: "Lease | None" = None, removed: list[str] | None = None) -> Applied:
         """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
-        if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). One
-        transaction, fenced by the run's lease: a run that lost it changes nothing."""
+        if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). With
+        `removed`, the records are an incremental set: only the rows they and `removed` name are
+        read, and only `removed` are deleted. One transaction, fenced by the run's lease: a run
+        that lost it changes nothing."""
         result = Applied()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         where = (table.c.connector == connector, table.c.entity == entity)
+        texts = [(vendor_id, record if isinstance(record, str) else canonical_json(record)) for vendor_id, record in records]
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
-            current = dict(connection.execute(sa.select(table.c.vendor_asset_id, table.c.record).where(*where)).all())
+            current = self._current(connection, where, None if removed is None else
+                                    [vendor_id for vendor_id, _ in texts] + removed)
             incoming, changed = set(), []
             inserted = updated = unchanged = 0
             stored_text = current.get
-            for vendor_id, record in records:
-                text = record if isinstance(record, str) else canonical_json(record)
+            for vendor_id, text in texts:
                 incoming.add(vendor_id)
                 stored = stored_text(vendor_id)  # never None for a stored id: the column is NOT NULL
                 if stored is None:
@@ -73,7 +76,8 @@ class LocalInventory:
             for start in range(0, len(changed), 5000):
                 _upsert(connection, connector, entity, now, changed[start:start + 5000])
             checkpoint(f"inventory:{entity}:mid-transaction")
-            gone = [vid for vid in current if vid not in incoming]
+            gone = [vid for vid in current if vid not in incoming] if removed is None else \
+                [vid for vid in removed if vid in current and vid not in incoming]
             if not remove_absent:
                 result.retained = len(gone)
             elif gone:
@@ -82,44 +86,16 @@ class LocalInventory:
                 result.deleted = len(gone)
         return result
 
-    def apply_changes(self, connector: str, entity: str, records: list[tuple[str, str]], removed: list[str],
-                      remove_absent: bool, lease: "Lease | None" = None) -> Applied:
-        """An incremental delivery: upsert the rebuilt records (canonical JSON) and delete the
-        `removed` ids (unless `remove_absent` is off: Retain Previously Ingested Delta). Reads only
-        the rows it names; one transaction, fenced by the run's lease."""
-        result = Applied()
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        where = (table.c.connector == connector, table.c.entity == entity)
-        named = [vendor_id for vendor_id, _ in records] + list(removed)
-        with self.db.write() as connection:
-            if lease is not None:
-                lease.check(connection)
-            current: dict[str, str] = {}
-            for start in range(0, len(named), 500):
-                current.update(connection.execute(sa.select(table.c.vendor_asset_id, table.c.record).where(
-                    *where, table.c.vendor_asset_id.in_(named[start:start + 500]))).all())
-            changed = []
-            for vendor_id, text in records:
-                if vendor_id not in current:
-                    result.inserted += 1
-                elif current[vendor_id] != text:
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                    continue
-                changed.append({"connector": connector, "entity": entity, "vendor_asset_id": vendor_id,
-                                "record": text, "updated_at": now})
-            for start in range(0, len(changed), 5000):
-                _upsert(connection, changed[start:start + 5000])
-            checkpoint(f"inventory:{entity}:mid-transaction")
-            gone = [vendor_id for vendor_id in removed if vendor_id in current]
-            if not remove_absent:
-                result.retained = len(gone)
-            elif gone:
-                connection.execute(table.delete().where(*where, table.c.vendor_asset_id == sa.bindparam("vid")),
-                                   [{"vid": vid} for vid in gone])
-                result.deleted = len(gone)
-        return result
+    @staticmethod
+    def _current(connection: sa.Connection, where: tuple, named: list[str] | None) -> dict[str, str]:
+        """The stored texts of the entity, or of the `named` ids only."""
+        query = sa.select(table.c.vendor_asset_id, table.c.record).where(*where)
+        if named is None:
+            return dict(connection.execute(query).all())
+        current: dict[str, str] = {}
+        for start in range(0, len(named), 500):
+            current.update(connection.execute(query.where(table.c.vendor_asset_id.in_(named[start:start + 500]))).all())
+        return current
 
     def export(self, connector: str, entity: str) -> Iterator[dict]:
         with self.db.read() as connection:
