@@ -207,6 +207,7 @@ def test_each_maps_generated_function_builds_what_the_step_walk_builds():
     """engine.generate compiles a map into one function for speed; on documents with every
     field present, absent, null or of the wrong type (arrays too), it must agree with the
     step-by-step walk exactly, key order included."""
+    import copy
     import json
     import random
 
@@ -228,14 +229,14 @@ def test_each_maps_generated_function_builds_what_the_step_walk_builds():
             for part in parts[:-1]:
                 node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
             if not rest:
-                node[parts[-1]] = rng.choice(values)
+                node[parts[-1]] = copy.deepcopy(rng.choice(values))
                 continue
             items = node.setdefault(parts[-1], []) if isinstance(node.get(parts[-1], []), list) else []
             while len(items) < rng.randrange(0, 4):
-                items.append({} if rng.random() < 0.9 else rng.choice(values))
+                items.append({} if rng.random() < 0.9 else copy.deepcopy(rng.choice(values)))
             for item in items:
                 if isinstance(item, dict) and rng.random() < 0.8:
-                    item[rest.strip(".")] = rng.choice(values)
+                    item[rest.strip(".")] = copy.deepcopy(rng.choice(values))
         return doc
 
     covered = [m for m in MAPS.values() if m.fast is not None]
