@@ -85,28 +85,31 @@ def apply_memberships(old: pa.Table | None, rounds: dict[str, tuple[Changes, boo
     table = table.select(MEMBERSHIP_SCHEMA.names).cast(MEMBERSHIP_SCHEMA)
     drop = pa.array([False] * table.num_rows, pa.bool_())
     incremental_drop = drop
-    added_full: list[dict] = []
     added_delta: list[dict] = []
     keys = pc.binary_join_element_wise(table["container_id"], table["member_id"], _SEP) if table.num_rows else None
+    columns: dict[str, list] = {name: [] for name in MEMBERSHIP_SCHEMA.names}  # what this run adds
     for entity, (changes, full) in rounds.items():
         kind = CONTAINER_KINDS[entity]
         gone = changes.hard_deleted()
-        rows = [{"container_id": c, "container_type": kind, "member_id": m, "member_type": member_kind}
-                for (c, m), member_kind in changes.members.items() if member_kind is not None and c not in gone]
+        pairs = [(c, m, member_kind) for (c, m), member_kind in changes.members.items()
+                 if member_kind is not None and c not in gone]
+        containers, members, kinds = zip(*pairs) if pairs else ((), (), ())
+        columns["container_id"] += containers
+        columns["container_type"] += [kind] * len(pairs)
+        columns["member_id"] += members
+        columns["member_type"] += kinds
         if full:
             drop = pc.or_(drop, pc.equal(table["container_type"], kind))
-            added_full += rows
             continue
         if keys is not None:
             named = pc.is_in(keys, value_set=ids(f"{c}{_SEP}{m}" for c, m in changes.members))
             deleted = pc.is_in(table["container_id"], value_set=ids(gone))
             mine = pc.and_(pc.equal(table["container_type"], kind), pc.or_(named, deleted))
             incremental_drop = pc.or_(incremental_drop, mine)
-        added_delta += rows
+        added_delta += [{"container_id": c, "container_type": kind, "member_id": m, "member_type": k}
+                        for c, m, k in pairs]
     everything = pc.or_(drop, incremental_drop)
-    new_rows = added_full + added_delta
-    added = pa.table({name: [row[name] for row in new_rows] for name in MEMBERSHIP_SCHEMA.names},
-                     schema=MEMBERSHIP_SCHEMA)
+    added = pa.table(columns, schema=MEMBERSHIP_SCHEMA)
     return MembershipUpdate(pa.concat_tables([table.filter(pc.invert(everything)), added]),
                             table.filter(incremental_drop), added_delta)
 

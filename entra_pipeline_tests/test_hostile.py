@@ -24,15 +24,16 @@ pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 HOSTILE = [
     ("oversized=80~/users/delta", "delta", ("users", "ResponseTooLarge")),  # an 80 MiB page; the cap is 64
     ("nested=100000~/users/delta", "delta", ("users", "JsonTooDeep")),
-    # Only a full round pages groups (10 members per page here); a delta round fits one page.
-    ("loop~/groups/delta", "full", ("groups", "NextLinkLoop")),
+    # Only a full pull lists the groups (expanded: at most 100 per page, 150 groups here); a delta
+    # round fits one page.
+    ("loop~/groups", "full", ("groups", "NextLinkLoop")),
     ("control-header", "delta", None),  # control characters in every answer's headers: ignored
     ("control-header=nul@0.2", "delta", None),  # a NUL the HTTP parser refuses: retried like a broken answer
 ]
 
 
 def test_hostile_answers_end_in_the_truth_or_name_what_is_missing(make_sim, home):
-    sim = make_sim(users=80, seed=61, delta_members_per_page=10)
+    sim = make_sim(users=80, seed=61, groups=150, delta_members_per_page=10)
     connector = connector_for(sim, home)
     assert sync(connector, home).state == "Processed"
     for fault, pull, unreadable in HOSTILE:

@@ -48,7 +48,18 @@ def load(content: bytes, source: str = "") -> tuple[object, list[Repair]]:
         unicode_reason = "was not valid UTF-8 on the wire: the bytes were replaced with U+FFFD"
     elif _SURROGATE_ESCAPE.search(content):  # cheap: only then can a decoded string hold a lone surrogate
         unicode_reason = "held a lone UTF-16 surrogate (half a character): replaced with U+FFFD"
+    if unicode_reason is None and not _may_hold_long_string(content):
+        return value, []  # nothing to repair: no value is walked (a page of expanded groups has ~2,000 members)
     return value, _repair_page(value, unicode_reason, source)
+
+
+def _may_hold_long_string(content: bytes) -> bool:
+    """Whether a string value can be longer than MAX_STRING: only if some stretch between two
+    quotes is at least that long, or the page holds an escaped quote (a string's stretches are
+    then not the string)."""
+    if len(content) <= MAX_STRING:
+        return False
+    return b'\\"' in content or max(map(len, content.split(b'"'))) >= MAX_STRING
 
 
 def _repair_page(value: object, unicode_reason: str | None, source: str) -> list[Repair]:

@@ -181,8 +181,7 @@ class SetBasedPlan:
                 count = await self._expanded(
                     changes, f"/groups?$select={GROUP_PROPERTIES}&$expand=members($select={MEMBER_SELECT})&$top=999",
                     "members", "group", lambda gid: f"/groups/{gid}/members?$select={MEMBER_SELECT}&$top=999",
-                    lambda gid, item: changes.members.__setitem__((gid, item["id"]),
-                                                                 odata_kind(item.get("@odata.type"))))
+                    lambda gid, items: add_members(changes, gid, items))
             except GraphError as error:
                 if error.status not in NOT_OFFERED:
                     raise
@@ -209,8 +208,7 @@ class SetBasedPlan:
                                              f"?$select={MEMBER_SELECT}")
                 if items is not None:
                     changes.objects[container["id"]] = container
-                    for item in items:
-                        changes.members[(container["id"], item["id"])] = odata_kind(item.get("@odata.type"))
+                    add_members(changes, container["id"], items)
 
             await asyncio.gather(*(members_of(c) for c in containers))
             return Round(mode, len(containers), None)  # no link: listed in full every run
@@ -227,7 +225,7 @@ class SetBasedPlan:
 
     # ---------------------------------------------------------------- listings with an expansion
     async def _expanded(self, changes: Changes, path: str, navigation: str, kind: str,
-                        rest_of: Callable[[str], str], add: Callable[[str, dict], None],
+                        rest_of: Callable[[str], str], add: Callable[[str, list[dict]], None],
                         reset: Callable[[], None] | None = None) -> int:
         """A listing whose objects carry `navigation` expanded: an object whose expansion came
         full (EXPAND_CAP items, perhaps more) has the whole collection listed apart, side by side
@@ -253,15 +251,13 @@ class SetBasedPlan:
                         pending.append((obj["id"], asyncio.ensure_future(
                             self._fanned_out(kind, obj["id"], rest_of(obj["id"])))))
                         continue
-                    for item in items:
-                        add(obj["id"], item)
+                    add(obj["id"], items)
             for object_id, task in pending:
                 items = await task
                 if items is None:
                     changes.objects.pop(object_id, None)
                     continue
-                for item in items:
-                    add(object_id, item)
+                add(object_id, items)
         finally:
             for _, task in pending:
                 task.cancel()
@@ -307,7 +303,7 @@ class SetBasedPlan:
                     principals, f"/servicePrincipals?$top=999&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})",
                     "appRoleAssignedTo", "servicePrincipal",
                     lambda sp: f"/servicePrincipals/{sp}/appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}",
-                    lambda sp, item: assignments.__setitem__(item["id"], item), assignments.clear)
+                    lambda sp, items: assignments.update((item["id"], item) for item in items), assignments.clear)
             except GraphError as error:
                 if error.status not in NOT_OFFERED:
                     raise
@@ -332,6 +328,20 @@ class SetBasedPlan:
                     assignments[item["id"]] = item
 
         await asyncio.gather(*(assigned_to(sp) for sp in listed))
+
+
+def add_members(changes: Changes, container_id: str, items: list[dict]) -> None:
+    """A container's member items (`@odata.type` and `id`) as its memberships."""
+    members, kinds = changes.members, _KINDS
+    for item in items:
+        odata_type = item.get("@odata.type")
+        kind = kinds.get(odata_type)
+        if kind is None:
+            kind = kinds[odata_type] = odata_kind(odata_type)
+        members[(container_id, item["id"])] = kind
+
+
+_KINDS: dict[str | None, str] = {}  # @odata.type -> member kind, as seen
 
 
 class LiteralPlan:
