@@ -35,7 +35,7 @@ def test_set_based_and_literal_plans_give_identical_relationships(make_sim, home
             return result, literal
 
     result, literal = asyncio.run(main())
-    derived = relationship_sets(result.memberships, result.app_role_assignments, result.objects["users"],
+    derived = relationship_sets(list(result.membership_rows()), result.app_role_assignments, result.objects["users"],
                                 result.objects["groups"], result.objects["servicePrincipals"])
     assert derived.keys() == literal.keys()
     different = [key for key in literal if literal[key] != derived[key]]
@@ -78,7 +78,7 @@ def test_a_full_pull_of_10000_users_ingests_exactly_the_truth_without_per_user_c
     expected = {(c, kind, m["id"]) for kind, table in (("group", "groupMembers"), ("directoryRole", "directoryRoleMembers"),
                                                         ("administrativeUnit", "administrativeUnitMembers"))
                 for c, members in truth[table].items() for m in members}
-    ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.memberships}
+    ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.membership_rows()}
     assert ingested == expected
     assert {a["id"] for a in result.app_role_assignments} == {a["id"] for a in truth["appRoleAssignments"]}
     assert set(result.delta_links) == {"users", "groups", "directoryRoles", "administrativeUnits"}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterator
 
 from .. import redact
 from .client import PART, GraphClient, GraphError
@@ -66,12 +66,31 @@ class Pull:
     `memberships`), an incremental one's only what changed since its link."""
 
     objects: dict[str, list[dict]] = field(default_factory=dict)
-    memberships: list[dict] = field(default_factory=list)  # container_id/type, member_id/type (full rounds)
     app_role_assignments: list[dict] = field(default_factory=list)
     changes: dict[str, Changes] = field(default_factory=dict)
     delta_links: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     rounds: dict[str, Round] = field(default_factory=dict)
+    memberships: list[dict] | None = None  # set when they come from elsewhere than full rounds
+
+    def membership_rows(self) -> Iterator[dict]:
+        """Every membership (container_id/type, member_id/type), made one at a time from the full
+        rounds' changes: a list of them would be the largest thing a pull holds (9M rows at 1M
+        users). Every membership Graph holds, including those of soft-deleted groups: they are
+        hidden meanwhile but come back with a restore, which delta does not announce; the
+        records stage ignores containers that are not live."""
+        if self.memberships is not None:
+            yield from self.memberships
+            return
+        for part, kind in CONTAINER_KINDS.items():
+            changes = self.changes.get(part)
+            if changes is None or self.rounds[part].mode == "delta":
+                continue
+            gone = changes.hard_deleted()
+            for (container, member), member_kind in changes.members.items():
+                if member_kind is not None and container not in gone:
+                    yield {"container_id": container, "container_type": kind, "member_id": member,
+                           "member_type": member_kind}
 
 
 class SetBasedPlan:
@@ -152,14 +171,6 @@ class SetBasedPlan:
                 self.pull.delta_links[part] = result.link
             if result.mode != "delta":
                 self.pull.objects[part] = list(changes.objects.values())
-                kind = CONTAINER_KINDS.get(part)
-                if kind:
-                    # Every membership Graph holds, including those of soft-deleted groups: they
-                    # are hidden meanwhile but come back with a restore, which delta does not
-                    # announce. The records stage ignores containers that are not live.
-                    self.pull.memberships.extend(
-                        {"container_id": c, "container_type": kind, "member_id": m, "member_type": member_kind}
-                        for (c, m), member_kind in changes.members.items() if member_kind is not None)
         return self._guard(part, work())
 
     def _delta_round(self, initial: str) -> Callable[[Changes, str], Awaitable[Round]]:

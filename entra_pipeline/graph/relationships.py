@@ -6,10 +6,11 @@ principal endpoints would each return."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Iterable
 
 
 class RelationshipIndex:
-    def __init__(self, memberships: list[dict], assignments: list[dict]) -> None:
+    def __init__(self, memberships: Iterable[dict], assignments: list[dict]) -> None:
         self.member_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.direct_groups: dict[str, list[str]] = defaultdict(list)
         member_of, direct_groups = self.member_of, self.direct_groups

@@ -86,7 +86,7 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
             else:
                 sources["users"], sources["groups"] = user_and_group_sources(
                     objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
-                    pull.memberships, pull.app_role_assignments)
+                    pull.membership_rows(), pull.app_role_assignments)
         documents = sources[entity] if entity in sources else objects[INPUTS[entity][0]]
         if delta is not None and entity in previous:
             gone = {oid for oid, obj in delta.applied[entity].after.items() if obj is None}

@@ -5,7 +5,7 @@ built from the set-based raw data without a call per object."""
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..graph.relationships import RelationshipIndex
 
@@ -26,12 +26,12 @@ def _container_docs(groups: list[dict], directory_roles: list[dict], units: list
 
 
 def user_and_group_sources(users: list[dict], groups: list[dict], directory_roles: list[dict], units: list[dict],
-                           memberships: list[dict], assignments: list[dict]) -> tuple[Iterator[dict], Iterator[dict]]:
+                           memberships: Iterable[dict], assignments: list[dict]) -> tuple[Iterator[dict], Iterator[dict]]:
     """Users' and groups' source documents, made one at a time as the transform asks for them:
     at 100k users holding them all would double the transform's memory."""
     containers = _container_docs(groups, directory_roles, units)
     # Memberships in soft-deleted groups are kept for a restore; until then they are not relations.
-    live = [m for m in memberships if m["container_id"] in containers]
+    live = (m for m in memberships if m["container_id"] in containers)  # read once, by the index
     index = RelationshipIndex(live, assignments)
 
     by_container, by_id = itemgetter(1), itemgetter("id")
