@@ -183,7 +183,7 @@ def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, s
     assert sync(connector, home).state == "Processed"
     rng = random.Random(55)
     failed_at = {}
-    for room_kib in (8, 128, 512, 2048):
+    for room_kib in (8, 24, 48, 72, 96, 512, 2048):
         for user in list(sim.tenant.users)[:40]:  # ~60 kB of new text: raw files, records, inventory grow
             sim.tenant.update_user(user, jobTitle="".join(rng.choices(string.ascii_letters, k=1500)))
         filler = small_disk / "filler"
@@ -200,9 +200,11 @@ def test_a_full_disk_fails_the_run_with_its_remedy_and_loses_nothing(make_sim, s
         assert not list(home.rglob("*.tmp")), "a half-written state file was left behind"
         assert sync(connector, home).state == "Processed"
         assert_inventory_is_the_truth(sim, home, connector)
-    # 8 KiB: the lease, the run's first write; 128 KiB: a Parquet file; 512 KiB: the inventory's
-    # transaction (the new snapshot files sit beside the committed ones until the commit)
-    assert failed_at == {8: "store", 128: "files", 512: "store", 2048: "nowhere"}, failed_at
+    # 8 KiB: the lease, the run's first write; in between a Parquet file or the store's later
+    # writes (the inventory's transaction: the new snapshot files sit beside the committed ones
+    # until the commit), which of them first depends on how the store's WAL grew; 2 MiB fits.
+    assert failed_at[8] == "store" and failed_at[2048] == "nowhere", failed_at
+    assert "files" in failed_at.values() and list(failed_at.values()).count("store") >= 2, failed_at
 
 
 def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs(make_sim, home):

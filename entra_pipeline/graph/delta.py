@@ -76,7 +76,9 @@ class Round:
 
 
 def needs_resync(error: GraphError) -> bool:
-    return error.status == 410 or error.code in RESYNC_CODES
+    """A link Graph no longer takes: expired or reset (400/410 with a resync code, any 410), or a
+    query no longer offered there (404, 405, 501: the full round decides what to do instead)."""
+    return error.status in (404, 405, 410, 501) or error.code in RESYNC_CODES
 
 
 async def run_round(client: GraphClient, link: str | None, headers: dict, merge: Callable[[dict], None],

@@ -162,33 +162,25 @@ class Delivered:
         self.store, self.connector, self.lease = store, connector, lease
         self.state: dict[str, dict[str, dict]] = store.qualys_delivered(connector)
 
-    def absent(self, entity: str, records: list[tuple[str, dict]], removed: list[str] | None = None) -> dict[str, dict]:
-        """Held identities the records no longer have; for an incremental set, those `removed` names."""
-        held = self.state.get(entity, {})
-        if removed is not None:
-            return {vid: held[vid] for vid in removed if vid in held}
-        present = {vendor_id for vendor_id, _ in records}
-        return {vid: ident for vid, ident in held.items() if vid not in present}
+    def absent(self, entity: str, records: list[tuple[str, dict]], present: set[str] | None = None) -> dict[str, dict]:
+        """Held identities the records no longer have (for an incremental set: not in `present`)."""
+        present = present if present is not None else {vendor_id for vendor_id, _ in records}
+        return {vid: ident for vid, ident in self.state.get(entity, {}).items() if vid not in present}
 
-    def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict],
-               gone: dict[str, dict] | None = None) -> None:
-        """`keep`: held identities that stay; for an incremental set (`gone` given), every held
-        identity stays but those gone."""
-        if gone is not None:
-            keep = {vid: ident for vid, ident in self.state.get(entity, {}).items() if vid not in gone or vid in keep}
+    def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict]) -> None:
         self.state[entity] = {**keep, **{vid: envelope.identity(record) for vid, record in records}}
         self.store.replace_delivered(self.connector, entity, self.state[entity], self.lease)
 
 
 def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]],
                    delivered: Delivered | None = None, remove_absent: bool = True,
-                   removed: list[str] | None = None) -> BatchReport:
+                   present: set[str] | None = None) -> BatchReport:
     """Send the records (resuming after accepted batches); then, if `delivered` is given, the
     removal of identities Qualys holds that the records no longer have (or keep them). With
-    `removed`, the records are an incremental set: only those ids are removed."""
+    `present`, the records are an incremental set: the rebuilt ones of the set whose ids it holds."""
     report = _send_all(gateway, progress, entity, records)
     if delivered is not None:
-        absent = delivered.absent(entity, records, removed)
+        absent = delivered.absent(entity, records, present)
         if remove_absent and absent:
             removals = [(vid, envelope.removal(ident)) for vid, ident in absent.items()]
             sent = _send_all(gateway, progress, f"{entity}-removals", removals)
@@ -196,8 +188,9 @@ def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, reco
             report.removed = len(removals)
         else:
             report.retained = len(absent)
-        keep = {} if remove_absent else absent
-        delivered.update(entity, records, keep=keep, gone=absent if removed is not None else None)
+        held = delivered.state.get(entity, {})
+        unchanged = {vid: ident for vid, ident in held.items() if vid in present} if present is not None else {}
+        delivered.update(entity, records, keep={**unchanged, **({} if remove_absent else absent)})
     report.waits = gateway.waits
     return report
 

@@ -26,7 +26,7 @@ def deliver(connector: Connector, store: Store, lease: Lease | None,
         checkpoint(f"deliver:{entity}:before")
         applied[entity] = inventory.apply(connector.name, entity, result.rows,
                                           remove_absent=not connector.retain_previous_delta, lease=lease,
-                                          removed=result.removed if result.incremental else None)
+                                          present=result.present if result.incremental else None)
         checkpoint(f"deliver:{entity}:after-commit")
     return applied, skipped
 
@@ -43,7 +43,7 @@ def _to_qualys(connector: Connector, store: Store, lease: Lease | None,
             try:
                 applied[entity] = deliver_entity(gateway, progress, entity, parsed(result.rows), delivered,
                                                  remove_absent=not connector.retain_previous_delta,
-                                                 removed=result.removed if result.incremental else None)
+                                                 present=result.present if result.incremental else None)
             except QualysError as error:  # the run fails: no delta link advances, the next run sends it again
                 raise QualysError(f"{entity} not delivered to Qualys ({', '.join(applied) or 'no entity'} "
                                   f"delivered before it): {error}") from None

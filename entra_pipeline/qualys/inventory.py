@@ -37,12 +37,12 @@ class LocalInventory:
         self.store, self.db = store, store.db
 
     def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
-              remove_absent: bool, lease: "Lease | None" = None, removed: list[str] | None = None) -> Applied:
+              remove_absent: bool, lease: "Lease | None" = None, present: set[str] | None = None) -> Applied:
         """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
         if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). With
-        `removed`, the records are an incremental set: only the rows they and `removed` name are
-        read, and only `removed` are deleted. One transaction, fenced by the run's lease: a run
-        that lost it changes nothing."""
+        `present` (the ids of the whole set), the records are only the rebuilt ones: only their
+        stored texts are read, and the ids absent from `present` are what is deleted or kept. One
+        transaction, fenced by the run's lease: a run that lost it changes nothing."""
         result = Applied()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         where = (table.c.connector == connector, table.c.entity == entity)
@@ -50,8 +50,7 @@ class LocalInventory:
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
-            current = self._current(connection, where, None if removed is None else
-                                    [vendor_id for vendor_id, _ in texts] + removed)
+            current = self._current(connection, where, None if present is None else [v for v, _ in texts])
             incoming, changed = set(), []
             inserted = updated = unchanged = 0
             stored_text = current.get
@@ -76,8 +75,11 @@ class LocalInventory:
             for start in range(0, len(changed), 5000):
                 _upsert(connection, connector, entity, now, changed[start:start + 5000])
             checkpoint(f"inventory:{entity}:mid-transaction")
-            gone = [vid for vid in current if vid not in incoming] if removed is None else \
-                [vid for vid in removed if vid in current and vid not in incoming]
+            if present is None:
+                gone = [vid for vid in current if vid not in incoming]
+            else:
+                stored = connection.execute(sa.select(table.c.vendor_asset_id).where(*where)).scalars()
+                gone = [vid for vid in stored if vid not in present and vid not in incoming]
             if not remove_absent:
                 result.retained = len(gone)
             elif gone:

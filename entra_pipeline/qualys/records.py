@@ -52,10 +52,10 @@ class EntityRecords:
     skipped: str | None = None  # why no records were built this run
     rows: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (vendor asset id, canonical JSON)
     file: WrittenFile | None = None
-    # Incremental: `rows` are only the rebuilt records, `removed` the vendor ids the set lost
-    # (objects gone, records now refused); `count` is still the whole set.
+    # Incremental: `rows` are only the rebuilt records and `present` the vendor ids of the whole
+    # set (what the destination must hold; anything else it holds is absent); `count` is the set's.
     incremental: bool = False
-    removed: list[str] = field(default_factory=list)
+    present: set[str] = field(default_factory=set, repr=False)
 
 
 @without_cyclic_gc
@@ -137,12 +137,10 @@ def _touched_sources(delta: Delta) -> tuple[Iterator[dict], Iterator[dict]]:
 def _update(folder: DataFolder, token: str, entity: str, documents: Iterable[dict], gone: set[str],
             previous: pa.Table) -> EntityRecords:
     """The last record set with the rebuilt records replaced and those of gone objects (and
-    records now refused) removed."""
+    records now refused) left out."""
     result = EntityRecords(incremental=True)
     _map_all(result, entity, documents)
-    refused = {vendor_id for vendor_id, _ in result.rejected}
-    result.removed = sorted(gone | refused)
-    drop = {vendor_id for vendor_id, _ in result.rows} | gone | refused
+    drop = {vendor_id for vendor_id, _ in result.rows} | gone | {vendor_id for vendor_id, _ in result.rejected}
     kept = previous.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
     if drop and kept.num_rows:
         kept = kept.filter(pc.invert(pc.is_in(kept["vendor_asset_id"], value_set=ids(drop))))
@@ -150,6 +148,7 @@ def _update(folder: DataFolder, token: str, entity: str, documents: Iterable[dic
     result.file = folder.write_table(entity, token, table)
     checkpoint(f"records:{entity}:written")
     result.count = table.num_rows
+    result.present = set(table["vendor_asset_id"].to_pylist())
     return result
 
 
