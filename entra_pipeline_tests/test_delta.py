@@ -253,3 +253,29 @@ def test_a_delta_run_killed_at_any_stage_and_run_again_leaves_the_truth(tenant, 
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert re.search(r"raw/users .* delta \(\d+ items\)", rerun.stdout), rerun.stdout  # from the old links
     assert_inventory_is_the_truth(sim, home, connector)
+
+
+def test_role_unit_and_assignment_changes_rebuild_only_the_records_they_touch(tenant, home):
+    """Directory-role and unit changes arrive by their delta rounds, an app role assignment by
+    the expanded listing; the run rebuilds the touched users only (the role's members, for its
+    new description, the unit's new member, the assigned user), and the inventory is the truth."""
+    sim, connector = tenant
+    t = sim.tenant
+    users = list(t.users)
+    role = next(iter(t.directory_roles))
+    unit = next(u for u in t.administrative_units if set(users[:-1]) - set(t.members.get(u, {})))
+    newcomer = next(u for u in users if u not in t.members.get(role, {}))
+    joiner = next(u for u in reversed(users[:-1]) if u not in t.members.get(unit, {}))
+    t.add_member(role, newcomer)
+    t.add_member(unit, joiner)
+    t.update_directory_role(role, description="Renamed role")  # every member's memberOf changes
+    sp = next(s for s in t.service_principals.values() if s.get("appRoles"))
+    t.assign_app_role(users[-1], sp["id"], sp["appRoles"][0]["id"])
+    outcome = sync(connector, home)
+    for raw in ("directory_roles", "administrative_units"):
+        assert outcome.materialized[f"raw/{raw}"]["pull_mode"] == "delta", raw
+    records = outcome.materialized["records/users"]
+    touched = {newcomer, joiner, users[-1]} | set(t.members.get(role, {}))
+    assert records["incremental"] is True and records["rebuilt"] == len(touched & set(users)), records
+    assert records["rebuilt"] < len(users) / 2  # not the tenant
+    assert_inventory_is_the_truth(sim, home, connector)

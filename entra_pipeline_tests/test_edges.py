@@ -123,11 +123,11 @@ def test_an_error_body_of_any_shape_fails_that_part_with_a_clear_reason(make_sim
 
 
 # ------------------------------------------------------------------ links and redirects elsewhere
-@pytest.mark.parametrize("fault, part", [("foreign-next-link@#2~/groups", "groups"),
+@pytest.mark.parametrize("fault, part", [("foreign-next-link@#1~/groups", "groups"),
                                          ("foreign-redirect@#1~/users/delta", "users")])
 def test_a_link_or_redirect_to_another_origin_is_refused_for_that_part(make_sim, home, fault, part):
-    # groups: the full pull's 2nd groups request is the listing's first page (after the link),
-    # which has a nextLink with 150 groups (at most 100 per page with members expanded)
+    # groups: the first groups answer with a nextLink is the listing's first page: 150 groups, at
+    # most 100 per page with members expanded
     sim, connector = baseline(make_sim, home, groups=150)
     kept = records(home, connector, "users")
     sim.tenant.create_user(displayName="Arrives later")
