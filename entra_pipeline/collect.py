@@ -14,10 +14,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .config import Connector
-from .graph.client import ClientSettings, GraphClient, GraphStats
 import pyarrow as pa
 
+from .config import Connector
+from .graph.client import ClientSettings, GraphClient, GraphStats
 from .graph.decode import Repair
 from .graph.delta import Round
 from .graph.plan import DELTA_ENTITIES, Pull, SetBasedPlan, entities_for
@@ -26,7 +26,7 @@ from .killpoints import checkpoint
 from .memory import without_cyclic_gc
 from .snapshot import (OBJECT_FILES, Applied, MembershipUpdate, all_objects, apply_memberships, apply_objects,
                        assignment_table, changed_assignment_principals, touched)
-from .store import SnapshotBase, SnapshotFileError, Store, WrittenFile, new_token
+from .store import SnapshotBase, SnapshotFileError, Store, StoreDamaged, WrittenFile, new_token
 from .store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -141,12 +141,14 @@ def _base_tables(store: Store, connector: str, base: SnapshotBase) -> dict[str, 
 
 
 def _committed_assignments(store: Store, connector: str) -> pa.Table | None:
-    committed = store.committed_files(connector, "raw").get("app_role_assignments")
-    if committed is None:
-        return None
+    """The assignments the last delivered user and group records were built from; None if
+    there are none or they cannot be read (every record is then rebuilt)."""
     try:
+        committed = store.committed_files(connector, "raw").get("app_role_assignments")
+        if committed is None:
+            return None
         return store.folder(connector, "raw").read_table(committed.name, committed.token, committed.rows)
-    except SnapshotFileError as error:
+    except (SnapshotFileError, StoreDamaged) as error:
         log.warning("the committed app role assignments cannot be read (%s): every record is rebuilt", error)
         return None
 
@@ -205,10 +207,8 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
         if error:
             reports[asset] = AssetReport(None, error, stats)
             continue
-        if asset in snapshot:
-            files[asset] = folder.write_table(asset, token, snapshot[asset])
-        elif asset == "app_role_assignments":
-            files[asset] = folder.write_table(asset, token, assignment_table(result.app_role_assignments))
+        if asset in snapshot.tables:
+            files[asset] = folder.write_table(asset, token, snapshot.tables[asset])
         else:
             files[asset] = folder.write_objects(asset, token, result.objects.get(source, []))
         reports[asset] = AssetReport(files[asset].rows, None, stats)
@@ -226,39 +226,48 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
                       expiry_warning, files, issued_at, result, delta)
 
 
-def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> dict:
+@dataclass
+class NewSnapshot:
+    """The raw tables after a pull (raw asset -> table), and how each delta entity's got there."""
+
+    tables: dict[str, pa.Table]
+    applied: dict[str, Applied]
+    memberships: MembershipUpdate | None
+
+
+def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> NewSnapshot:
     """Each delta entity's round applied to its committed table (incremental rounds) or on its
-    own (full rounds): raw asset -> its new table; "applied" and "memberships" kept for `_delta`."""
-    snapshot: dict = {"applied": {}}
+    own (full rounds); the memberships of all three container kinds; the assignments as a table."""
+    snapshot = NewSnapshot({}, {}, None)
     for entity, name in OBJECT_FILES.items():
         if entity in pull.failed or entity not in pull.changes or name not in wanted:
             continue
         incremental = pull.rounds[entity].mode == "delta"
-        applied = apply_objects(tables.get(name) if incremental else None, pull.changes[entity])
-        snapshot["applied"][entity] = applied
-        snapshot[name] = applied.table
+        snapshot.applied[entity] = apply_objects(tables.get(name) if incremental else None, pull.changes[entity])
+        snapshot.tables[name] = snapshot.applied[entity].table
     if not any(part in pull.failed for part in MEMBERSHIP_PARTS):
-        update = apply_memberships(tables.get("memberships"), {
+        snapshot.memberships = apply_memberships(tables.get("memberships"), {
             entity: (pull.changes[entity], pull.rounds[entity].mode != "delta") for entity in MEMBERSHIP_PARTS})
-        snapshot["memberships_update"] = update
-        snapshot["memberships"] = update.table
+        snapshot.tables["memberships"] = snapshot.memberships.table
+    if "appRoleAssignments" not in pull.failed:
+        snapshot.tables["app_role_assignments"] = assignment_table(pull.app_role_assignments)
     return snapshot
 
 
-def _delta(store: Store, connector: str, pull: Pull, snapshot: dict) -> Delta | None:
+def _delta(store: Store, connector: str, pull: Pull, snapshot: NewSnapshot) -> Delta | None:
     """What the records step needs to rebuild only what changed; None when it must rebuild all
     (a round was full, a part failed, or the committed assignments cannot be compared)."""
-    applied: dict[str, Applied] = snapshot["applied"]
-    incremental = (set(applied) == set(DELTA_ENTITIES) and "appRoleAssignments" not in pull.failed
-                   and "memberships_update" in snapshot and all(pull.rounds[e].mode == "delta" for e in DELTA_ENTITIES))
+    incremental = (set(snapshot.applied) == set(DELTA_ENTITIES) and snapshot.memberships is not None
+                   and "app_role_assignments" in snapshot.tables
+                   and all(pull.rounds[e].mode == "delta" for e in DELTA_ENTITIES))
     old = _committed_assignments(store, connector) if incremental else None
     if old is None:
-        for entity, entry in applied.items():  # a full rebuild reads every object
+        for entity, entry in snapshot.applied.items():  # a full rebuild reads every object
             if pull.rounds[entity].mode == "delta":
                 pull.objects[entity] = all_objects(entry.table)
-        if "memberships" in snapshot and any(pull.rounds[e].mode == "delta" for e in MEMBERSHIP_PARTS):
-            pull.memberships = snapshot["memberships"].to_pylist()
+        if snapshot.memberships is not None and any(pull.rounds[e].mode == "delta" for e in MEMBERSHIP_PARTS):
+            pull.memberships = snapshot.memberships.table.to_pylist()
         return None
-    new = assignment_table(pull.app_role_assignments)
-    update = snapshot["memberships_update"]
-    return Delta(applied, update, new, touched(applied, update, changed_assignment_principals(old, new)))
+    new = snapshot.tables["app_role_assignments"]
+    principals = changed_assignment_principals(old, new)
+    return Delta(snapshot.applied, snapshot.memberships, new, touched(snapshot.applied, snapshot.memberships, principals))

@@ -15,7 +15,6 @@ that transaction (like every inventory write) is fenced by the lease.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,9 +28,7 @@ from .qualys.deliver import deliver
 from .qualys.records import EntityRecords, build_records
 from .state import RunState, derive_state, with_remedy
 from .status import StatusStore, outcome_document
-from .store import CommittedFile, Lease, LeaseInfo, LeaseLost, RunCommit, Store, StoreDamaged, new_token
-
-log = logging.getLogger(__name__)
+from .store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
 
 
 class NothingFetched(Exception):
@@ -114,8 +111,7 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         if all(report.error for report in collection.reports.values()):
             raise NothingFetched(connector.name, {n: r.error or "" for n, r in collection.reports.items()})
 
-        built = build_records(connector, collection, store.folder(connector.name, "records"), new_token(),
-                              _last_records(store, connector.name))
+        built = build_records(connector, collection, store.folder(connector.name, "records"), new_token())
         yield Built(built)
 
         applied, skipped = deliver(connector, store, lease, built)
@@ -137,16 +133,6 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         raise
     finally:
         lease.close()
-
-
-def _last_records(store: Store, connector: str) -> dict[str, CommittedFile]:
-    """The record files of the last delivered run, which a delta run updates; none if their rows
-    are damaged (every record is then rebuilt, and the commit replaces the rows)."""
-    try:
-        return store.committed_files(connector, "records")
-    except StoreDamaged as error:
-        log.warning("%s: the last record sets cannot be used (%s): every record is rebuilt", connector, error)
-        return {}
 
 
 def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: dt.datetime, lease: Lease,

@@ -2,8 +2,8 @@
 Required field is not produced: it is reported with the object's id and the reason.
 
 After a delta run whose rounds were all incremental, only the users and groups the changes
-touched are rebuilt (collect.Delta): the record set is the committed one with those replaced,
-and the destination gets only them and the removals."""
+touched are rebuilt (collect.Delta): the destination gets only them, with the ids of the whole
+set, so it removes exactly what a full delivery would."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
-from ..snapshot import all_objects, ids, objects_with, rows_with
-from ..store import CommittedFile, SnapshotFileError
+from ..snapshot import all_objects, objects_with, rows_with
 from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile, json_text
 from .engine import apply
 from .maps import MAPS
@@ -52,25 +50,20 @@ class EntityRecords:
     skipped: str | None = None  # why no records were built this run
     rows: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (vendor asset id, canonical JSON)
     file: WrittenFile | None = None
-    # Incremental: `rows` are only the rebuilt records and `present` the vendor ids of the whole
-    # set (what the destination must hold; anything else it holds is absent); `count` is the set's.
+    # Incremental: `rows` are only the rebuilt records (and the file only them), `present` the
+    # vendor ids of the whole set (anything else the destination holds is absent), `count` its size.
     incremental: bool = False
     present: set[str] = field(default_factory=set, repr=False)
 
 
 @without_cyclic_gc
-def build_records(connector: Connector, collection: Collection, folder: DataFolder, token: str,
-                  committed: dict[str, CommittedFile] | None = None) -> dict[str, EntityRecords]:
+def build_records(connector: Connector, collection: Collection, folder: DataFolder,
+                  token: str) -> dict[str, EntityRecords]:
     """Records of every entity whose inputs all arrived in `collection`, from the pulled data
-    itself (which is released here: the records are what goes on). `committed`: the record
-    files of the last delivered run, which an incremental run updates."""
+    itself (which is released here: the records are what goes on)."""
     pull, collection.pull = collection.pull, None
     assert pull is not None, "a collection's data goes to one records step"
     delta, collection.delta = collection.delta, None
-    previous = _previous_records(folder, committed or {}) if delta is not None else {}
-    if delta is not None and set(previous) != {"users", "groups"}:
-        _read_everything(pull, delta)  # a record set to update is not readable: rebuild it whole
-        delta = None
     objects = {asset: pull.objects.get(source, []) for asset, (_, source) in RAW_ASSETS.items() if source}
     results: dict[str, EntityRecords] = {}
     sources: dict[str, Iterable[dict]] = {}
@@ -88,32 +81,11 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
                     objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
                     pull.membership_rows(), pull.app_role_assignments)
         documents = sources[entity] if entity in sources else objects[INPUTS[entity][0]]
-        if delta is not None and entity in previous:
-            gone = {oid for oid, obj in delta.applied[entity].after.items() if obj is None}
-            results[entity] = _update(folder, token, entity, documents, gone, previous[entity])
+        if delta is not None and entity in ("users", "groups"):
+            results[entity] = _rebuilt(folder, token, entity, documents, delta.applied[entity].table)
         else:
             results[entity] = _transform(folder, token, entity, documents)
     return results
-
-
-def _previous_records(folder: DataFolder, committed: dict[str, CommittedFile]) -> dict[str, pa.Table]:
-    tables = {}
-    for entity in ("users", "groups"):
-        entry = committed.get(entity)
-        if entry is None:
-            continue
-        try:
-            tables[entity] = folder.read_table(entry.name, entry.token, entry.rows)
-        except SnapshotFileError as error:
-            log.warning("the last %s record set cannot be read (%s): every record is rebuilt", entity, error)
-    return tables
-
-
-def _read_everything(pull, delta: Delta) -> None:
-    for entity, name in (("users", "users"), ("groups", "groups"), ("directoryRoles", "directoryRoles"),
-                         ("administrativeUnits", "administrativeUnits")):
-        pull.objects[name] = all_objects(delta.applied[entity].table)
-    pull.memberships = delta.memberships.table.to_pylist()
 
 
 def _touched_sources(delta: Delta) -> tuple[Iterator[dict], Iterator[dict]]:
@@ -134,21 +106,16 @@ def _touched_sources(delta: Delta) -> tuple[Iterator[dict], Iterator[dict]]:
     return user_docs, (doc for doc in group_docs if doc["id"] in group_ids)
 
 
-def _update(folder: DataFolder, token: str, entity: str, documents: Iterable[dict], gone: set[str],
-            previous: pa.Table) -> EntityRecords:
-    """The last record set with the rebuilt records replaced and those of gone objects (and
-    records now refused) left out."""
+def _rebuilt(folder: DataFolder, token: str, entity: str, documents: Iterable[dict], objects: pa.Table) -> EntityRecords:
+    """The touched objects' records, and the set they belong to: every object of the new table
+    but those whose record is refused (what the destination must hold; anything else it holds
+    is absent). The record file holds what this run rebuilt."""
     result = EntityRecords(incremental=True)
     _map_all(result, entity, documents)
-    drop = {vendor_id for vendor_id, _ in result.rows} | gone | {vendor_id for vendor_id, _ in result.rejected}
-    kept = previous.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
-    if drop and kept.num_rows:
-        kept = kept.filter(pc.invert(pc.is_in(kept["vendor_asset_id"], value_set=ids(drop))))
-    table = pa.concat_tables([kept, _record_table(result.rows)])
-    result.file = folder.write_table(entity, token, table)
+    result.present = set(objects["id"].to_pylist()) - {vendor_id for vendor_id, _ in result.rejected}
+    result.file = folder.write_table(entity, token, _record_table(result.rows))
     checkpoint(f"records:{entity}:written")
-    result.count = table.num_rows
-    result.present = set(table["vendor_asset_id"].to_pylist())
+    result.count = len(result.present)
     return result
 
 
