@@ -207,7 +207,10 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
         if error:
             reports[asset] = AssetReport(None, error, stats)
             continue
-        if asset in snapshot.tables:
+        if asset in tables and snapshot.tables.get(asset) is tables[asset]:
+            committed = base.files[asset]  # nothing changed: the committed file stays, under its token
+            files[asset] = WrittenFile("raw", asset, committed.token, committed.rows)
+        elif asset in snapshot.tables:
             files[asset] = folder.write_table(asset, token, snapshot.tables[asset])
         else:
             files[asset] = folder.write_objects(asset, token, result.objects.get(source, []))

@@ -47,6 +47,8 @@ def ids(values) -> pa.Array:
 def apply_objects(old: pa.Table | None, changes: Changes) -> Applied:
     """`changes` applied to the committed objects (`old`; None: a full round, the changes are all)."""
     named = set(changes.objects) | set(changes.removed)
+    if old is not None and not named:
+        return Applied(old)  # unchanged: the committed table itself (its file is kept, not rewritten)
     before: dict[str, dict | None] = {}
     kept = old
     if old is not None and named:
@@ -109,6 +111,8 @@ def apply_memberships(old: pa.Table | None, rounds: dict[str, tuple[Changes, boo
         added_delta += [{"container_id": c, "container_type": kind, "member_id": m, "member_type": k}
                         for c, m, k in pairs]
     everything = pc.or_(drop, incremental_drop)
+    if old is not None and not columns["member_id"] and not pc.any(everything).as_py():
+        return MembershipUpdate(old, table.slice(0, 0), [])  # unchanged: the committed table itself
     added = pa.table(columns, schema=MEMBERSHIP_SCHEMA)
     return MembershipUpdate(pa.concat_tables([table.filter(pc.invert(everything)), added]),
                             table.filter(incremental_drop), added_delta)
