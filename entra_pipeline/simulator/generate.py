@@ -433,26 +433,32 @@ def _applications(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _
     apps = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5) for i in range(shape.application_count)]
     apps.append(("entra-pipeline connector", connector.client_id, False))
     for name, app_id, defines_roles in apps:
-        object_id = ids.new()
-        is_connector = app_id == connector.client_id
-        end = connector.secret_expires if is_connector else BASE_TIME + dt.timedelta(days=rng.randint(-60, 700))
-        app = {
-            "id": object_id, "deletedDateTime": None, "appId": app_id,
-            "appRoles": _app_roles(rng, ids, name) if defines_roles else [],
-            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 900))),
-            "description": None if rng.random() < 0.5 else f"{name} line-of-business app",
-            "displayName": name, "identifierUris": [f"api://{app_id}"] if defines_roles else [],
-            "keyCredentials": [],
-            "passwordCredentials": [_password_credential(rng, ids, end, "sim")] if is_connector or rng.random() < 0.7 else [],
-            "publisherDomain": tenant.domain, "signInAudience": "AzureADMyOrg",
-            "tags": [], "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
-        }
-        tenant.applications[object_id] = app
-        sp_id = ids.new()
-        tenant.service_principals[sp_id] = _service_principal(sp_id, app, tenant.tenant_id,
-                                                               ["WindowsAzureActiveDirectoryIntegratedApp"])
-        sp_ids.append(sp_id)
+        sp_ids.append(_registration(tenant, rng, ids, connector, name, app_id, defines_roles))
     return sp_ids
+
+
+def _registration(tenant: Tenant, rng: random.Random, ids: _Ids, connector: ConnectorApp, name: str, app_id: str,
+                  defines_roles: bool) -> str:
+    """An app registered in the tenant and its service principal (whose id is returned)."""
+    object_id = ids.new()
+    is_connector = app_id == connector.client_id
+    end = connector.secret_expires if is_connector else BASE_TIME + dt.timedelta(days=rng.randint(-60, 700))
+    app = {
+        "id": object_id, "deletedDateTime": None, "appId": app_id,
+        "appRoles": _app_roles(rng, ids, name) if defines_roles else [],
+        "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 900))),
+        "description": None if rng.random() < 0.5 else f"{name} line-of-business app",
+        "displayName": name, "identifierUris": [f"api://{app_id}"] if defines_roles else [],
+        "keyCredentials": [],
+        "passwordCredentials": [_password_credential(rng, ids, end, "sim")] if is_connector or rng.random() < 0.7 else [],
+        "publisherDomain": tenant.domain, "signInAudience": "AzureADMyOrg",
+        "tags": [], "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
+    }
+    tenant.applications[object_id] = app
+    sp_id = ids.new()
+    tenant.service_principals[sp_id] = _service_principal(sp_id, app, tenant.tenant_id,
+                                                           ["WindowsAzureActiveDirectoryIntegratedApp"])
+    return sp_id
 
 
 def _connector_sp_id(tenant: Tenant, connector: ConnectorApp) -> str:
@@ -638,25 +644,7 @@ def _realistic_service_principals(tenant: Tenant, shape: TenantShape, rng: rando
                      for i in range(shape.application_count)]
     registrations.append(("entra-pipeline connector", connector.client_id, False))
     for name, app_id, defines_roles in registrations:
-        object_id = ids.new()
-        is_connector = app_id == connector.client_id
-        end = connector.secret_expires if is_connector else BASE_TIME + dt.timedelta(days=rng.randint(-60, 700))
-        app = {
-            "id": object_id, "deletedDateTime": None, "appId": app_id,
-            "appRoles": _app_roles(rng, ids, name) if defines_roles else [],
-            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 900))),
-            "description": None if rng.random() < 0.5 else f"{name} line-of-business app",
-            "displayName": name, "identifierUris": [f"api://{app_id}"] if defines_roles else [],
-            "keyCredentials": [],
-            "passwordCredentials": [_password_credential(rng, ids, end, "sim")] if is_connector or rng.random() < 0.7 else [],
-            "publisherDomain": tenant.domain, "signInAudience": "AzureADMyOrg",
-            "tags": [], "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
-        }
-        tenant.applications[object_id] = app
-        sp_id = ids.new()
-        tenant.service_principals[sp_id] = _service_principal(sp_id, app, tenant.tenant_id,
-                                                               ["WindowsAzureActiveDirectoryIntegratedApp"])
-        apps.append(sp_id)
+        apps.append(_registration(tenant, rng, ids, connector, name, app_id, defines_roles))
 
     gallery = []
     for index in range(shape.gallery_count):
