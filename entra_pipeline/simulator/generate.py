@@ -416,25 +416,25 @@ def _applications(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _
     sp_ids = []
     microsoft_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
     for name, app_id in catalog.FIRST_PARTY_SERVICE_PRINCIPALS:
-        sp_id = str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app_id))
-        app_roles = []
-        if app_id == catalog.GRAPH_APP_ID:
-            app_roles = [
-                {"allowedMemberTypes": ["Application"], "description": f"Allows the app to {perm}",
-                 "displayName": perm, "id": role_id, "isEnabled": True, "origin": "Application", "value": perm}
-                for perm, role_id in catalog.GRAPH_APP_ROLES.items()
-            ]
-        sp = _service_principal(sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles},
-                                microsoft_tenant, [])
-        sp["servicePrincipalType"] = "Application"
-        tenant.service_principals[sp_id] = sp
-        sp_ids.append(sp_id)
+        sp_ids.append(_first_party(tenant, name, app_id, microsoft_tenant))
 
     apps = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5) for i in range(shape.application_count)]
     apps.append(("entra-pipeline connector", connector.client_id, False))
     for name, app_id, defines_roles in apps:
         sp_ids.append(_registration(tenant, rng, ids, connector, name, app_id, defines_roles))
     return sp_ids
+
+
+def _first_party(tenant: Tenant, name: str, app_id: str, owner: str) -> str:
+    """A Microsoft application's service principal in the tenant (Graph's with its app roles)."""
+    sp_id = str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app_id))
+    app_roles = [] if app_id != catalog.GRAPH_APP_ID else [
+        {"allowedMemberTypes": ["Application"], "description": f"Allows the app to {perm}",
+         "displayName": perm, "id": role_id, "isEnabled": True, "origin": "Application", "value": perm}
+        for perm, role_id in catalog.GRAPH_APP_ROLES.items()]
+    tenant.service_principals[sp_id] = _service_principal(
+        sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles}, owner, [])
+    return sp_id
 
 
 def _registration(tenant: Tenant, rng: random.Random, ids: _Ids, connector: ConnectorApp, name: str, app_id: str,
@@ -627,17 +627,7 @@ def _realistic_service_principals(tenant: Tenant, shape: TenantShape, rng: rando
                                   connector: ConnectorApp) -> _RealisticSps:
     first_party = []
     for name, app_id, owner in first_party_service_principals():
-        sp_id = str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app_id))
-        app_roles = []
-        if app_id == catalog.GRAPH_APP_ID:
-            app_roles = [
-                {"allowedMemberTypes": ["Application"], "description": f"Allows the app to {perm}",
-                 "displayName": perm, "id": role_id, "isEnabled": True, "origin": "Application", "value": perm}
-                for perm, role_id in catalog.GRAPH_APP_ROLES.items()
-            ]
-        tenant.service_principals[sp_id] = _service_principal(
-            sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles}, owner, [])
-        first_party.append(sp_id)
+        first_party.append(_first_party(tenant, name, app_id, owner))
 
     apps = []
     registrations = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5)
