@@ -38,6 +38,13 @@ DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INTERVAL = re.compile(r"^(\d+)\s*([mhd])$")
+# The shortest `every` a recurring schedule may have (docs/schedules.md, "Minimum interval": the
+# longest measured run, a full pull at 1M users, takes 7.4 minutes; 15 leaves it twice that).
+MIN_INTERVAL = dt.timedelta(minutes=15)
+INTERVAL_UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1)}
+# How a local time is written in connectors.yaml, flags and answers.
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+TIME_EXAMPLE = "2026-12-01 02:00"
 
 # Login and Graph hosts per national cloud (graph.md §6.5).
 CLOUDS: dict[str, tuple[str, str]] = {
@@ -50,6 +57,28 @@ CLOUDS: dict[str, tuple[str, str]] = {
 
 class ConfigError(Exception):
     """Configuration that cannot be used; the message names the connector, field and remedy."""
+
+
+class FieldError(ValueError):
+    """A model-level problem that belongs to one of the model's fields (a schedule's end that is
+    not after its start is the end's problem): field_problems reports it on that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def interval_length(text: str) -> dt.timedelta | None:
+    """'6h' as six hours; None if the text is not a number followed by m, h or d."""
+    match = INTERVAL.match(text.strip())
+    return int(match.group(1)) * INTERVAL_UNITS[match.group(2)] if match else None
+
+
+def end_problem(start: dt.datetime, end: dt.datetime) -> str | None:
+    """The one rule between a schedule's start and end, in the words the wizard and the file share."""
+    if end > start:
+        return None
+    return f"end {end:{TIME_FORMAT}} is not after start {start:{TIME_FORMAT}}"
 
 
 def home_folder(explicit: str | Path | None = None) -> Path:
@@ -143,8 +172,15 @@ class Schedule(BaseModel):
     @field_validator("every")
     @classmethod
     def _interval(cls, value: str | None) -> str | None:
-        if value is not None and not INTERVAL.match(value.strip()):
+        if value is None:
+            return value
+        length = interval_length(value)
+        if length is None:
             raise ValueError(f"interval {value!r} is not a number followed by m, h or d (e.g. 6h)")
+        if length < MIN_INTERVAL:
+            raise ValueError(f"interval {value!r} is shorter than the minimum of {MIN_INTERVAL.seconds // 60}m, "
+                             "which keeps runs from overlapping and the tenant inside Graph's budget: give 15m or "
+                             "more (docs/schedules.md)")
         return value
 
     @field_validator("cron")
@@ -156,20 +192,24 @@ class Schedule(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Schedule":
-        if self.start.tzinfo is not None or (self.end is not None and self.end.tzinfo is not None):
-            raise ValueError("give start and end as local times (e.g. '2026-12-01 02:00'); the timezone field says where")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is not None:
+                raise FieldError(name, f"give {name} as a local time (e.g. '{TIME_EXAMPLE}'); the timezone field "
+                                       "says where")
         # Schedules run to the minute (cron's resolution): seconds would make every tick miss the start.
         self.start = self.start.replace(second=0, microsecond=0)
         self.end = self.end.replace(second=0, microsecond=0) if self.end else None
         if self.occurs == "recurring":
             if self.end is None:
-                raise ValueError("a recurring schedule needs an end")
+                raise FieldError("end", "a recurring schedule needs an end")
             if (self.every is None) == (self.cron is None):
-                raise ValueError("a recurring schedule needs exactly one of every (e.g. 6h) or cron")
+                raise FieldError("every", "a recurring schedule needs exactly one of every (e.g. 6h) or cron")
         elif self.every is not None or self.cron is not None:
-            raise ValueError("a single occurrence takes no every or cron")
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end {self.end:%Y-%m-%d %H:%M} is not after start {self.start:%Y-%m-%d %H:%M}")
+            raise FieldError("every" if self.every is not None else "cron", "a single occurrence takes no every or cron")
+        problem = end_problem(self.start, self.end) if self.end is not None else None
+        if problem:
+            raise FieldError("end", problem)
         return self
 
 
@@ -358,19 +398,55 @@ class Connector(BaseModel):
 
 
 # --------------------------------------------------------------------------- file
+# Pydantic's problem types, in our words ("Input should be ..." never reaches the operator).
+# Each takes the value given, already cut for printing.
+_EXPECTED = {
+    "missing": lambda _: "required",
+    "string_type": lambda got: f"expected text, got {got}",
+    "bool_type": lambda got: f"expected true or false, got {got}",
+    "bool_parsing": lambda got: f"expected true or false (or y / n), got {got}",
+    "int_type": lambda got: f"expected a whole number, got {got}",
+    "int_parsing": lambda got: f"expected a whole number, got {got}",
+    "int_from_float": lambda got: f"expected a whole number, got {got}",
+    "model_type": lambda got: f"expected a mapping of fields, got {got}",
+    "model_attributes_type": lambda got: f"expected a mapping of fields, got {got}",
+    "dict_type": lambda got: f"expected a mapping of fields, got {got}",
+    "path_type": lambda got: f"expected the path of a PEM file, got {got}",
+    "union_tag_invalid": lambda got: "kind must be 'local' or 'qualys'",
+    "union_tag_not_found": lambda got: "a destination needs a kind: 'local' or 'qualys'",
+}
+_TIME_TYPES = ("datetime_type", "datetime_parsing", "datetime_from_date_parsing", "datetime_object_invalid")
+
+
+def _problem_text(problem: dict) -> str:
+    kind, given = problem["type"], problem.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field; see connectors.yaml in the README for the fields a connector takes"
+    if kind == "string_too_long":
+        return f"at most {problem['ctx']['max_length']} characters (got {len(given)})"
+    if kind == "literal_error":
+        return f"got {_shown(given)}; allowed: {problem['ctx']['expected']}"
+    if kind in _TIME_TYPES:
+        return f"{_shown(given)} is not a date and time: write it as YYYY-MM-DD HH:MM, e.g. {TIME_EXAMPLE}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        words = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+        return f"got {_shown(given)}; allowed: " + ", ".join(f"{words.get(k, k)} {v}" for k, v in problem["ctx"].items())
+    if kind in _EXPECTED:
+        return _EXPECTED[kind](_kind(given))
+    message = problem["msg"].removeprefix("Value error, ")
+    return message.replace("Input should be", "should be")  # a type no connector field has had yet
+
+
 def field_problems(error: ValidationError) -> list[tuple[str, str]]:
-    """(field path, what is wrong and what is allowed) for each problem pydantic found."""
+    """(field path, what is wrong and what is allowed) for each problem pydantic found: the one
+    place where pydantic's errors become ours, for connectors.yaml, flags and the wizard alike."""
     problems = []
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "(connector)"
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field; see connectors.yaml in the README for the fields a connector takes"
-        elif problem["type"] == "string_too_long":
-            message = f"at most {problem['ctx']['max_length']} characters (got {len(problem['input'])})"
-        elif problem["type"] == "literal_error":
-            message = f"got {problem['input']!r}; allowed: {problem['ctx']['expected']}"
-        problems.append((field, message))
+        path = [str(part) for part in problem["loc"]]
+        cause = (problem.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            path.append(cause.field)
+        problems.append((".".join(path) or "(connector)", _problem_text(problem)))
     return problems
 
 
