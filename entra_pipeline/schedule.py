@@ -19,7 +19,7 @@ from collections.abc import Iterator
 # Dagster's own cron iterator: the exact ticks the daemon will evaluate, DST rules included.
 from dagster._utils.schedules import cron_string_iterator
 
-from .config import INTERVAL, Connector, Schedule
+from .config import INTERVAL, TIME_FORMAT, Connector, Schedule
 
 UNIT = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1)}
 CONFIRMATION_FORMAT = "%b %d, %Y %I:%M %p"  # "May 04, 2026 03:26 PM", as in the spec
@@ -39,6 +39,16 @@ def interval(schedule: Schedule) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2)) if match else None
 
 
+def _marks(first: int, step: int, size: int) -> str:
+    """The cron field for every `step` from `first` within 0..size-1, written as simply as cron
+    allows (the UI shows it): '*' for every one, '*/15' from zero, else the list ('10,40')."""
+    if step == 1:
+        return "*"
+    if first == 0:
+        return f"*/{step}"
+    return ",".join(str(mark) for mark in range(first, size, step))
+
+
 def tick_cron(schedule: Schedule) -> str:
     """The cron Dagster ticks on (in the schedule's timezone)."""
     start = schedule.start
@@ -49,11 +59,11 @@ def tick_cron(schedule: Schedule) -> str:
     count, unit = interval(schedule)  # type: ignore[misc]
     if unit == "m":
         if 60 % count == 0:
-            return f"{','.join(str(m) for m in range(start.minute % count, 60, count))} * * * *"
+            return f"{_marks(start.minute % count, count, 60)} * * * *"
         return "* * * * *"
     if unit == "h":
         if 24 % count == 0:
-            return f"{start.minute} {','.join(str(h) for h in range(start.hour % count, 24, count))} * * *"
+            return f"{start.minute} {_marks(start.hour % count, count, 24)} * * *"
         return f"{start.minute} * * * *"
     if count == 7:
         return f"{start.minute} {start.hour} * * {start.isoweekday() % 7}"
@@ -109,6 +119,32 @@ def next_run(connector: Connector, now: dt.datetime) -> dt.datetime | None:
     if connector.schedule is None or connector.require_manual_sync:
         return None
     return next(runs(connector.schedule, now), None)
+
+
+def past_problem(schedule: Schedule, now: dt.datetime) -> tuple[str, str] | None:
+    """(field, why) when a schedule can never run again as of `now`: a single occurrence in the
+    past, or a recurring schedule whose end is. The wizard and its flags refuse such a schedule;
+    connectors.yaml still loads one (an old connector whose schedule ended stays a connector:
+    docs/schedules.md)."""
+    local_now = now.astimezone(zone(schedule)).replace(tzinfo=None, second=0, microsecond=0)
+    field, when = ("start", schedule.start) if schedule.occurs == "single" else ("end", schedule.end)
+    if when is None or when > local_now:
+        return None
+    later = "a later start" if field == "start" else "a later end"
+    return field, (f"{when:{TIME_FORMAT}} is in the past (now {local_now:{TIME_FORMAT}} in {schedule.timezone}): "
+                   f"give {later}, or choose Require Manual Sync")
+
+
+def first_run_from(connector: Connector, now: dt.datetime) -> str | None:
+    """For a schedule whose start is past: when its first run from now is, in the confirmation's
+    words (runs before now are not made up). None when the start is still ahead."""
+    schedule = connector.schedule
+    if schedule is None or connector.require_manual_sync or localize(schedule.start, zone(schedule)) > now:
+        return None
+    upcoming = next_run(connector, now)
+    if upcoming is None:
+        return "The schedule has no run left: the connector will not run automatically."
+    return f"The start is in the past: the first run will be at {describe(upcoming, schedule)}."
 
 
 def describe(at: dt.datetime, schedule: Schedule) -> str:
