@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable, TypeVar
 
 from .config import SecretBox, home_folder
 from .terminal import printable, printable_lines
+
+T = TypeVar("T")
 
 # Flag -> connectors.yaml field (schedule flags -> schedule.*).
 FLAG_FIELDS = {
@@ -18,6 +21,11 @@ FLAG_FIELDS = {
     "require_manual_sync": "require_manual_sync", "occurs": "schedule.occurs", "start": "schedule.start",
     "end": "schedule.end", "every": "schedule.every", "cron": "schedule.cron", "timezone": "schedule.timezone",
 }
+# Field -> the flag that sets it, for the wizard's messages ("--end: ...", not "schedule.end: ...").
+FLAG_OF = {field: "--" + flag.replace("_", "-") for flag, field in FLAG_FIELDS.items()}
+FLAG_OF["client_secret"] = "--client-secret-stdin"
+# The shell's exit code for a command ended by Ctrl-C (128 + SIGINT).
+CANCELLED = 130
 
 
 def home_argument(parser: argparse.ArgumentParser) -> None:
@@ -99,16 +107,33 @@ def _abort(error) -> int:
     return 2
 
 
+def _guarded(command: str, kept: str, flow: Callable[[], T]) -> T | int:
+    """Run a wizard flow; Ctrl-C or the end of input anywhere in it leaves with one line saying
+    what was kept (the flows write connectors.yaml only as their last step), never a traceback."""
+    from .wizard import SetupAborted
+
+    try:
+        return flow()
+    except KeyboardInterrupt:
+        print(f"\nconnector {command} cancelled: {kept}", file=sys.stderr)
+        return CANCELLED
+    except EOFError:
+        print(f"\nconnector {command} cancelled (input ended): {kept}", file=sys.stderr)
+        return 2
+    except SetupAborted as error:
+        return _abort(error)
+
+
 def _create(args: argparse.Namespace) -> int:
     from .schedule import confirmation
-    from .wizard import SetupAborted, create
+    from .wizard import create
 
     home = home_folder(args.home)
     answers, given = _answers(args, home)
-    try:
-        connector = create(_console(args), home, answers, given, assume_yes=args.yes)
-    except (SetupAborted, EOFError) as error:
-        return _abort(error or "input ended; nothing was saved")
+    connector = _guarded("create", "nothing saved", lambda: create(
+        _console(args), home, answers, given, assume_yes=args.yes, flags=FLAG_OF))
+    if isinstance(connector, int):
+        return connector
     print(f"Connector {connector.name!r} created: Registered. {confirmation(connector)}")
     if connector.schedule and not connector.require_manual_sync:
         print("It becomes Scheduled when the Dagster daemon runs its schedule (dagster dev, or the daemon).")
@@ -160,31 +185,32 @@ def _show(args: argparse.Namespace) -> int:
 
 def _edit(args: argparse.Namespace) -> int:
     from .config import find_connector
-    from .wizard import SetupAborted, edit
+    from .wizard import edit
 
     home = home_folder(args.home)
     existing = find_connector(home, args.name)
     changes, given = _answers(args, home)
-    try:
-        edit(_console(args), home, existing, changes, given, assume_yes=args.yes)
-    except (SetupAborted, EOFError) as error:
-        return _abort(error or "input ended; nothing was saved")
+    saved = _guarded("edit", "nothing saved, the connector is unchanged", lambda: edit(
+        _console(args), home, existing, changes, given, assume_yes=args.yes, flags=FLAG_OF))
+    if isinstance(saved, int):
+        return saved
     print(f"Connector {args.name!r} saved.")
     return 0
 
 
 def _rotate_secret(args: argparse.Namespace) -> int:
     from .config import find_connector
-    from .wizard import SetupAborted, rotate_secret
+    from .wizard import SECRET_KEPT, rotate_secret
 
     home = home_folder(args.home)
     existing = find_connector(home, args.name)
     plain = sys.stdin.readline().strip() if args.client_secret_stdin else None
+    if args.client_secret_stdin and not plain:
+        return _abort(f"no client secret on standard input; {SECRET_KEPT}")
     console = _PrintableConsole(sys.stdin.isatty() and not args.client_secret_stdin)
-    try:
-        rotate_secret(console, home, existing, plain)
-    except (SetupAborted, EOFError) as error:
-        return _abort(error or "input ended; the old secret is kept")
+    rotated = _guarded("rotate-secret", SECRET_KEPT, lambda: rotate_secret(console, home, existing, plain))
+    if isinstance(rotated, int):
+        return rotated
     print(f"New client secret for {args.name!r} passed Test Connection and is saved encrypted.")
     return 0
 

@@ -1,10 +1,13 @@
 """`connector create` / `edit` / `rotate-secret`: the spec's three setup steps as questions.
 
-1. Profile & Connectivity: name, description, tenant, client id, client secret; then Test
-   Connection, and the flow does not go on until its five checks pass (the spec's rule).
+1. Profile & Connectivity: name, description, tenant, client id, client secret, the cloud and
+   (behind one question) authority host, Graph endpoint and CA bundle; then Test Connection,
+   and the flow does not go on until its five checks pass (the spec's rule).
 2. Scope & Schedule: data to sync, the schedule, and the Advanced Settings; the schedule's
-   confirmation message is shown before going on.
-3. Review & Confirm: every setting (secret masked), then the entry is written.
+   confirmation message is shown before going on. A schedule that can never run (in the past)
+   is refused here, not in connectors.yaml (docs/schedules.md).
+3. Review & Confirm: every setting (secret masked); then save, go back to a step with every
+   answer kept as its default, or cancel (asked twice: the answers would be lost).
 
 The questions are data; each answer is checked at once by the same validation that loads
 connectors.yaml, so a bad answer gets the same message and a second try. Answers can come
@@ -14,17 +17,18 @@ bad or missing answer ends the flow with that message instead of a prompt.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from .config import (ConfigError, Connector, SecretBox, dagster_name_of, field_problems, load_connectors,
-                     save_connector)
+from .config import (CLOUDS, ConfigError, Connector, Schedule, SecretBox, dagster_name_of, end_problem,
+                     field_problems, load_connectors, save_connector)
 from .graph.connection_test import CheckResult, run_checks
-from .schedule import confirmation
+from .schedule import confirmation, first_run_from, past_problem
 
 MASK = "********"
 YES, NO = ("y", "yes", "true", "1"), ("n", "no", "false", "0")
@@ -85,7 +89,16 @@ PROFILE = (
     Question("client_id", "Client ID (application id)"),
     Question("client_secret", "Client Secret (typed without echo)", secret=True,
              when=lambda answers: "client_secret_env" not in answers),
+    Question("cloud", "Cloud (global; usgov = US Government GCC High; usgov-dod = US Government DoD; "
+                      "china = operated by 21Vianet)", default="global", choices=tuple(CLOUDS)),
 )
+# Behind one question: only a proxy, a private endpoint or the simulator needs them.
+ADVANCED = (
+    Question("authority_host", "Authority host (https:// origin; empty: the cloud's)", default=""),
+    Question("graph_endpoint", "Graph endpoint (https:// origin; empty: the cloud's)", default=""),
+    Question("ca_bundle", "CA bundle (PEM file of extra CAs to trust; empty: none)", default=""),
+)
+ADVANCED_PROMPT = "Advanced connectivity settings (authority host, Graph endpoint, CA bundle)?"
 SCOPE = (
     Question("asset_types", "Data to sync (Asset Types)", default="identities_only",
              choices=("identities_only", "identities_with_security_posture")),
@@ -101,11 +114,15 @@ SCOPE = (
              choices=("weekly", "fortnightly", "triweekly", "monthly")),
     Question("retain_previous_delta", "Retain Previously Ingested Delta?", default="n", yes_no=True),
 )
-PROFILE_FIELDS = ("tenant_id", "client_id", "client_secret")
-# What Test Connection needs: the profile and where Graph is (not spec questions: flags only).
+# Asked again when Test Connection fails (the name and description cannot be why).
+PROFILE_FIELDS = ("tenant_id", "client_id", "client_secret", "cloud")
+# What Test Connection needs: the profile and where Graph is.
 CONNECTIVITY = ("name", "description", "tenant_id", "client_id", "client_secret", "client_secret_env", "cloud",
                 "authority_host", "graph_endpoint", "ca_bundle")
-QUESTIONS = {question.field: question for question in PROFILE + SCOPE}
+# Answers whose change means Test Connection must run again.
+REACH = ("tenant_id", "client_id", "client_secret", "client_secret_env", "cloud", "authority_host",
+         "graph_endpoint", "ca_bundle")
+QUESTIONS = {question.field: question for question in PROFILE + ADVANCED + SCOPE}
 
 # Stand-ins for answers not given yet, so one answer can be checked on its own.
 _PLACEHOLDERS = {"name": "placeholder", "tenant_id": "00000000-0000-0000-0000-000000000000",
@@ -144,17 +161,27 @@ def _schedule_complete(answers: dict) -> bool:
 
 def problems_with(answers: dict, field: str) -> list[str]:
     """What the connectors.yaml validation says about this one field, given the answers so far
-    (the schedule as a whole is checked once its last answer is in: end after start)."""
+    (field_problems names a schedule's problem on its field: end not after start is the end's)."""
     candidate = {**_PLACEHOLDERS, **answers}
     if "client_secret" in answers:
         del candidate["client_secret_env"]
     try:
         Connector.model_validate(candidate)
     except ValidationError as error:
-        whole_schedule = field.startswith("schedule.") and _schedule_complete(answers)
-        return [message for where, message in field_problems(error)
-                if where == field or (whole_schedule and where == "schedule")]
+        return [message for where, message in field_problems(error) if where == field]
     return []
+
+
+def reach_of(answers: dict) -> dict:
+    """The answers Test Connection depends on."""
+    return {field: answers.get(field) for field in REACH}
+
+
+_LOCAL_TIME = TypeAdapter(dt.datetime)  # a start or end as connectors.yaml reads it
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _normalise(question: Question, text: str):
@@ -182,18 +209,50 @@ def _shown(question: Question, value) -> str:
 
 class Wizard:
     def __init__(self, console: Console, home: Path, answers: dict, given: set[str],
-                 taken_names: frozenset[str] = frozenset()) -> None:
+                 taken_names: frozenset[str] = frozenset(), flags: dict[str, str] | None = None,
+                 now: Callable[[], dt.datetime] = _now) -> None:
         self.console, self.home = console, home
         self.answers = answers  # a connectors.yaml entry in the making
         self.given = given  # fields whose value came from flags
         self.taken_names = taken_names
+        self.flags = flags or {}  # field -> the flag that sets it, to name it in messages
+        self.now = now
         self.schedule_optional = False  # edit of a connector launched by hand only: keep it so
+        self.kept_schedule: dict | None = None  # edit: the schedule as it was (not refused for being past)
+
+    def label(self, field: str) -> str:
+        """How a message names the field: by its flag when the operator could only have given it
+        as one (no terminal) or did, else by its connectors.yaml name."""
+        flag = self.flags.get(field)
+        return flag if flag and (field in self.given or not self.console.interactive) else field
 
     def problems(self, field: str) -> list[str]:
         if field == "name" and dagster_name_of(str(self.answers.get("name", ""))).lower() in self.taken_names:
             return [f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
                     "that one with `entra-pipeline connector edit`"]
-        return problems_with(self.answers, field)
+        found = problems_with(self.answers, field)
+        if not found and field.startswith("schedule.") and _schedule_complete(self.answers):
+            found = self._past(field)
+        return found
+
+    def _past(self, field: str) -> list[str]:
+        """A new schedule that could never run is refused; an edit keeps an old one that ended."""
+        if self.answers.get("schedule") == self.kept_schedule:
+            return []
+        try:
+            schedule = Schedule.model_validate(self.answers["schedule"])
+        except ValidationError:
+            return []  # its own problems are named on their fields
+        problem = past_problem(schedule, self.now())
+        return [problem[1]] if problem and f"schedule.{problem[0]}" == field else []
+
+    def _end_before_start(self) -> bool:
+        schedule = self.answers.get("schedule", {})
+        try:
+            start, end = (_LOCAL_TIME.validate_python(schedule.get(part)) for part in ("start", "end"))
+        except ValidationError:
+            return False
+        return end_problem(start, end) is not None
 
     def ask(self, question: Question, keep: bool = True) -> None:
         """Settle one answer: a flag's (or, with no terminal, the existing or default) value if it
@@ -210,12 +269,13 @@ class Wizard:
             if not problems:
                 return
             if not interactive:
-                raise SetupAborted("\n".join(f"{question.field}: {p}" for p in problems))
+                raise SetupAborted("\n".join(f"{self.label(question.field)}: {p}" for p in problems))
             self._tell(question, problems)
-            drop_field(self.answers, question.field)
+            if not self._window_again(question):
+                drop_field(self.answers, question.field)
         elif not interactive:
             if question.default is None:
-                raise SetupAborted(f"{question.field}: required ({question.prompt}); give it as a flag")
+                raise SetupAborted(f"{self.label(question.field)}: required ({question.prompt}); give it as a flag")
             value = _normalise(question, question.default)
             if value is not None:
                 set_field(self.answers, question.field, value)
@@ -227,50 +287,83 @@ class Wizard:
             current = get_field(self.answers, question.field)
             hint = f" [{'/'.join(question.choices)}]" if question.choices else " [y/n]" if question.yes_no else ""
             shown = _shown(question, current) or (question.default or "")
-            text = self.console.ask(f"  {question.prompt}{hint}{f' ({shown})' if shown else ''}: ",
+            clears = " (- clears)" if question.default == "" and current is not None else ""
+            text = self.console.ask(f"  {question.prompt}{hint}{f' ({shown})' if shown else ''}{clears}: ",
                                     secret=question.secret)
-            if not text.strip():
-                if current is not None:
-                    return  # Enter keeps the current value
+            if clears and text.strip() == "-":
+                drop_field(self.answers, question.field)
+                return
+            if not text.strip() and current is None:
                 if question.default is None:
                     self.console.say(f"    {question.prompt}: an answer is required.")
                     continue
                 text = question.default
-            try:
-                value = _normalise(question, text)
-            except ValueError as error:
-                self.console.say(f"    {question.prompt}: {error}.")
-                continue
-            if value is None:
-                drop_field(self.answers, question.field)
-                return
-            set_field(self.answers, question.field, SecretBox(self.home).encrypt(value) if question.secret else value)
+            if text.strip():  # else Enter keeps the current value, checked again below
+                try:
+                    value = _normalise(question, text)
+                except ValueError as error:
+                    self.console.say(f"    {question.prompt}: {error}.")
+                    continue
+                if value is None:
+                    drop_field(self.answers, question.field)
+                    return
+                set_field(self.answers, question.field,
+                          SecretBox(self.home).encrypt(value) if question.secret else value)
             problems = self.problems(question.field)
             if not problems:
                 return
             self._tell(question, problems)
-            drop_field(self.answers, question.field)
+            if not self._window_again(question):
+                drop_field(self.answers, question.field)
+
+    def _window_again(self, question: Question) -> bool:
+        """An end not after the start may be the start's mistake: say so and ask the start again
+        (its answer the default), then the end. False when the problem is not that one."""
+        if question.field != "schedule.end" or not self.console.interactive or not self._end_before_start():
+            return False
+        self.console.say("    Change Start or End (Enter keeps an answer):")
+        drop_field(self.answers, "schedule.end")
+        self._prompt(QUESTIONS["schedule.start"])
+        return True
 
     def _tell(self, question: Question, problems: list[str]) -> None:
         for problem in problems:
             self.console.say(f"    {question.prompt}: {problem}")
 
     def check_given(self) -> None:
-        """Every flag checked before anything is asked or tried, so a bad one is named at once."""
+        """Every flag checked before anything is asked or tried, so a bad one is named at once
+        (by its flag), before Test Connection makes a request."""
         for field in sorted(self.given):
             question = QUESTIONS.get(field)
             value = get_field(self.answers, field)
             outside = question is not None and question.choices and value not in question.choices
             problems = [f"choose one of: {', '.join(question.choices)}"] if outside else self.problems(field)
-            if problems and field.startswith("schedule.") and not outside:
-                problems = [p for p in problems if not _schedule_complete(self.answers) or "after start" not in p]
             if not problems:
                 continue
             if not self.console.interactive or question is None:
-                raise SetupAborted("\n".join(f"{field}: {p}" for p in problems))
+                raise SetupAborted("\n".join(f"{self.label(field)}: {p}" for p in problems))
             self._tell(question, problems)
             drop_field(self.answers, field)
             self.given.discard(field)
+
+    def advanced(self, keep: bool = True) -> None:
+        """The cloud's hosts overridden, behind one question; flags given for any of them answer it."""
+        fields = [question.field for question in ADVANCED]
+        wanted = keep and any(field in self.given for field in fields)
+        if not wanted and self.console.interactive:
+            wanted = ask_yes_no(self.console, f"  {ADVANCED_PROMPT}",
+                                default=any(self.answers.get(field) is not None for field in fields))
+        if wanted or not self.console.interactive:
+            for question in ADVANCED:
+                self.ask(question, keep)
+
+    def profile(self, questions: tuple[Question, ...], keep: bool = True) -> None:
+        for question in questions:
+            self.ask(question, keep)
+        self.advanced(keep)
+
+    def reach(self) -> dict:
+        return reach_of(self.answers)
 
     def connector(self) -> Connector:
         return Connector.model_validate(self.answers)
@@ -279,8 +372,10 @@ class Wizard:
         return Connector.model_validate({k: v for k, v in self.answers.items() if k in CONNECTIVITY})
 
 
-def test_connection(wizard: Wizard, run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> None:
-    """Run the five checks; on a failure, ask the Profile & Connectivity answers again."""
+def test_connection(wizard: Wizard, run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+                    again: tuple[str, ...] = PROFILE_FIELDS, failed: str = "the connector was not saved") -> None:
+    """Run the five checks; on a failure, ask the Profile & Connectivity answers again (`again`,
+    and the advanced settings when the whole profile is asked)."""
     while True:
         results = run(wizard.connectivity(), wizard.home)
         wizard.console.say("  Test Connection:")
@@ -290,11 +385,13 @@ def test_connection(wizard: Wizard, run: Callable[[Connector, Path], list[CheckR
             wizard.console.say("  All five checks passed.")
             return
         if not wizard.console.interactive:
-            raise SetupAborted("Test Connection failed; the connector was not saved")
+            raise SetupAborted(f"Test Connection failed; {failed}")
         wizard.console.say("  Correct the Profile & Connectivity answers (Enter keeps a value):")
         for question in PROFILE:
-            if question.field in PROFILE_FIELDS:
+            if question.field in again:
                 wizard.ask(question, keep=False)
+        if again == PROFILE_FIELDS:
+            wizard.advanced(keep=False)
 
 
 def review(connector: Connector) -> list[str]:
@@ -308,6 +405,7 @@ def review(connector: Connector) -> list[str]:
         f"  Tenant ID            {connector.tenant_id}",
         f"  Client ID            {connector.client_id}",
         f"  Client Secret        {secret}",
+        f"  Cloud                {connector.cloud}",
         f"  Graph                {connector.graph_host} (login {connector.login_host})",
         "Scope & Schedule",
         f"  Asset Types          {connector.asset_types}",
@@ -319,8 +417,19 @@ def review(connector: Connector) -> list[str]:
         f"  Destination          {connector.destination.kind}",
     ]
     if connector.ca_bundle:
-        lines.insert(8, f"  Extra CA bundle      {connector.ca_bundle}")
+        lines.insert(9, f"  Extra CA bundle      {connector.ca_bundle}")
     return lines
+
+
+def ask_yes_no(console: Console, prompt: str, default: bool | None = None) -> bool:
+    """A y/n question; Enter takes the default when there is one ([Y/n], [y/N])."""
+    hint = "[y/n]" if default is None else "[Y/n]" if default else "[y/N]"
+    while True:
+        answer = console.ask(f"{prompt} {hint}: ").strip().lower()
+        if not answer and default is not None:
+            return default
+        if answer in YES or answer in NO:
+            return answer in YES
 
 
 def confirm(console: Console, prompt: str, assume_yes: bool) -> bool:
@@ -328,19 +437,54 @@ def confirm(console: Console, prompt: str, assume_yes: bool) -> bool:
         return True
     if not console.interactive:
         raise SetupAborted(f"{prompt}: no terminal to ask; pass --yes to confirm")
+    return ask_yes_no(console, prompt)
+
+
+SAVE, CANCEL = ("save", "s", "y", "yes"), ("cancel", "c", "n", "no")
+STEPS = "save / 1 edit Profile & Connectivity / 2 edit Scope & Schedule / cancel"
+
+
+def _choice(console: Console, prompt: str) -> str:
+    """Review's question: 'save', '1', '2' or 'cancel' (a cancel confirmed: the answers would be lost)."""
     while True:
-        answer = console.ask(f"{prompt} [y/n]: ").strip().lower()
-        if answer in YES or answer in NO:
-            return answer in YES
+        answer = console.ask(f"{prompt} [{STEPS}] (save): ").strip().lower() or "save"
+        if answer in SAVE:
+            return "save"
+        if answer in ("1", "2"):
+            return answer
+        if answer in CANCEL:
+            if ask_yes_no(console, "  Discard every answer, the client secret too?", default=False):
+                return "cancel"
+            continue
+        console.say(f"    choose one of: {STEPS}")
 
 
-def _finish(wizard: Wizard, prompt: str, assume_yes: bool) -> Connector:
-    connector = wizard.connector()
-    wizard.console.say("Step 3 of 3 - Review & Confirm")
-    for line in review(connector):
-        wizard.console.say("  " + line)
-    if not confirm(wizard.console, prompt, assume_yes):
-        raise SetupAborted("nothing was saved")
+def _finish(wizard: Wizard, prompt: str, assume_yes: bool, profile: tuple[Question, ...],
+            run: Callable[[Connector, Path], list[CheckResult]]) -> Connector:
+    """Review & Confirm; going back to a step asks it again with every answer as the default, and
+    Test Connection runs again if an answer it depends on changed."""
+    while True:
+        connector = wizard.connector()
+        wizard.console.say("Step 3 of 3 - Review & Confirm")
+        for line in review(connector):
+            wizard.console.say("  " + line)
+        if assume_yes:
+            break
+        if not wizard.console.interactive:
+            raise SetupAborted(f"{prompt}: no terminal to ask; pass --yes to confirm")
+        step = _choice(wizard.console, prompt)
+        if step == "save":
+            break
+        if step == "cancel":
+            raise SetupAborted("cancelled: nothing saved")
+        if step == "1":
+            before = wizard.reach()
+            wizard.console.say("Step 1 of 3 - Profile & Connectivity (Enter keeps a value)")
+            wizard.profile(profile, keep=False)
+            if wizard.reach() != before:
+                test_connection(wizard, run)
+        else:
+            _scope(wizard, keep=False)
     try:
         save_connector(wizard.home, connector, replace=True)
     except ConfigError as error:
@@ -348,51 +492,72 @@ def _finish(wizard: Wizard, prompt: str, assume_yes: bool) -> Connector:
     return connector
 
 
-def _scope(wizard: Wizard) -> None:
-    wizard.console.say("Step 2 of 3 - Scope & Schedule")
+def _settle_scope(wizard: Wizard, keep: bool = True) -> None:
     for question in SCOPE:
-        wizard.ask(question)
-    wizard.console.say(f"  {confirmation(wizard.connector())}")
+        wizard.ask(question, keep)
+
+
+def _scope(wizard: Wizard, keep: bool = True) -> None:
+    wizard.console.say("Step 2 of 3 - Scope & Schedule")
+    _settle_scope(wizard, keep)
+    connector = wizard.connector()
+    wizard.console.say(f"  {confirmation(connector)}")
+    first = first_run_from(connector, wizard.now())
+    if first:
+        wizard.console.say(f"  {first}")
+
+
+def _settle_first(wizard: Wizard) -> None:
+    """With no terminal every answer is known already: settle them all before Test Connection
+    makes its first request, so a bad or missing one ends the flow at once."""
+    if not wizard.console.interactive:
+        _settle_scope(wizard)
 
 
 def create(console: Console, home: Path, answers: dict, given: set[str], *, assume_yes: bool = False,
-           run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+           run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+           flags: dict[str, str] | None = None) -> Connector:
     """The three steps for a new connector; returns it once saved."""
     taken = frozenset(c.dagster_name.lower() for c in load_connectors(home))  # '-' and '_' count as one
-    wizard = Wizard(console, home, answers, given, taken_names=taken)
+    wizard = Wizard(console, home, answers, given, taken_names=taken, flags=flags)
     wizard.check_given()
     console.say("Step 1 of 3 - Profile & Connectivity")
-    for question in PROFILE:
-        wizard.ask(question)
+    wizard.profile(PROFILE)
+    _settle_first(wizard)
     test_connection(wizard, run)
     _scope(wizard)
-    return _finish(wizard, "Create this connector?", assume_yes)
+    return _finish(wizard, "Create this connector?", assume_yes, PROFILE, run)
 
 
 def edit(console: Console, home: Path, existing: Connector, changes: dict, given: set[str], *,
-         assume_yes: bool = False, run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+         assume_yes: bool = False, run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+         flags: dict[str, str] | None = None) -> Connector:
     """The same steps over an existing connector, its values as defaults. The name stays (state
     and inventory are kept under it); Test Connection runs again if the profile changed."""
     answers = {**existing.model_dump(mode="json", exclude_none=True), **changes}
     for one, other in (("client_secret", "client_secret_env"), ("client_secret_env", "client_secret")):
         if one in changes:  # a new secret replaces the old way of giving it
             answers.pop(other, None)
-    wizard = Wizard(console, home, answers, given)
+    wizard = Wizard(console, home, answers, given, flags=flags)
     wizard.schedule_optional = existing.schedule is None
+    wizard.kept_schedule = existing.model_dump(mode="json", exclude_none=True).get("schedule")
     wizard.check_given()
     console.say(f"Step 1 of 3 - Profile & Connectivity ({existing.name}; Enter keeps a value)")
-    for question in PROFILE[1:]:
-        wizard.ask(question)
-    if any(wizard.answers.get(f) != getattr(existing, f) for f in ("tenant_id", "client_id", "client_secret",
-                                                                    "graph_endpoint", "authority_host", "cloud")):
+    wizard.profile(PROFILE[1:])
+    _settle_first(wizard)
+    if wizard.reach() != reach_of(existing.model_dump(mode="json", exclude_none=True)):
         test_connection(wizard, run)
     _scope(wizard)
-    return _finish(wizard, "Save these settings?", assume_yes)
+    return _finish(wizard, "Save these settings?", assume_yes, PROFILE[1:], run)
+
+
+SECRET_KEPT = "the old secret is kept"
 
 
 def rotate_secret(console: Console, home: Path, existing: Connector, new_secret: str | None, *,
                   run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
-    """A new client secret, saved only once Test Connection passes with it."""
+    """A new client secret, saved only once Test Connection passes with it; until then (a failure,
+    a cancel) connectors.yaml is not touched and the old secret stays in use."""
     answers = existing.model_dump(mode="json", exclude_none=True)
     answers.pop("client_secret_env", None)
     answers.pop("client_secret", None)
@@ -401,8 +566,8 @@ def rotate_secret(console: Console, home: Path, existing: Connector, new_secret:
         answers["client_secret"] = SecretBox(home).encrypt(new_secret)
         given.add("client_secret")
     wizard = Wizard(console, home, answers, given)
-    wizard.ask(PROFILE[-1])
-    test_connection(wizard, run)
+    wizard.ask(QUESTIONS["client_secret"])
+    test_connection(wizard, run, again=("client_secret",), failed=f"the new secret was not saved: {SECRET_KEPT}")
     connector = wizard.connector()
     save_connector(home, connector, replace=True)
     return connector

@@ -74,10 +74,13 @@ def flags(sim) -> list[str]:
 def test_create_walks_the_three_steps_and_every_bad_answer_gets_a_second_try(sim, home):
     info = sim.info
     console = Script([
-        "bad name!", "contoso", "x" * 181, "", "not-a-tenant", info.tenant_id, info.client_id, "wrong-secret",
-        "", "", info.client_secret,  # Test Connection failed: tenant and client id kept, secret typed again
+        "bad name!", "contoso", "x" * 181, "", "not-a-tenant", info.tenant_id, info.client_id, "wrong-secret", "",
+        # Test Connection failed: tenant and client id kept, secret typed again, cloud and the
+        # advanced settings (yes by default: they are set) kept
+        "", "", info.client_secret, "", "", "", "", "",
         "everything", "identities_with_security_posture", "maybe", "n", "", "Mars/Olympus", "Asia/Calcutta",
-        "2026-12-01 02:00", "6h", "2026-11-01 00:00", "2027-12-01 00:00", "monthly", "", "y"])
+        "2026-12-01 02:00", "6h", "2026-11-01 00:00", "", "2027-12-01 00:00",  # End before Start: Start kept
+        "monthly", "", "y"])
     connector = create(console, home, endpoints(sim), set(endpoints(sim)))
     shown = console.text()
     assert "Connector name: use 1-63 letters" in shown
@@ -89,6 +92,7 @@ def test_create_walks_the_three_steps_and_every_bad_answer_gets_a_second_try(sim
     assert "Require Manual Sync (no schedule)?: answer y or n" in shown
     assert "unknown timezone 'Mars/Olympus'" in shown
     assert "end 2026-11-01 00:00 is not after start 2026-12-01 02:00" in shown
+    assert "Change Start or End (Enter keeps an answer):" in shown
     assert ("The sync is scheduled for Dec 01, 2026 02:00 AM in Asia/Calcutta timezone, then every 6h until "
             "Dec 01, 2027 12:00 AM (monthly baseline).") in shown
     assert "Client Secret        ********" in shown and info.client_secret not in shown
@@ -121,9 +125,9 @@ def test_a_bad_flag_value_is_refused_by_name_without_a_terminal(sim, home):
     result = cli(home, "connector", "create", "--no-input", "--yes", "--name", "x", *flags(sim),
                  "--client-secret-stdin", "--asset-types", "everything", stdin=sim.info.client_secret + "\n")
     assert result.returncode == 2
-    assert "asset_types: choose one of: identities_only, identities_with_security_posture" in result.stderr
+    assert "--asset-types: choose one of: identities_only, identities_with_security_posture" in result.stderr
     missing = cli(home, "connector", "create", "--no-input", "--name", "x")
-    assert missing.returncode == 2 and "tenant_id: required" in missing.stderr
+    assert missing.returncode == 2 and "--tenant-id: required" in missing.stderr
 
 
 def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 60.0) -> None:
@@ -147,7 +151,7 @@ def test_create_on_a_real_terminal_does_not_echo_the_secret(sim, home):
     try:
         for marker, answer in (("Connector name", "tty-made"), ("Description", ""), ("Tenant ID", info.tenant_id),
                                ("Client ID", info.client_id), ("Client Secret", info.client_secret),
-                               ("Data to sync", ""), ("Require Manual Sync", "y"), ("Baseline Schedule", ""),
+                               ("Cloud", ""), ("Data to sync", ""), ("Require Manual Sync", "y"), ("Baseline Schedule", ""),
                                ("Retain Previously", ""), ("Create this connector?", "y")):
             _read_until(fd, marker, seen)
             seen.append(f"<{marker}>")  # later markers are looked for after this point
@@ -174,12 +178,13 @@ def test_show_edit_rotate_and_delete(make_sim, home):
     assert after.baseline == "triweekly" and after.client_secret == connector.client_secret
     assert "Test Connection" not in edited.stdout  # the profile did not change
     bad = cli(home, "connector", "edit", "ops", "--no-input", "--yes", "--baseline", "hourly")
-    assert bad.returncode == 2 and "baseline: choose one of: weekly, fortnightly, triweekly, monthly" in bad.stderr
+    assert bad.returncode == 2 and "--baseline: choose one of: weekly, fortnightly, triweekly, monthly" in bad.stderr
     assert find_connector(home, "ops").baseline == "triweekly"
 
     before = (home / "connectors.yaml").read_text()
     refused = cli(home, "connector", "rotate-secret", "ops", "--client-secret-stdin", stdin="stale-secret\n")
     assert refused.returncode == 2 and "AADSTS7000215" in refused.stdout
+    assert "the old secret is kept" in refused.stderr
     assert (home / "connectors.yaml").read_text() == before  # the old secret is kept
     rotated = cli(home, "connector", "rotate-secret", "ops", "--client-secret-stdin",
                   stdin=sim.info.client_secret + "\n")
