@@ -17,9 +17,9 @@ import zoneinfo
 from collections.abc import Iterator
 
 # Dagster's own cron iterator: the exact ticks the daemon will evaluate, DST rules included.
-from dagster._utils.schedules import cron_string_iterator
+from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 
-from .config import INTERVAL, TIME_FORMAT, Connector, Schedule
+from .config import INTERVAL, MIN_INTERVAL, TIME_FORMAT, Connector, Schedule
 
 UNIT = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1)}
 CONFIRMATION_FORMAT = "%b %d, %Y %I:%M %p"  # "May 04, 2026 03:26 PM", as in the spec
@@ -133,6 +133,28 @@ def past_problem(schedule: Schedule, now: dt.datetime) -> tuple[str, str] | None
     later = "a later start" if field == "start" else "a later end"
     return field, (f"{when:{TIME_FORMAT}} is in the past (now {local_now:{TIME_FORMAT}} in {schedule.timezone}): "
                    f"give {later}, or choose Require Manual Sync")
+
+
+def cron_problem(schedule: Schedule) -> str | None:
+    """Why a recurring schedule's cron cannot be used: not a cron Dagster reads, or two runs
+    closer than the minimum interval (looked for in its first eight days: every cron repeats
+    within a week, and a month's day-of-month pattern would only space runs further apart)."""
+    if schedule.cron is None:
+        return None
+    if not is_valid_cron_string(schedule.cron):
+        return (f"cron {schedule.cron!r} is not a cron schedule: five fields, minute hour day-of-month month "
+                "day-of-week, e.g. '0 2 * * *' (02:00 every day)")
+    begin = localize(schedule.start, zone(schedule))
+    previous = None
+    for tick in cron_string_iterator(begin.timestamp(), schedule.cron, schedule.timezone):
+        if previous is not None and tick - previous < MIN_INTERVAL:
+            gap = int((tick - previous).total_seconds() // 60)
+            return (f"cron {schedule.cron!r} runs {gap} minutes apart ({previous:%H:%M} and {tick:%H:%M}): less "
+                    f"than the minimum of {MIN_INTERVAL.seconds // 60} minutes between runs (docs/schedules.md)")
+        if tick - begin > dt.timedelta(days=8):
+            return None
+        previous = tick
+    return None
 
 
 def first_run_from(connector: Connector, now: dt.datetime) -> str | None:

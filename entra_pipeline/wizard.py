@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 from .config import (CLOUDS, ConfigError, Connector, Schedule, SecretBox, dagster_name_of, end_problem,
                      field_problems, load_connectors, save_connector)
 from .graph.connection_test import CheckResult, run_checks
-from .schedule import confirmation, first_run_from, past_problem
+from .schedule import confirmation, cron_problem, first_run_from, past_problem
 
 MASK = "********"
 YES, NO = ("y", "yes", "true", "1"), ("n", "no", "false", "0")
@@ -232,19 +232,24 @@ class Wizard:
                     "that one with `entra-pipeline connector edit`"]
         found = problems_with(self.answers, field)
         if not found and field.startswith("schedule.") and _schedule_complete(self.answers):
-            found = self._past(field)
+            found = self._whole_schedule(field)
         return found
 
-    def _past(self, field: str) -> list[str]:
-        """A new schedule that could never run is refused; an edit keeps an old one that ended."""
+    def _whole_schedule(self, field: str) -> list[str]:
+        """What only a whole schedule can show: that it could never run (in the past), or a cron
+        running more often than the minimum interval. An edit keeps a schedule it did not change
+        (an old connector whose schedule ended stays as it is)."""
         if self.answers.get("schedule") == self.kept_schedule:
             return []
         try:
             schedule = Schedule.model_validate(self.answers["schedule"])
         except ValidationError:
             return []  # its own problems are named on their fields
-        problem = past_problem(schedule, self.now())
-        return [problem[1]] if problem and f"schedule.{problem[0]}" == field else []
+        if field == "schedule.cron":
+            problem = cron_problem(schedule)
+            return [problem] if problem else []
+        past = past_problem(schedule, self.now())
+        return [past[1]] if past and f"schedule.{past[0]}" == field else []
 
     def _end_before_start(self) -> bool:
         schedule = self.answers.get("schedule", {})

@@ -197,6 +197,14 @@ def test_ctrl_c_at_the_secret_prompt_leaves_with_one_line_and_saves_nothing(home
     assert after == ["connector create cancelled: nothing saved"], after
     assert "Traceback" not in wizard.output and "KeyboardInterrupt" not in wizard.output
     assert not (home / "connectors.yaml").exists()
+    ended = Session(home, "connector", "create")
+    ended.expect("Connector name")
+    ended.expect(": ")
+    os.write(ended.fd, b"\x04")  # Ctrl-D: the end of input
+    assert ended.exit_code() == 2
+    assert ended.output[ended.read_to:].strip().splitlines() == [
+        "connector create cancelled (input ended): nothing saved"]
+    assert "Traceback" not in ended.output and not (home / "connectors.yaml").exists()
 
 
 def test_bad_flags_are_refused_by_flag_before_any_graph_request(sim, home):
@@ -215,6 +223,10 @@ def test_bad_flags_are_refused_by_flag_before_any_graph_request(sim, home):
         (["--occurs", "single", "--start", "2025-03-01 09:30"],
          "--start: 2025-03-01 09:30 is in the past (now "),
         (["--cloud", "mars"], "--cloud: choose one of: global, usgov, usgov-dod, china"),
+        (["--occurs", "recurring", "--start", "2026-12-01 02:00", "--end", "2030-01-01 00:00", "--cron", "*/5 * * * *"],
+         "--cron: cron '*/5 * * * *' runs 5 minutes apart (02:00 and 02:05): less than the minimum of 15 minutes"),
+        (["--occurs", "recurring", "--start", "2026-12-01 02:00", "--end", "2030-01-01 00:00", "--cron", "61 * * * *"],
+         "--cron: cron '61 * * * *' is not a cron schedule: five fields"),
     ]
     for extra, message in cases:
         before = sim.stats()["http_requests"]
