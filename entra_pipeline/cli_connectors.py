@@ -218,17 +218,18 @@ def _rotate_secret(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     from .config import delete_connector, find_connector
     from .store import open_store
-    from .wizard import SetupAborted, confirm
+    from .wizard import confirm
 
     home = home_folder(args.home)
     connector = find_connector(home, args.name)
     what = "its configuration" + (", its state, raw data and local inventory records" if args.purge else "")
-    try:
-        if not confirm(_PrintableConsole(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes):
+    asked = _guarded("delete", "nothing deleted", lambda: confirm(
+        _PrintableConsole(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes))
+    if asked is not True:
+        if asked is False:
             print("Nothing deleted.")
             return 1
-    except SetupAborted as error:
-        return _abort(error)
+        return asked
     delete_connector(home, connector.name)
     if args.purge:
         removed = open_store(home).forget(connector.name)
