@@ -91,8 +91,10 @@ class Collection:
 def _failure(pull: Pull, asset: str) -> str | None:
     part = RAW_ASSETS[asset][0]
     parts = MEMBERSHIP_PARTS if asset == "memberships" else (part,)
-    errors = [pull.failed[p] if p == asset else f"{p}: {pull.failed[p]}" for p in parts if p in pull.failed]
-    return "; ".join(errors) or None
+    errors = {p: pull.failed[p] for p in parts if p in pull.failed}
+    if len(set(errors.values())) == 1:  # one cause (e.g. the endpoint unreachable): said as it is
+        return next(iter(errors.values()))
+    return "; ".join(error if p == asset else f"{p}: {error}" for p, error in errors.items()) or None
 
 
 def _stats_for(client: GraphClient, parts: tuple[str, ...]) -> GraphStats:
