@@ -200,8 +200,13 @@ class _PrintableLiveLine(LiveLine):
     def __init__(self, stream, live: bool) -> None:
         super().__init__(stream, live)
         self.said: set[str] = set()
+        self.graph_total: dict | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        total = getattr(record, "graph_total", None)
+        if total is not None:  # the pull's cost: the figures' total line says it
+            self.graph_total = total
+            return
         if getattr(record, "progress", None) is None:
             message = record.getMessage()
             if record.levelno >= logging.WARNING and _said_by_outcome(message):
@@ -219,14 +224,17 @@ def _said_by_outcome(message: str) -> bool:
     return message.startswith("could not read ")
 
 
-def _finish_progress() -> set[str]:
-    """Clear the live line; what it printed."""
+def _finish_progress() -> tuple[set[str], dict | None]:
+    """Clear the live line; what it printed, and the pull's Graph cost if it saw one."""
     said: set[str] = set()
+    total = None
     for handler in logging.getLogger("entra_pipeline").handlers:
-        if isinstance(handler, LiveLine):
+        if isinstance(handler, _PrintableLiveLine):
             handler.finish()
-            said |= getattr(handler, "said", set())
-    return said
+            said |= handler.said
+            total, handler.graph_total = handler.graph_total, None
+            handler.said = set()
+    return said, total
 
 
 # Exit codes of `sync` and `demo` (docs/operator.md): automation tells the outcomes apart.
@@ -265,7 +273,7 @@ def _raw_rows(materialized: dict[str, dict]) -> tuple[list[str], dict[str, float
     for asset in RAW_ASSETS:
         if asset != "memberships":
             owner.setdefault(RAW_ASSETS[asset][0], asset)
-    lines, total = [], {"requests": 0, "units": 0, "throttled": 0, "seconds": 0.0}
+    lines, total = [], {"graph_requests": 0, "resource_units": 0, "throttled_429": 0}
     for name, metadata in materialized.items():
         if not name.startswith("raw/"):
             continue
@@ -277,10 +285,8 @@ def _raw_rows(materialized: dict[str, dict]) -> tuple[list[str], dict[str, float
         else:
             cost = (f"{metadata.get('graph_requests', 0):>6} requests  {metadata.get('resource_units', 0):>6} RU  "
                     f"{metadata.get('throttled_429', 0):>4} x 429")
-            total["requests"] += metadata.get("graph_requests", 0)
-            total["units"] += metadata.get("resource_units", 0)
-            total["throttled"] += metadata.get("throttled_429", 0)
-        total["seconds"] = max(total["seconds"], metadata.get("pull_duration_seconds", 0.0))
+            for figure in total:
+                total[figure] += metadata.get(figure, 0)
         lines.append(f"  {name:32} {metadata.get('count', 0):>9} objects  {cost}{mode}")
     return lines, total
 
@@ -293,18 +299,21 @@ def _pull_words(pull: str | None, cycle: str) -> str:
     return f"baseline cycle {cycle}"
 
 
-def _print_figures(outcome) -> None:
+def _print_figures(outcome, graph_total: dict | None) -> None:
     """What the run pulled, built and delivered, with its Graph cost counted once."""
     from .report import ENTITY_FIGURES
 
-    lines, total = _raw_rows(outcome.materialized)
+    lines, shown = _raw_rows(outcome.materialized)
     for line in lines:
         print(line)
-    if lines:
-        upload = outcome.materialized.get("upload", {})
-        secret = "; 1 more read the client secret's expiry" if "client_secret_days_left" in upload else ""
-        print(f"  {'Graph, for the assets above':32} {total['requests']:>9} requests, {total['units']} RU, "
-              f"{total['throttled']} x 429 in {total['seconds']:.1f} s{secret}")
+    if graph_total:
+        others = graph_total["graph_requests"] - shown["graph_requests"]
+        # What the rows do not show: parts that failed, the client secret's expiry (one request).
+        rest = f" ({others} of them for what the rows do not show: the client secret's expiry, any part not " \
+            "fetched)" if others > 0 else ""
+        print(f"  Graph in all: {graph_total['graph_requests']} requests, {graph_total['resource_units']} RU, "
+              f"{graph_total['throttled_429']} x 429, {graph_total['retries']} retried, in "
+              f"{graph_total['seconds']:.1f} s{rest}")
     records: dict[str, int] = {}
     for name, metadata in outcome.materialized.items():
         if name.startswith("records/"):
@@ -359,7 +368,9 @@ def _print_outcome(outcome, connector: str, pull: str | None, said: set[str], hi
         print(f"  ! {printable_lines(hint(reason), indent='    ')}")
     for warning in others:
         print(f"  warning: {printable_lines(hint(warning), indent='    ')}")
-    print(f"Run {outcome.run_id} ({_pull_words(pull, outcome.cycle)}): {printable(outcome.state)}.")
+    ended = {0: "succeeded: Processed", EXIT_PARTIAL: "ended Partially Processed",
+             EXIT_CANCELLED: "was cancelled: Failed"}.get(exit_code(outcome), "FAILED")
+    print(f"Run {outcome.run_id} ({_pull_words(pull, outcome.cycle)}) {ended}.")
     if outcome.failure:
         failure = outcome.failure
         for cause in {parsed[1] for parsed in map(not_fetched, outcome.warnings) if parsed}:
@@ -384,8 +395,8 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
     try:
         outcome = sync(connector, home, full=full, wait=wait)
     finally:
-        said = _finish_progress()
-    _print_figures(outcome)
+        said, graph_total = _finish_progress()
+    _print_figures(outcome, graph_total)
     _print_outcome(outcome, connector.name, _pull_of(outcome, full), said,
                    lambda text: _demo_hint(connector, home, text))
     return exit_code(outcome)
@@ -652,36 +663,25 @@ def _inventory_search(args: argparse.Namespace) -> int:
     for row in shown:
         # Names come from the tenant: escaped, so a row stays one line; a long one ends in a marker.
         print(f"{printable(row['connector'], 16):16} {printable(row['entity']):18} {printable(row['status'] or '-'):9} "
-              f"{_cell(row['name'], width):{width}} {printable(row['id'])}")
+              f"{printable(row['name'], width):{width}} {printable(row['id'])}")
     print(f"{len(rows)} record(s){'' if len(shown) == len(rows) else f', {len(shown)} shown (--limit 0 for all)'}")
     return 0
 
 
 # What a search row holds besides the name: connector 16, entity 18, status 9, an id of 36
-# (GUIDs) and the spaces between them.
-_SEARCH_FIXED = 16 + 18 + 9 + 36 + 4
+# (GUIDs), the spaces between them and room for the marker of a cut name ("... [N more characters]").
+_SEARCH_FIXED = 16 + 18 + 9 + 36 + 4 + 28
+SEARCH_NAME_WIDTH = 40  # without a terminal: a stable column for scripts reading the output
 
 
 def _name_width() -> int:
-    """The name column: what the terminal leaves after the other columns, at least 40; 80 when
-    not a terminal (a file or a pipe has no width)."""
+    """Characters of a name shown before the marker: what the terminal leaves after the other
+    columns (at least 40); 40 when the output is not a terminal."""
     import shutil
 
     if not sys.stdout.isatty():
-        return 80
-    return max(40, shutil.get_terminal_size().columns - _SEARCH_FIXED)
-
-
-def _cell(value: object, width: int) -> str:
-    """A value cut to the column with the marker kept inside it (the marker says how much is left out)."""
-    text = printable(value, None)
-    if len(text) <= width:
-        return text
-    for keep in range(width, 0, -1):  # the marker's length depends on the count it names
-        cut = printable(value, keep)
-        if len(cut) <= width:
-            return cut
-    return text[:width]
+        return SEARCH_NAME_WIDTH
+    return max(SEARCH_NAME_WIDTH, shutil.get_terminal_size().columns - _SEARCH_FIXED)
 
 
 def pick_connector(home: Path, name: str | None, what: str):
