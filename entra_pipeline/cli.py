@@ -309,8 +309,8 @@ def _print_figures(outcome, graph_total: dict | None) -> None:
     if graph_total:
         others = graph_total["graph_requests"] - shown["graph_requests"]
         # What the rows do not show: parts that failed, the client secret's expiry (one request).
-        rest = f" ({others} of them for what the rows do not show: the client secret's expiry, any part not " \
-            "fetched)" if others > 0 else ""
+        rest = f" ({others} not in the rows above: the client secret's expiry, listings that failed)" \
+            if others > 0 else ""
         print(f"  Graph in all: {graph_total['graph_requests']} requests, {graph_total['resource_units']} RU, "
               f"{graph_total['throttled_429']} x 429, {graph_total['retries']} retried, in "
               f"{graph_total['seconds']:.1f} s{rest}")

@@ -78,8 +78,8 @@ def _grant(assets: list[str], error: str) -> str:
 def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_back: dict[str, str]) -> RunState:
     result = RunState()
     for assets, error in by_cause(fetch_errors):
-        result.partial(f"{name_list(assets)} not fetched: {error.rstrip('.')}; previously ingested data kept."
-                       f"{_grant(assets, error)}")
+        said = error if error.endswith(("?", "!", ".")) else error + "."
+        result.partial(f"{name_list(assets)} not fetched: {said} Previously ingested data kept.{_grant(assets, error)}")
     for entity, count in sorted(rejected.items()):
         if count:
             result.partial(f"{count} {entity} record(s) rejected for a missing required field")
