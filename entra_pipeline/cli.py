@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -387,14 +388,27 @@ def _pull_of(outcome, full: bool) -> str | None:
     return "baseline" if full else {"delta": "delta", "full": "baseline"}.get(mode)
 
 
+def _cancel(signum, frame) -> None:
+    """SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: it records itself failed,
+    releases the connector and commits nothing, instead of dying holding the lease."""
+    raise KeyboardInterrupt
+
+
 def _run_sync(connector, home, full: bool = False, wait: float | None = None) -> int:
     from .runner import sync
 
     _progress_to_stdout()
+    previous = signal.signal(signal.SIGTERM, _cancel)  # before the first line: whoever reads it may stop us
     print(f"Syncing {connector.name} from {printable(connector.graph_host)} ...", flush=True)
     try:
         outcome = sync(connector, home, full=full, wait=wait)
+    except KeyboardInterrupt:  # Ctrl-C: the run recorded itself failed; nothing was committed
+        from .pipeline import INTERRUPTED
+
+        print(f"Cancelled: {INTERRUPTED}.")
+        return EXIT_CANCELLED
     finally:
+        signal.signal(signal.SIGTERM, previous)
         said, graph_total = _finish_progress()
     _print_figures(outcome, graph_total)
     _print_outcome(outcome, connector.name, _pull_of(outcome, full), said,

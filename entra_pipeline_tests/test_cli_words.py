@@ -99,3 +99,18 @@ def test_exit_codes_tell_processed_from_usage_errors(make_sim, home):
     helped = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--help"],
                             capture_output=True, text=True, timeout=300)
     assert "0 Processed, 3 Partially Processed" in " ".join(helped.stdout.split()) and "130 cancelled" in helped.stdout
+
+
+def test_a_cancelled_sync_exits_130_and_commits_nothing(make_sim, home):
+    import signal
+
+    sim = make_sim(users=20, latency_ms=1500)  # every request takes 1.5 s: the run is mid-pull when stopped
+    connector_for(sim, home)
+    running = subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim", "--home",
+                                str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert running.stdout.readline().startswith("Syncing sim from ")
+    running.send_signal(signal.SIGTERM)  # as a service manager stops it; Ctrl-C is the same path
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 130, out + err
+    assert "stopped by SIGINT/SIGTERM: nothing committed, the next run resumes" in out
+    assert_no_leaks(out + err)
