@@ -121,11 +121,13 @@ def _test_connection_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _test_connection(args: argparse.Namespace) -> int:
-    from .config import find_connector, home_folder
+    from .config import home_folder
     from .graph.connection_test import run_checks
 
     home = home_folder(args.home)
-    connector = find_connector(home, args.connector)
+    connector = pick_connector(home, args.connector, "test-connection")
+    if connector is None:
+        return EXIT_USAGE
     _warn_unsafe(home)
     print(f"Test Connection: {connector.name} (tenant {printable(connector.tenant_id)})")
     results = run_checks(connector, home)
@@ -161,10 +163,12 @@ def _sync_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .config import find_connector, home_folder
+    from .config import home_folder
 
     home = home_folder(args.home)
-    connector = find_connector(home, args.connector)
+    connector = pick_connector(home, args.connector, "sync")
+    if connector is None:
+        return EXIT_USAGE
     _warn_unsafe(home)
     return _run_sync(connector, home, full=args.full, wait=args.wait)
 
@@ -357,8 +361,16 @@ def _outcome_lines(outcome, connector: str, said: set[str]) -> tuple[list[str], 
     else:  # no delivery: the parts that failed, grouped as the state's reasons would be
         reasons = derive_state(errors, {}, {}).reasons
     causes = set(errors.values())
-    others = [w for w in others if not any(cause in w for cause in causes)]
+    others = [w for w in others if not any(cause in w for cause in causes) and not _quotes_said(w, said)]
     return reasons, others
+
+
+def _quotes_said(warning: str, said: set[str]) -> bool:
+    """A warning whose quoted cause, "... (<cause>)", was already printed live: the run log's
+    per-asset line for what the pull said as it happened (a delta link refused: full resync)."""
+    opening = warning.find(" (")
+    quoted = warning[opening + 2:-1] if opening > 0 and warning.endswith(")") else ""
+    return len(quoted) > 20 and any(quoted in message for message in said)
 
 
 def _print_outcome(outcome, connector: str, pull: str | None, said: set[str], hint) -> None:
@@ -465,16 +477,18 @@ def _status_parser(commands: argparse._SubParsersAction) -> None:
 def _status(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .config import find_connector, home_folder, load_connectors
+    from .config import home_folder, load_connectors
     from .runner import instance
 
     from .store import StoreError, open_store
 
     home = home_folder(args.home)
-    connectors = [find_connector(home, args.connector)] if args.connector else load_connectors(home)
+    if args.connector and pick_connector(home, args.connector, "status") is None:
+        return EXIT_USAGE
+    connectors = [c for c in load_connectors(home) if c.name == args.connector or not args.connector]
     _warn_unsafe(home)
     if not connectors:
-        print(f"No connectors in {home}. Create one with `{command(home, 'connector', 'create')}`.")
+        print(f"No connectors in {home}. Create one with `{command(home, 'connector', 'create')}`.{_demo_elsewhere(home)}")
     now = dt.datetime.now(dt.timezone.utc)
     try:
         store = open_store(home)
@@ -493,6 +507,14 @@ def _status(args: argparse.Namespace) -> int:
             facts["reasons"] = [_demo_hint(connector, home, reason) for reason in facts["reasons"]]
             print(_status_text(facts, home))
     return 0
+
+
+def _demo_elsewhere(home: Path) -> str:
+    """`./dev demo` keeps its connector in ./.demo-home: say so to whoever looks for it elsewhere."""
+    demo_home = Path.cwd() / ".demo-home"
+    if demo_home.resolve() == home or not (demo_home / "connectors.yaml").exists():
+        return ""
+    return f" The demo's connector is in {demo_home}: `{command(demo_home.resolve(), 'status')}`."
 
 
 def _status_facts(connector, store, dagster_instance, now) -> dict:

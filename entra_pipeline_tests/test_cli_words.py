@@ -89,8 +89,10 @@ def test_exit_codes_tell_processed_from_usage_errors(make_sim, home):
     connector_for(sim, home)
     done = sync(home)
     assert done.returncode == 0 and done.stdout.splitlines()[-1].endswith("succeeded: Processed."), done.stdout
+    sim.reset_delta("users")  # Graph refuses the users' delta link: said once, live, not again as a warning
     again = sync(home)  # the cycle's baseline is done: a delta run, said as such
     assert again.returncode == 0 and re.search(r"\(delta run in baseline cycle \S+\) succeeded", again.stdout)
+    assert again.stdout.count("resyncRequired") == 1 and "warning:" not in again.stdout, again.stdout
     missing = sync(home, "nope")
     assert missing.returncode == 2 and "no connector named 'nope'" in missing.stderr and missing.stdout == ""
     usage = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home)],
