@@ -245,7 +245,7 @@ def _finish_progress() -> tuple[set[str], dict | None]:
 # Exit codes of `sync` and `demo` (docs/operator.md): automation tells the outcomes apart.
 EXIT_PROCESSED, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 EXIT_CODES_HELP = ("exit status: 0 Processed, 3 Partially Processed (some data not fetched or not delivered; "
-                   "what was kept is said), 1 Failed, 2 a usage or configuration error, 130 cancelled (Ctrl-C)")
+                   "what was kept is said), 1 Failed, 2 a usage or configuration error, 130 cancelled (Ctrl-C, SIGTERM)")
 
 
 def exit_code(outcome) -> int:
@@ -431,10 +431,15 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
 def _program(name: str = "entra-pipeline") -> str:
     """How to run our command (or Dagster's, next to it) as this one was run: `.venv/bin/...`
     from the repository, else the path it was started by, else the bare name."""
+    import shutil
+
     started = Path(sys.argv[0])
     if started.name != "entra-pipeline":
         return name
     path = started.absolute().with_name(name)
+    found = shutil.which(name)
+    if found and Path(found).absolute() == path:  # on PATH: the name is enough
+        return name
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

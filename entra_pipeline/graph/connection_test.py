@@ -78,7 +78,7 @@ def check_network(connector: Connector, timeout: float = 10.0) -> CheckResult:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as error:
             cause = unreachable_cause(error) or error.strerror or "no connection"
-            return CheckResult(CHECKS[0], False, f"cannot reach the {label} host {host} on port {port} ({cause})",
+            return CheckResult(CHECKS[0], False, f"cannot open HTTPS ({port}) to {label} host {host}: {cause}",
                                RESOLUTIONS[CHECKS[0]])
         reached.append(f"{host}:{port}")
     return CheckResult(CHECKS[0], True, "reached " + " and ".join(reached))
