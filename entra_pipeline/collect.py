@@ -91,8 +91,10 @@ class Collection:
 def _failure(pull: Pull, asset: str) -> str | None:
     part = RAW_ASSETS[asset][0]
     parts = MEMBERSHIP_PARTS if asset == "memberships" else (part,)
-    errors = [pull.failed[p] if p == asset else f"{p}: {pull.failed[p]}" for p in parts if p in pull.failed]
-    return "; ".join(errors) or None
+    errors = {p: pull.failed[p] for p in parts if p in pull.failed}
+    if len(set(errors.values())) == 1:  # one cause (e.g. the endpoint unreachable): said as it is
+        return next(iter(errors.values()))
+    return "; ".join(error if p == asset else f"{p}: {error}" for p, error in errors.items()) or None
 
 
 def _stats_for(client: GraphClient, parts: tuple[str, ...]) -> GraphStats:
@@ -162,6 +164,15 @@ def _report_repairs(repairs: list[Repair], shown: int = 50) -> None:
         log.warning("text repaired in %d more values (the first %d are listed above)", len(repairs) - shown, shown)
 
 
+def _report_total(connector: Connector, total: GraphStats, seconds: float) -> None:
+    """The pull's whole Graph cost, once, in words: parts that failed and the client secret's
+    expiry included, which the per-asset figures do not show. `graph_total` carries the figures
+    for the CLI's table."""
+    log.info("pull of %s: %d Graph requests, %d resource units, %d answered 429, %d retried, in %.1f s",
+             connector.name, total.requests, total.resource_units, total.throttled, total.retries, seconds,
+             extra={"graph_total": {**total.as_metadata(), "seconds": round(seconds, 1)}})
+
+
 @without_cyclic_gc
 def collect(connector: Connector, store: Store, settings: ClientSettings | None = None,
             full: bool = False) -> Collection:
@@ -225,6 +236,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     checkpoint("raw:all:written")
     delta = _delta(store, connector.name, result, snapshot)
     rounds = {OBJECT_FILES[entity]: round_ for entity, round_ in result.rounds.items()}  # by raw asset
+    _report_total(connector, client.stats, time.monotonic() - started)
     return Collection(reports, brought, time.monotonic() - started, client.stats, rounds, expiry,
                       expiry_warning, files, issued_at, result, delta)
 

@@ -4,10 +4,23 @@ for a missing required field, an entity held back). A run that fetched nothing f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 PROCESSED = "Processed"
 PARTIALLY_PROCESSED = "Partially Processed"
+FAILED = "Failed"
+
+# The run log's line for a raw asset whose part failed, "<asset> not fetched, previously
+# ingested data kept: <error>" (defs/assets.py writes it): the CLI reads it back to say each
+# cause once however many assets it stopped.
+_NOT_FETCHED = re.compile(r"(\w+) not fetched, previously ingested data kept: (.*)", re.DOTALL)
+
+
+def not_fetched(message: str) -> tuple[str, str] | None:
+    """(asset, error) of a NOT_FETCHED_LINE, else None."""
+    found = _NOT_FETCHED.fullmatch(message)
+    return (found.group(1), found.group(2)) if found else None
 
 
 @dataclass
@@ -38,12 +51,35 @@ PARTIAL_RESOLUTION = ("Typically caused by missing or unconsented API permission
                       "grant {permission} (application permission) and have an administrator give admin consent.")
 
 
+def name_list(names: list[str], shown: int = 3) -> str:
+    """"users", "users and groups", "users, groups and roles", "users, groups, roles and 5 more"."""
+    if len(names) > shown:
+        return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def by_cause(errors: dict[str, str]) -> list[tuple[list[str], str]]:
+    """The parts that failed for the same reason together (an unreachable endpoint fails every
+    part with one message), in the order the parts first appear."""
+    grouped: dict[str, list[str]] = {}
+    for name, error in errors.items():
+        grouped.setdefault(error, []).append(name)
+    return [(names, error) for error, names in grouped.items()]
+
+
+def _grant(assets: list[str], error: str) -> str:
+    """For a refusal (403), the spec's resolution naming the permissions to grant."""
+    if "403" not in error and "Authorization_RequestDenied" not in error:
+        return ""
+    permissions = list(dict.fromkeys(GRANT_FOR.get(asset, "Directory.Read.All") for asset in assets))
+    return " " + PARTIAL_RESOLUTION.format(permission=name_list(permissions, shown=len(permissions)))
+
+
 def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_back: dict[str, str]) -> RunState:
     result = RunState()
-    for asset, error in sorted(fetch_errors.items()):
-        remedy = (" " + PARTIAL_RESOLUTION.format(permission=GRANT_FOR.get(asset, "Directory.Read.All"))
-                  if "403" in error or "Authorization_RequestDenied" in error else "")
-        result.partial(f"{asset} not fetched: {error}.{remedy}")
+    for assets, error in by_cause(fetch_errors):
+        said = error if error.endswith(("?", "!", ".")) else error + "."
+        result.partial(f"{name_list(assets)} not fetched: {said} Previously ingested data kept.{_grant(assets, error)}")
     for entity, count in sorted(rejected.items()):
         if count:
             result.partial(f"{count} {entity} record(s) rejected for a missing required field")

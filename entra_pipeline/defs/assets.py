@@ -148,7 +148,7 @@ def _raw_results(context: dg.AssetExecutionContext, connector: Connector, collec
         yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
             "count": report.count, **report.stats.as_metadata(), **delta,
             "pull_duration_seconds": round(collection.duration, 3)})
-    context.log.info(f"pull of {connector.name}: {collection.total.as_metadata()} in {collection.duration:.1f}s")
+    # The pull's total cost is in the run log already, in words (collect.py's "pull of" line).
     if collection.secret_expiry_warning:
         context.log.warning(collection.secret_expiry_warning)
 

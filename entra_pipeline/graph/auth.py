@@ -6,8 +6,11 @@ tokens come from and are renewed."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import re
+import socket
 import ssl
 import time
 from urllib.parse import urlsplit
@@ -65,6 +68,64 @@ def token_timeout() -> float:
         raise ValueError(f"{TOKEN_TIMEOUT_ENV}={value!r} is not a number of seconds") from None
 
 
+# errno -> what it means for the operator, for a connection that could not be made.
+_CONNECT_ERRNOS = {
+    errno.ECONNREFUSED: "connection refused", errno.ECONNRESET: "connection reset",
+    errno.ENETUNREACH: "network unreachable", errno.EHOSTUNREACH: "host unreachable",
+    errno.ETIMEDOUT: "connection timed out",
+}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _causes(error: BaseException):
+    """The error and what it wraps: __cause__/__context__ (httpx, httpcore), azure-core's
+    inner_exception and aiohttp's os_error / certificate_error."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        each = stack.pop()
+        if each is None or id(each) in seen:
+            continue
+        seen.add(id(each))
+        yield each
+        stack += [each.__cause__, each.__context__, getattr(each, "inner_exception", None),
+                  getattr(each, "os_error", None), getattr(each, "certificate_error", None)]
+
+
+def unreachable_cause(error: BaseException) -> str | None:
+    """Why no connection could be made, in our words, when that is what `error` is (the
+    libraries wrap the socket's error two or three levels deep); None for any other error."""
+    for each in _causes(error):
+        if isinstance(each, ssl.SSLCertVerificationError):
+            return f"its TLS certificate is not trusted: {each.verify_message or 'verification failed'}"
+        if isinstance(each, ssl.SSLError):
+            return f"the TLS handshake failed: {each.reason or 'protocol error'}"
+        if isinstance(each, socket.gaierror):
+            return "its host name does not resolve (DNS)"
+        if isinstance(each, OSError) and each.errno in _CONNECT_ERRNOS:
+            return _CONNECT_ERRNOS[each.errno]
+    return None
+
+
+def without_reprs(text: str) -> str:
+    """A library's message without the Python object reprs it embeds (aiohttp names its
+    `ssl:<ssl.SSLContext object at 0x...>`): they say nothing to an operator."""
+    return re.sub(r"\s*\S*<[\w.]+ object at 0x[0-9a-f]+>", "", text)
+
+
+def unreachable_message(what: str, origin: str, cause: str) -> str:
+    """`cannot reach <what> at <origin> (<cause>)` with what to check: on a loopback address
+    that is the simulator (or a local proxy) not running."""
+    host = urlsplit(origin).hostname or ""
+    if host in LOOPBACK_HOSTS and cause in ("connection refused", "connection reset"):
+        remedy = "is the simulator (or the local proxy) running?"
+    elif "TLS" in cause:
+        remedy = "check ca_bundle and any proxy that intercepts TLS"
+    else:
+        remedy = "check the host name, the network and any proxy in between"
+    return f"cannot reach {what} at {origin} ({cause}): {remedy}"
+
+
 class TokenEndpointError(Exception):
     """The identity platform did not issue a token: named as such, with a remedy."""
 
@@ -101,18 +162,25 @@ class TokenSource:
                 self._failed = TokenEndpointError(
                     f"the identity platform at {self.connector.login_host} did not issue a token in "
                     f"{self.timeout:g} s: check the proxy and the authority host (login_endpoint)")
-            except ClientAuthenticationError as error:
-                self._failed = TokenEndpointError(self._refused(error))
             except Exception as error:  # noqa: BLE001 - e.g. a 200 without access_token: KeyError
-                what = (f"it has no {error.args[0]!r}" if isinstance(error, KeyError) and error.args
-                        else redact.mask(str(error))[:200] or type(error).__name__)
-                self._failed = TokenEndpointError(
-                    f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
-                    f"({what}): check the authority host (login_endpoint) and any proxy in between")
+                self._failed = TokenEndpointError(self._failure(error))
             if self._failed:
                 raise self._failed
         redact.remember(token.token)
         return token
+
+    def _failure(self, error: Exception) -> str:
+        """Why no token was issued, in our words: the endpoint not reachable, the credentials
+        refused, or an answer that is not a token."""
+        cause = unreachable_cause(error)
+        if cause:
+            return unreachable_message("the identity platform", self.connector.login_host, cause)
+        if isinstance(error, ClientAuthenticationError):
+            return self._refused(error)
+        what = (f"it has no {error.args[0]!r}" if isinstance(error, KeyError) and error.args
+                else without_reprs(redact.mask(str(error)))[:200] or "no detail")
+        return (f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
+                f"({what}): check the authority host (login_endpoint) and any proxy in between")
 
     def _refused(self, error: ClientAuthenticationError) -> str:
         answer = redact.mask(readable(str(error.message or error), 400))

@@ -34,7 +34,8 @@ from ..killpoints import checkpoint
 from ..config import Connector
 from . import decode
 from .decode import readable
-from .auth import TokenEndpointError, TokenSource, graph_host_name, tls_context
+from .auth import (TokenEndpointError, TokenSource, graph_host_name, tls_context, unreachable_cause,
+                   unreachable_message, without_reprs)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,27 @@ class TokenError(GraphError):
     def __init__(self, error: TokenEndpointError, url: str) -> None:
         Exception.__init__(self, str(error))
         self.status, self.code, self.message, self.url = 0, "TokenEndpoint", str(error), url
+
+
+class Unreachable(GraphError):
+    """No answer from Graph after every attempt: the endpoint, not one request, is the problem."""
+
+    def __init__(self, origin: str, cause: str, attempts: int, url: str) -> None:
+        message = unreachable_message("Graph", origin, cause) + f" ({attempts} attempts)"
+        Exception.__init__(self, message)
+        self.status, self.code, self.message, self.url = 0, "Unreachable", message, url
+
+
+def transport_cause(error: BaseException, page_timeout: float) -> str:
+    """A request that got no answer, in words (the retry lines and the final error name it)."""
+    if isinstance(error, (asyncio.TimeoutError, httpx.TimeoutException)):
+        return f"no answer within {page_timeout:g} s"
+    cause = unreachable_cause(error)
+    if cause:
+        return cause
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the connection closed before a whole answer arrived"
+    return "the connection failed: " + (without_reprs(redact.mask(str(error)))[:200] or "no detail")
 
 
 class ForeignOrigin(GraphError):
@@ -255,9 +277,10 @@ class GraphClient:
             except ResponseTooLarge as error:  # the same request would bring the same again
                 raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
             except (httpx.TransportError, asyncio.TimeoutError) as error:
+                cause = transport_cause(error, self.settings.page_timeout)
                 if attempt >= self.settings.max_attempts:
-                    raise GraphError(0, type(error).__name__, f"no answer after {attempt} attempts: {error}", url) from None
-                await self._wait(url, None, attempt, f"{type(error).__name__}")
+                    raise Unreachable(self.origin, cause, attempt, url) from None
+                await self._wait(url, None, attempt, cause)
                 continue
             if response.status_code == 200:
                 try:

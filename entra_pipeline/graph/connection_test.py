@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 
 from ..config import ConfigError, Connector
-from .auth import TokenEndpointError, TokenSource, tls_context
+from .auth import TokenEndpointError, TokenSource, tls_context, unreachable_cause
 from .client import ClientSettings, GraphClient, GraphError
 from .permissions import requirements_for
 
@@ -77,8 +77,9 @@ def check_network(connector: Connector, timeout: float = 10.0) -> CheckResult:
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as error:
-            return CheckResult(CHECKS[0], False, f"cannot open HTTPS ({port}) to {label} host {host}: "
-                                                 f"{error.strerror or error}", RESOLUTIONS[CHECKS[0]])
+            cause = unreachable_cause(error) or error.strerror or "no connection"
+            return CheckResult(CHECKS[0], False, f"cannot open HTTPS ({port}) to {label} host {host}: {cause}",
+                               RESOLUTIONS[CHECKS[0]])
         reached.append(f"{host}:{port}")
     return CheckResult(CHECKS[0], True, "reached " + " and ".join(reached))
 
@@ -94,7 +95,8 @@ def check_tls(connector: Connector, timeout: float = 10.0) -> CheckResult:
             return CheckResult(CHECKS[1], False, f"{label} host {host}: certificate not trusted "
                                                  f"({error.verify_message})", RESOLUTIONS[CHECKS[1]])
         except (ssl.SSLError, OSError) as error:
-            return CheckResult(CHECKS[1], False, f"{label} host {host}: TLS handshake failed ({error})",
+            cause = unreachable_cause(error) or getattr(error, "reason", None) or error.strerror or "protocol error"
+            return CheckResult(CHECKS[1], False, f"{label} host {host}: TLS handshake failed ({cause})",
                                RESOLUTIONS[CHECKS[1]])
     return CheckResult(CHECKS[1], True, f"verified certificates ({version})")
 
