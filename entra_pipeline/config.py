@@ -129,7 +129,7 @@ class SecretBox:
         except (InvalidToken, ValueError) as error:
             raise ConfigError(
                 "the client secret cannot be decrypted with this key: set ENTRA_PIPELINE_KEY to the key it was "
-                "encrypted with, or store the secret again with `entra-pipeline connector add`") from error
+                "encrypted with, or store the secret again with `entra-pipeline connector rotate-secret NAME`") from error
 
 
 def resolve_secret(home: Path, stored: str | None, env: str | None, owner: str) -> SecretStr:
@@ -701,7 +701,7 @@ def find_connector(home: Path, name: str) -> Connector:
     for connector in connectors:
         if connector.name == name:
             return connector
-    known = ", ".join(c.name for c in connectors) or "none yet (add one with `entra-pipeline connector add`)"
+    known = ", ".join(c.name for c in connectors) or "none yet (create one with `entra-pipeline connector create`)"
     raise ConfigError(f"no connector named {name!r} in {home / CONNECTORS_FILE}; configured: {known}")
 
 
