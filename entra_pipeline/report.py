@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .config import Connector
+from .defs.assets import asset_key, per_entity
 from .defs.runs import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
@@ -59,15 +60,10 @@ def runs(instance: dg.DagsterInstance, connector: Connector, limit: int = 10) ->
 
 def last_counts(instance: dg.DagsterInstance, connector: Connector) -> dict[str, dict[str, int]]:
     """Per entity, what the last upload did: inserted / updated / unchanged / deleted / retained."""
-    event = instance.get_latest_materialization_event(dg.AssetKey([connector.name, "upload"]))
+    event = instance.get_latest_materialization_event(asset_key(connector, "upload"))
     if event is None or event.asset_materialization is None:
         return {}
-    counts: dict[str, dict[str, int]] = {}
-    for key, value in event.asset_materialization.metadata.items():
-        entity, _, figure = key.rpartition("_")
-        if figure in ENTITY_FIGURES and entity:
-            counts.setdefault(entity, {})[figure] = int(value.value)
-    return counts
+    return per_entity(event.asset_materialization.metadata)
 
 
 def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> list[LogLine]:
