@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .config import Connector
-from .defs.assets import asset_key, per_entity
+from .defs.assets import asset_key, outcome_name, per_entity
 from .defs.runs import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
@@ -83,7 +83,8 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
             materialization = event.event_specific_data.materialization
             figures = {k: v.value for k, v in materialization.metadata.items()
                        if k in ("count", "graph_requests", "resource_units", "throttled_429", "pull_mode")}
-            lines.append(LogLine(at, "INFO", f"materialized {'/'.join(materialization.asset_key.path)} "
+            key = materialization.asset_key  # named as the CLI names it: <connector>/raw/users
+            lines.append(LogLine(at, "INFO", f"materialized {key.path[0]}/{outcome_name(key)} "
                                              + " ".join(f"{k}={v}" for k, v in figures.items())))
         elif event.event_type in RUN_EVENTS or debug:
             lines.append(LogLine(at, level, event.message or event.event_type_value))

@@ -335,7 +335,7 @@ def test_a_redelivery_launched_by_a_click_restores_the_inventory(live):
     before = {run["runId"] for run in runs(server)}
     with chromium_page(server) as page:
         page.goto(f"{server.url}{JOB_PAGE}/live__redeliver/playground", wait_until="domcontentloaded")
-        launch = page.get_by_role("button", name=re.compile("Launch run"))
+        launch = page.get_by_role("button", name=re.compile("Launch run", re.IGNORECASE))
         expect(launch).to_be_enabled(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "redeliver-launchpad.png"), full_page=True)
         launch.click()
