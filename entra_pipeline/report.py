@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from .config import Connector
+from .defs.assets import asset_key, outcome_name, per_entity
 from .defs.runs import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
@@ -59,15 +60,10 @@ def runs(instance: dg.DagsterInstance, connector: Connector, limit: int = 10) ->
 
 def last_counts(instance: dg.DagsterInstance, connector: Connector) -> dict[str, dict[str, int]]:
     """Per entity, what the last upload did: inserted / updated / unchanged / deleted / retained."""
-    event = instance.get_latest_materialization_event(dg.AssetKey([connector.name, "upload"]))
+    event = instance.get_latest_materialization_event(asset_key(connector, "upload"))
     if event is None or event.asset_materialization is None:
         return {}
-    counts: dict[str, dict[str, int]] = {}
-    for key, value in event.asset_materialization.metadata.items():
-        entity, _, figure = key.rpartition("_")
-        if figure in ENTITY_FIGURES and entity:
-            counts.setdefault(entity, {})[figure] = int(value.value)
-    return counts
+    return per_entity(event.asset_materialization.metadata)
 
 
 def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> list[LogLine]:
@@ -87,7 +83,8 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
             materialization = event.event_specific_data.materialization
             figures = {k: v.value for k, v in materialization.metadata.items()
                        if k in ("count", "graph_requests", "resource_units", "throttled_429", "pull_mode")}
-            lines.append(LogLine(at, "INFO", f"materialized {'/'.join(materialization.asset_key.path)} "
+            key = materialization.asset_key  # named as the CLI names it: <connector>/raw/users
+            lines.append(LogLine(at, "INFO", f"materialized {key.path[0]}/{outcome_name(key)} "
                                              + " ".join(f"{k}={v}" for k, v in figures.items())))
         elif event.event_type in RUN_EVENTS or debug:
             lines.append(LogLine(at, level, event.message or event.event_type_value))

@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from .config import Connector
 from .cycles import BaselineCycles
-from .defs.assets import SYNC_TAGS, connector_assets
+from .defs.assets import FAILED_TAG, PER_ENTITY, SYNC_TAGS, connector_assets, outcome_name, per_entity
+from .defs.code_location import runs_in_code_location
 from .defs.partitions import baseline_cycles
 from .defs.runs import failure_message
 from .defs.schedules import sync_job
@@ -68,11 +69,14 @@ def instance(home: Path) -> dg.DagsterInstance:
 class SyncOutcome:
     success: bool
     run_id: str
-    materialized: dict[str, dict]  # raw asset -> metadata
+    # "raw/users", "records/users", "upload" -> the materialization's metadata; the upload's
+    # per-entity table also flat, as `<entity>_<figure>` (what the CLI prints)
+    materialized: dict[str, dict]
     warnings: list[str]
     state: str  # Processed | Partially Processed | Failed
     cycle: str = ""
     failure: str | None = None  # why the run failed, in one message
+    per_entity: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> figure -> count (the upload's table)
 
 
 def sync(connector: Connector, home: Path, full: bool = False, wait: float | None = None) -> SyncOutcome:
@@ -93,25 +97,28 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
         if not dagster_instance.has_dynamic_partition(partitions.name, cycle):
             dagster_instance.add_dynamic_partitions(partitions.name, [cycle])
         config = {"mode": "baseline" if full else "auto", **({"wait_seconds": wait} if wait is not None else {})}
-        result = job.execute_in_process(
-            instance=dagster_instance, raise_on_error=False, partition_key=cycle,
-            tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
-            run_config={"ops": {f"{connector.dagster_name}__sync": {"config": config}},
-                        # The full event log stays in the instance (the UI, `logs`); the caller prints the
-                        # outcome, its warnings and reason: Dagster's console copy would repeat them,
-                        # a failed step's with its stack trace.
-                        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-        materialized = {}
+        with runs_in_code_location(dagster_instance):
+            result = job.execute_in_process(
+                instance=dagster_instance, raise_on_error=False, partition_key=cycle,
+                tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
+                run_config={"ops": {f"{connector.dagster_name}__sync": {"config": config}},
+                            # The full event log stays in the instance (the UI, `logs`); the caller prints the
+                            # outcome, its warnings and reason: Dagster's console copy would repeat them,
+                            # a failed step's with its stack trace.
+                            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        materialized, figures = {}, {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
-            materialized["/".join(materialization.asset_key.path[1:])] = {
-                key: value.value for key, value in materialization.metadata.items()}
+            name = outcome_name(materialization.asset_key)
+            if name == "upload":
+                figures = per_entity(materialization.metadata)
+            materialized[name] = _flat(materialization.metadata, figures if name == "upload" else {})
         warnings = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)
                     if entry.level >= logging.WARNING and not entry.is_dagster_event]
         failure = None if result.success else failure_message(
             [event for event in result.all_events if event.is_step_failure])
         if not result.success:
-            dagster_instance.add_run_tags(result.run_id, {"entra/state": "failed"})
+            dagster_instance.add_run_tags(result.run_id, {"entra/state": FAILED_TAG})
     try:
         stored = StatusStore(store, connector.name).read_or_none()
     except Exception as error:  # noqa: BLE001 - e.g. a full disk: the run's own outcome is still reported
@@ -126,4 +133,12 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
         state = committed
     else:
         state = stored.state if stored and stored.run_id == result.run_id else "Failed"
-    return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure)
+    return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure, figures)
+
+
+def _flat(metadata: dict, figures: dict[str, dict[str, int]]) -> dict:
+    """Plain values by key; the upload's table as `<entity>_<figure>` in place of the table and
+    its `records_<figure>` totals (the CLI reads `<entity>_<figure>` keys)."""
+    plain = {key: value.value for key, value in metadata.items()
+             if key != PER_ENTITY and not (figures and key.startswith("records_"))}
+    return {**plain, **{f"{entity}_{what}": n for entity, values in figures.items() for what, n in values.items()}}

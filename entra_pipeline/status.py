@@ -21,6 +21,8 @@ from .store import Lease, LeaseInfo, Store, StoreDamaged
 from .store import status as table
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
+NOT_LOADED = ("its schedule runs once the Dagster daemon has loaded the connector (`dagster dev -w workspace.yaml` "
+              "with this home, or the deployment's daemon): then it is Scheduled")
 
 
 class ConnectorStatus(BaseModel):
@@ -100,9 +102,12 @@ def outcome_document(lease: Lease, started: dt.datetime, state: str, reasons: li
 
 
 def current_status(connector: Connector, store: Store, now: dt.datetime) -> tuple[ConnectorStatus, str | None]:
-    """The stored state (Registered/Scheduled derived when nothing is stored yet) and the next
+    """The stored state (Registered when nothing is stored yet) and the next
     automatic run, in the spec's confirmation wording."""
     upcoming = next_run(connector, now)
     stored = StatusStore(store, connector.name).read()
-    status = stored or ConnectorStatus(state=SCHEDULED if upcoming else REGISTERED, since=now)
+    # Scheduled is said only once Dagster has the schedule: its lifecycle sensor writes it (the
+    # daemon has loaded the code location). Before that the connector is Registered, and the
+    # reason says what makes its schedule run.
+    status = stored or ConnectorStatus(state=REGISTERED, since=now, reasons=[NOT_LOADED] if upcoming else [])
     return status, describe(upcoming, connector.schedule) if upcoming and connector.schedule else None

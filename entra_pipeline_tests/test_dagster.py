@@ -22,9 +22,9 @@ def test_definitions_hold_one_asset_group_per_connector(sim, home):
     defs = build_definitions(home)
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert {"contoso-prod/raw/users", "contoso-prod/raw/applications", "contoso-prod/raw/tenant",
-            "fabrikam/raw/users", "fabrikam/raw/roles", "fabrikam/raw/memberships"} <= keys
-    assert not {k for k in keys if k.startswith("fabrikam/raw/") and k.split("/")[-1] in
+    assert {"contoso-prod/raw_users", "contoso-prod/raw_applications", "contoso-prod/raw_tenant",
+            "fabrikam/raw_users", "fabrikam/raw_roles", "fabrikam/raw_memberships"} <= keys
+    assert not {k for k in keys if k.startswith("fabrikam/raw_") and k.split("_", 1)[-1] in
                 ("applications", "service_principals", "tenant")}
     assert {job.name for job in defs.jobs} >= {"contoso_prod__test_connection", "fabrikam__test_connection"}
 
@@ -47,7 +47,7 @@ def test_sync_is_a_materialization_with_counts_and_graph_costs(make_sim, home):
     assert {row["container_type"] for row in store.read_rows(connector.name, memberships)} == {
         "group", "directoryRole", "administrativeUnit"}
     with instance(home) as dagster_instance:  # the UI reads the same instance
-        record = dagster_instance.get_latest_materialization_event(dg.AssetKey(["sim", "raw", "users"]))
+        record = dagster_instance.get_latest_materialization_event(dg.AssetKey(["sim", "raw_users"]))
         assert record is not None and record.run_id == outcome.run_id
 
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,32 @@ def launch_sync(server: LiveDagster, home: Path, connector) -> str:
     return launched["run"]["runId"]
 
 
+@contextmanager
+def chromium_page(server: LiveDagster):
+    """A page of Debian's headless Chromium on the live UI, Dagster's first-visit dialog dismissed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is needed (./dev test installs it as root: apt-get install chromium)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{server.url}/overview", wait_until="domcontentloaded")
+            skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit community dialog
+            try:
+                skip.wait_for(timeout=10_000)
+                skip.click()
+            except PlaywrightTimeout:
+                pass  # not shown this time
+            yield page
+        finally:
+            browser.close()
+
+
 def test_the_daemon_runs_the_schedule_and_the_sensors(live):
     # First: the schedule fires a minute after start; later tests' runs then have the connector to themselves.
     server, _, _, _ = live
@@ -164,49 +191,33 @@ def test_graphql_backfills_a_baseline_cycle(live):
 
 
 def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    assert CHROMIUM.exists(), "Debian's chromium is needed (./dev test installs it as root: apt-get install chromium)"
     server, _, home, _ = live
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = {run["runId"] for run in runs(server)}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{server.url}/asset-groups/live/lineage", wait_until="domcontentloaded")
-            # the connector's group: raw -> records -> upload, with lineage edges drawn between them
-            for label in ("users", "upload", "groups", "memberships"):
-                expect(page.get_by_text(label, exact=True).first).to_be_visible(timeout=60_000)
-            skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit community dialog
-            try:
-                skip.wait_for(timeout=15_000)
-                skip.click()
-            except PlaywrightTimeout:
-                pass  # not shown this time
-            page.screenshot(path=str(ARTIFACTS / "asset-graph.png"), full_page=True)
-            page.get_by_role("button", name=re.compile("Materialize all")).click()
-            # partitioned by baseline cycle: Dagster asks which cycle(s); all of them (there is one)
-            dialog = page.get_by_role("dialog")
-            expect(dialog).to_be_visible(timeout=30_000)
-            dialog.get_by_role("button", name="All", exact=True).click()
-            launch = dialog.get_by_role("button", name=re.compile("Launch"))
-            expect(launch).to_be_enabled(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "launch-dialog.png"), full_page=True)
-            launch.click()
-            # one cycle selected: a single run, launched by the UI (no schedule or backfill tag)
-            (run_id,) = wait_for("the run launched from the UI", lambda: [
-                run["runId"] for run in runs(server) if run["runId"] not in before
-                and not {"dagster/schedule_name", "dagster/backfill"} & set(run["tags"])])
-            status, tags = finished(server, run_id)
-            page.goto(f"{server.url}/runs/{run_id}", wait_until="domcontentloaded")
-            expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "ui-run.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(server) as page:
+        page.goto(f"{server.url}/asset-groups/live/lineage", wait_until="domcontentloaded")
+        # the connector's group: raw -> records -> upload, with lineage edges drawn between them
+        for label in ("raw_users", "records_users", "upload", "raw_memberships"):
+            expect(page.get_by_text(label, exact=True).first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"), full_page=True)
+        page.get_by_role("button", name=re.compile("Materialize all")).click()
+        # partitioned by baseline cycle: Dagster asks which cycle(s); all of them (there is one)
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible(timeout=30_000)
+        dialog.get_by_role("button", name="All", exact=True).click()
+        launch = dialog.get_by_role("button", name=re.compile("Launch"))
+        expect(launch).to_be_enabled(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "launch-dialog.png"), full_page=True)
+        launch.click()
+        # one cycle selected: a single run, launched by the UI (no schedule or backfill tag)
+        (run_id,) = wait_for("the run launched from the UI", lambda: [
+            run["runId"] for run in runs(server) if run["runId"] not in before
+            and not {"dagster/schedule_name", "dagster/backfill"} & set(run["tags"])])
+        status, tags = finished(server, run_id)
+        page.goto(f"{server.url}/runs/{run_id}", wait_until="domcontentloaded")
+        expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "ui-run.png"), full_page=True)
 
     assert status == "SUCCESS", f"the run launched from the UI ended {status}; see {ARTIFACTS}"
     assert tags["entra/connector"] == "live" and tags["entra/state"] == "processed"
@@ -273,4 +284,68 @@ def test_a_killed_daemon_launched_sync_is_marked_failed_and_the_next_run_takes_o
     status, tags = finished(server, following)
     assert status == "SUCCESS" and tags["entra/state"] == "processed"
     assert StatusStore(open_store(home), "live").read().run_id == following
+    assert_inventory_is_the_truth(sim, home, connector)
+
+
+JOB_PAGE = f"/locations/{REPOSITORY}@{LOCATION}/jobs"
+
+
+def test_a_partially_processed_cli_run_is_in_the_timeline_and_recognizable(live, postgres):
+    """A CLI run (here Partially Processed: applications refused) is a run of the connector's job in
+    the code location: on the overview timeline and the job's runs page, its state on the runs list,
+    and the upload's failed ERROR check on the asset page."""
+    from playwright.sync_api import expect
+
+    from .test_store import cli, finished as ended
+
+    server, _, home, sim = live
+    sim.faults.add("forbidden=applications")
+    try:
+        env = {**postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home)}
+        code, out = ended(cli(home, "sync", "--connector", "live", env=env))
+    finally:
+        sim.faults.clear()
+    (run,) = server.graphql(
+        "{ runsOrError(filter: {tags: [{key: \"entra/trigger\", value: \"cli\"}]}, limit: 1) { ... on Runs { results { "
+        "runId pipelineName repositoryOrigin { repositoryLocationName repositoryName } tags { key value } } } } }"
+    )["runsOrError"]["results"]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert tags["entra/state"] == "partially_processed", out
+    assert run["pipelineName"] == "live__sync_job"
+    assert run["repositoryOrigin"] == {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    short = run["runId"][:8]
+    with chromium_page(server) as page:
+        page.goto(f"{server.url}/overview/activity/timeline", wait_until="domcontentloaded")
+        expect(page.get_by_text("live__sync_job").first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "timeline-with-cli-run.png"), full_page=True)
+        page.goto(f"{server.url}{JOB_PAGE}/live__sync_job/runs", wait_until="domcontentloaded")
+        expect(page.get_by_text(short).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("partially_processed").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "job-runs-partially-processed.png"), full_page=True)
+        page.goto(f"{server.url}/assets/live/upload?view=checks", wait_until="domcontentloaded")
+        expect(page.get_by_text("every_entity_processed").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Failed").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "upload-check-failed.png"), full_page=True)
+
+
+def test_a_redelivery_launched_by_a_click_restores_the_inventory(live):
+    from playwright.sync_api import expect
+
+    server, connector, home, sim = live
+    before = {run["runId"] for run in runs(server)}
+    with chromium_page(server) as page:
+        page.goto(f"{server.url}{JOB_PAGE}/live__redeliver/playground", wait_until="domcontentloaded")
+        launch = page.get_by_role("button", name=re.compile("Launch run", re.IGNORECASE))
+        expect(launch).to_be_enabled(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "redeliver-launchpad.png"), full_page=True)
+        launch.click()
+        (run_id,) = wait_for("the re-delivery launched from the UI", lambda: [
+            run["runId"] for run in runs(server) if run["runId"] not in before])
+        status, tags = finished(server, run_id)
+        page.goto(f"{server.url}/runs/{run_id}", wait_until="domcontentloaded")
+        expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "redeliver-run.png"), full_page=True)
+    assert status == "SUCCESS" and tags["entra/kind"] == "redeliver" and tags["entra/state"] == "processed"
+    recorded = StatusStore(open_store(home), "live").read()
+    assert recorded.run_id == run_id and recorded.pull == "redelivery"
     assert_inventory_is_the_truth(sim, home, connector)

@@ -1,6 +1,6 @@
 """Dagster wiring only: each configured connector becomes a group of assets (partitioned by
-baseline cycle), a sync job, a schedule (unless manual), lifecycle and secret-expiry sensors
-and a Test Connection job; two run-status sensors record every connector's state. The work itself is
+baseline cycle), a sync job, a schedule (unless manual), lifecycle and secret-expiry sensors,
+a Test Connection job and a re-delivery job; two run-status sensors record every connector's state. The work itself is
 domain code (`entra_pipeline.collect`, `.qualys`, `.schedule`, `.cycles`, `.status`)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..config import load_connectors
 from .assets import connector_assets
 from .connection import test_connection_job
 from .executor import selected_executor
+from .redeliver import redeliver_job
 from .schedules import connector_schedule, sync_job
 from .sensors import lifecycle_sensor, outcome_sensors, secret_expiry_sensor
 
@@ -25,7 +26,7 @@ def build_definitions(home: Path) -> dg.Definitions:
         job = sync_job(connector, sync)
         schedule = connector_schedule(connector, home, job)
         assets.append(sync)
-        jobs += [job, test_connection_job(connector, home)]
+        jobs += [job, test_connection_job(connector, home), redeliver_job(connector, home)]
         schedules += [schedule] if schedule else []
         sensors += [lifecycle_sensor(connector, home), secret_expiry_sensor(connector, home)]
     if connectors:

@@ -1,5 +1,6 @@
-"""A connector's assets: `<connector>/raw/<entity>` (Graph objects), `<connector>/records/<entity>`
-(Qualys records) and `<connector>/upload` (delivery), in one group.
+"""A connector's assets: `<connector>/raw_<entity>` (Graph objects), `<connector>/records_<entity>`
+(Qualys records) and `<connector>/upload` (delivery), in one group. The stage is in the key's
+last part because the UI labels a node with that part alone: `users` would be two nodes.
 
 They are one multi-asset step: Dagster skips every downstream step when an upstream
 skippable output is absent, so separate steps would let a 403 on applications stop users'
@@ -26,8 +27,35 @@ from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
 from .runs import ended_already, fail_dead_run, launched_by
 
+PER_ENTITY, ENTITY_COLUMN = "per_entity", "entity"
+FAILED_TAG = "failed"  # entra/state of a failed run (the others are the state's own tag)
 # Tags every sync run carries (the sensors and the per-connector run limit select on them).
 SYNC_TAGS = {"entra/kind": "sync"}
+
+STAGES = ("raw", "records")
+# Ends every asset's description: the UI's "additional assets will be materialized" when one
+# asset is launched says nothing about why, the description is where an operator reads it.
+ONE_STEP = ("Materialized with the connector's other assets in one sync step: a delta run, the records built "
+            "from it and their delivery must commit together (a delta link may advance only once the "
+            "destination has its changes), and a separate step would be skipped when an upstream entity is not "
+            "fetched instead of keeping its previous data.")
+
+
+def asset_key(connector: Connector, stage: str, entity: str = "") -> dg.AssetKey:
+    """`[connector, "raw_users"]`, `[connector, "records_users"]`, `[connector, "upload"]`."""
+    return dg.AssetKey([connector.name, f"{stage}_{entity}" if entity else stage])
+
+
+def outcome_name(key: dg.AssetKey) -> str:
+    """The name a sync's outcome gives an asset, without the connector: "raw/users",
+    "records/users", "upload" (what the CLI and the tests read)."""
+    stage, _, entity = key.path[-1].partition("_")
+    return f"{stage}/{entity}" if stage in STAGES and entity else key.path[-1]
+
+
+def _described(text: str) -> str:
+    return f"{text} {ONE_STEP}"
+
 
 RAW_DESCRIPTIONS = {
     "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
@@ -50,15 +78,19 @@ RAW_DESCRIPTIONS = {
 def _specs(connector: Connector) -> list[dg.AssetSpec]:
     group, tags = connector.dagster_name, {"entra/connector": connector.dagster_name}
     raw = raw_assets_for(connector)
-    specs = [dg.AssetSpec(key=[connector.name, "raw", name], group_name=group, description=RAW_DESCRIPTIONS[name],
-                          skippable=True, kinds={"parquet"}, tags=tags) for name in raw]
-    specs += [dg.AssetSpec(key=[connector.name, "records", entity], group_name=group, skippable=True,
-                           deps=[[connector.name, "raw", name] for name in INPUTS[entity] if name in raw],
-                           description=f"Qualys asset records for {entity}, per the spec's transformation map.",
+    specs = [dg.AssetSpec(key=asset_key(connector, "raw", name), group_name=group,
+                          description=_described(RAW_DESCRIPTIONS[name]), skippable=True, kinds={"parquet"},
+                          tags=tags) for name in raw]
+    specs += [dg.AssetSpec(key=asset_key(connector, "records", entity), group_name=group, skippable=True,
+                           deps=[asset_key(connector, "raw", name) for name in INPUTS[entity] if name in raw],
+                           description=_described(f"Qualys asset records for {entity}, per the spec's "
+                                                  "transformation map."),
                            kinds={"parquet"}, tags=tags) for entity in record_entities(connector)]
-    specs.append(dg.AssetSpec(key=[connector.name, "upload"], group_name=group, skippable=True,
-                              deps=[[connector.name, "records", e] for e in record_entities(connector)],
-                              description=f"Deliver the records to the {connector.destination.kind} destination.",
+    specs.append(dg.AssetSpec(key=asset_key(connector, "upload"), group_name=group, skippable=True,
+                              deps=[asset_key(connector, "records", e) for e in record_entities(connector)],
+                              description=_described(f"Deliver the records to the {connector.destination.kind} "
+                                                     "destination; its check every_entity_processed fails "
+                                                     "(ERROR) when the run is Partially Processed."),
                               tags=tags))
     return specs
 
@@ -74,9 +106,12 @@ class SyncConfig(dg.Config):
 
 
 def processed_check(connector: Connector) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec("every_entity_processed", asset=[connector.name, "upload"],
-                             description="WARN when the run is Partially Processed: an entity not fetched, records "
-                                         "rejected or an entity not delivered (the reasons name the remedy).")
+    return dg.AssetCheckSpec("every_entity_processed", asset=asset_key(connector, "upload"),
+                             description="Fails with ERROR severity when the run is Partially Processed (an entity "
+                                         "not fetched, records rejected or an entity not delivered; the reasons name "
+                                         "the remedy), so the state is seen on the asset and the run at a glance. "
+                                         "It does not fail the run: what was delivered is committed and the data "
+                                         "of what was not is kept.")
 
 
 def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
@@ -118,10 +153,13 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                     context.instance.add_run_tags(run_id, {"entra/state": step.state.tag})
                     yield from _upload_results(context, connector, step, cycle, pull, expiry, worker)
         except NothingFetched as error:
+            _tag_failed(context)
             raise dg.Failure(str(error), metadata=error.errors) from None
         except (ConnectorBusy, LeaseLost, StoreError) as error:
+            _tag_failed(context)
             raise dg.Failure(redact.mask(str(error))) from None
         except Exception as error:
+            _tag_failed(context)
             # Dagster keeps a step's exception (message, causes, traceback) in the run's event log
             # and shows it in the UI: what it keeps is masked, with the traceback for a bug report.
             raise dg.Failure(error_line(error),
@@ -129,6 +167,12 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
                                        "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc()))}) from None
 
     return sync
+
+
+def _tag_failed(context: dg.AssetExecutionContext) -> None:
+    """The run's state tag, from the step itself: the runs list shows it without waiting for
+    the failure sensor (which tags the runs that fail before their step)."""
+    context.instance.add_run_tags(context.run.run_id, {"entra/state": FAILED_TAG})
 
 
 def _worker() -> str:
@@ -145,7 +189,7 @@ def _raw_results(context: dg.AssetExecutionContext, connector: Connector, collec
             context.log.warning(f"{name}: full resync ({round_.reason})")
         delta = {"pull_mode": round_.mode, "changes_in_round": round_.changes,
                  **({"resync_reason": round_.reason} if round_.reason else {})} if round_ else {}
-        yield dg.MaterializeResult(asset_key=[connector.name, "raw", name], metadata={
+        yield dg.MaterializeResult(asset_key=asset_key(connector, "raw", name), metadata={
             "count": report.count, **report.stats.as_metadata(), **delta,
             "pull_duration_seconds": round(collection.duration, 3)})
     # The pull's total cost is in the run log already, in words (collect.py's "pull of" line).
@@ -160,7 +204,7 @@ def _record_results(context: dg.AssetExecutionContext, connector: Connector, bui
             continue
         for object_id, reason in result.rejected[:50]:
             context.log.warning(f"{entity} {object_id} not sent: {reason}")
-        yield dg.MaterializeResult(asset_key=[connector.name, "records", entity],
+        yield dg.MaterializeResult(asset_key=asset_key(connector, "records", entity),
                                    metadata={"count": result.count, "rejected": len(result.rejected),
                                              "rebuilt": len(result.rows), "incremental": result.incremental})
 
@@ -174,13 +218,45 @@ def _upload_results(context: dg.AssetExecutionContext, connector: Connector, del
     state = delivered.state
     (context.log.info if not state.reasons else context.log.warning)(
         f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons))
-    applied = {f"{entity}_{what}": value for entity, result in delivered.applied.items()
-               for what, value in vars(result).items()}
     left = days_left(expiry)
-    yield dg.MaterializeResult(asset_key=[connector.name, "upload"], metadata={
-        "destination": connector.destination.kind, "entities_delivered": len(delivered.applied),
-        "entities_skipped": len(delivered.skipped), "state": state.state, "state_reasons": "\n".join(state.reasons),
-        "cycle": cycle, "pull": pull, "worker": worker, **applied, **({"client_secret_days_left": left} if left is not None else {})})
-    yield dg.AssetCheckResult(check_name="every_entity_processed", asset_key=[connector.name, "upload"],
-                              passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})
+    yield dg.MaterializeResult(asset_key=asset_key(connector, "upload"), metadata={
+        **delivery_metadata(connector, delivered), "cycle": cycle, "pull": pull, "worker": worker,
+        **({"client_secret_days_left": left} if left is not None else {})})
+    yield processed_result(connector, delivered)
+
+
+def delivery_metadata(connector: Connector, delivered: Delivered) -> dict[str, object]:
+    """What a delivery did, for the upload's materialization (a sync's or a re-delivery's):
+    the per-entity figures as one table, their totals as flat numbers (the UI plots only
+    numbers), the state and its reasons."""
+    state = delivered.state
+    return {"destination": connector.destination.kind, "entities_delivered": len(delivered.applied),
+            "entities_skipped": len(delivered.skipped), "state": state.state,
+            "state_reasons": "\n".join(state.reasons), **figures_metadata(delivered.applied)}
+
+
+def figures_metadata(applied: dict[str, object]) -> dict[str, object]:
+    """`per_entity` (a table: entity and one column per figure the destination reports —
+    inserted, updated, unchanged, deleted, retained for the local inventory) and the totals
+    `records_<figure>`."""
+    rows = {entity: {what: int(value) for what, value in vars(result).items()} for entity, result in applied.items()}
+    figures = list(next(iter(rows.values()))) if rows else []
+    schema = dg.TableSchema(columns=[dg.TableColumn(ENTITY_COLUMN, "string"),
+                                     *(dg.TableColumn(what, "int") for what in figures)])
+    table = dg.MetadataValue.table([dg.TableRecord({ENTITY_COLUMN: entity, **values}) for entity, values in rows.items()],
+                                   schema=schema)
+    return {PER_ENTITY: table, **{f"records_{what}": sum(values[what] for values in rows.values()) for what in figures}}
+
+
+def per_entity(metadata: dict[str, object]) -> dict[str, dict[str, int]]:
+    """The upload's table read back: entity -> figure -> count (report.last_counts, the runner)."""
+    records = getattr(metadata.get(PER_ENTITY), "records", None) or []  # a TableMetadataValue, if any
+    return {record.data[ENTITY_COLUMN]: {k: int(v) for k, v in record.data.items() if k != ENTITY_COLUMN}
+            for record in records}
+
+
+def processed_result(connector: Connector, delivered: Delivered) -> dg.AssetCheckResult:
+    state = delivered.state
+    return dg.AssetCheckResult(check_name="every_entity_processed", asset_key=asset_key(connector, "upload"),
+                               passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})

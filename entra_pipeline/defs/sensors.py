@@ -5,6 +5,7 @@ secret expires; two run-status sensors report how every sync run ended (the run 
 commits its outcome; they record Failed only for a run that could not)."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -12,11 +13,13 @@ import dagster as dg
 from ..config import Connector
 from ..cycles import BaselineCycles
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
+from ..pipeline import error_line
 from ..schedule import next_run
 from ..status import PROCESSING, StatusStore
 from ..store import Store, open_store
-from .assets import SYNC_TAGS
+from .assets import FAILED_TAG, SYNC_TAGS
 from .partitions import baseline_cycles
+from .redeliver import REDELIVER_TAGS
 from .runs import fail_dead_run, failure_message
 
 
@@ -25,7 +28,7 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
 
     @dg.sensor(name=f"{connector.dagster_name}__lifecycle", minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Registers {connector.name!r}'s baseline cycles as partitions as they begin (so any "
+               description=f"Registers the baseline cycles of connector {connector.name} as partitions as they begin (so any "
                            "cycle can be backfilled), records Registered / Scheduled, and frees the connector "
                            "from a run whose process died (its lease expired): that run is marked failed.")
     def lifecycle(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -45,11 +48,21 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
 def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
     @dg.sensor(name=f"{connector.dagster_name}__secret_expiry", minimum_interval_seconds=6 * 3600,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Reads when {connector.name!r}'s client secret expires (its application's "
+               description=f"Reads when the client secret of connector {connector.name} expires (its application's "
                            f"passwordCredentials) and warns from {WARN_DAYS} days before, so it is rotated "
                            "before runs fail.")
     def secret_expiry(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        expiry, warning = secret_expiry_note(connector, home)
+        # Never a failed tick: an unreachable Graph, a lost CA bundle or an unreadable secret is
+        # said in the skip reason, with what to do, and read again at the next tick.
+        problem = _ca_bundle_missing(connector)
+        if problem:
+            return dg.SkipReason(problem)
+        try:
+            expiry, warning = secret_expiry_note(connector, home)
+        except Exception as error:  # noqa: BLE001 - the tick says it; the next one tries again
+            expiry, warning = None, f"client secret expiry not read: {error_line(error)}"
+        if warning and warning.startswith(NOT_READ):
+            return dg.SkipReason(_not_read(connector, warning))
         if warning:
             context.log.warning(warning)
             return dg.SkipReason(f"WARNING: {warning}")
@@ -58,6 +71,27 @@ def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinitio
         return dg.SkipReason(f"client secret valid until {expiry.ends:%Y-%m-%d %H:%M} UTC")
 
     return secret_expiry
+
+
+NOT_READ = "client secret expiry not read"
+# "ssl:<ssl.SSLContext object at 0x7f...>" and the like: a library's object, not the operator's business
+OBJECT_REPR = re.compile(r"\s*(?:\w+:)?<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+def _ca_bundle_missing(connector: Connector) -> str | None:
+    bundle = connector.ca_bundle
+    if bundle is None or Path(bundle).exists():
+        return None
+    return (f"client secret expiry not read: the CA bundle {bundle} of connector {connector.name} does not exist "
+            f"(a demo's simulator that is no longer running?): start that simulator again, or point the connector at "
+            f"an existing bundle (`entra-pipeline connector edit {connector.name}`)")
+
+
+def _not_read(connector: Connector, warning: str) -> str:
+    detail = OBJECT_REPR.sub("", warning.removeprefix(NOT_READ).lstrip(": "))
+    return (f"{NOT_READ} for connector {connector.name} (Graph or its identity platform not reachable, or the "
+            f"secret refused): {detail}. Read again at the next tick; `entra-pipeline test-connection --connector "
+            f"{connector.name}` shows which check fails")
 
 
 def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
@@ -109,8 +143,8 @@ def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.Sen
                                        "failed before its step started, or its process died).")
     def failed(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
-        if run.tags.get("entra/kind") == SYNC_TAGS["entra/kind"]:
-            context.instance.add_run_tags(run.run_id, {"entra/state": "failed"})
+        if run.tags.get("entra/kind") in (SYNC_TAGS["entra/kind"], REDELIVER_TAGS["entra/kind"]):
+            context.instance.add_run_tags(run.run_id, {"entra/state": FAILED_TAG})
         record_failure(open_store(home), connectors, context.instance, run,
                        failure_message(context.get_step_failure_events()))
 
