@@ -616,9 +616,9 @@ def test_build_sh_builds_a_code_location_that_loads_with_nothing_but_its_environ
     assert {"contoso_prod__sync_job", "contoso_prod__test_connection",
             "fabrikam__sync_job", "fabrikam__test_connection"} <= set(found["jobs"]), found["jobs"]
     assert found["schedules"] == ["contoso_prod__schedule"]  # fabrikam: Require Manual Sync
-    assert {"contoso-prod/raw/users", "contoso-prod/raw/applications", "contoso-prod/records/users",
-            "contoso-prod/upload", "fabrikam/raw/users", "fabrikam/upload"} <= set(found["assets"]), found["assets"]
-    assert not [a for a in found["assets"] if a.startswith("fabrikam/raw/applications")]
+    assert {"contoso-prod/raw_users", "contoso-prod/raw_applications", "contoso-prod/records_users",
+            "contoso-prod/upload", "fabrikam/raw_users", "fabrikam/upload"} <= set(found["assets"]), found["assets"]
+    assert not [a for a in found["assets"] if a.startswith("fabrikam/raw_applications")]
     assert found["warnings"] == []
     after = sorted((p.relative_to(home), p.stat().st_mtime_ns) for p in home.rglob("*"))
     assert after == before, "loading the code location wrote into the image's home"

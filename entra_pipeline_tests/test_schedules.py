@@ -176,7 +176,7 @@ def test_scheduled_runs_are_baseline_then_delta_and_a_backfilled_cycle_reruns_it
                                             instance=instance, tags=request.tags)
             assert result.success
             users = next(e.materialization.metadata for e in result.get_asset_materialization_events()
-                         if e.asset_key == dg.AssetKey(["sched", "raw", "users"]))
+                         if e.asset_key == dg.AssetKey(["sched", "raw_users"]))
             modes.append((f"{tick:%m-%d}", request.partition_key, users["pull_mode"].value))
         assert modes == [("10-01", "2026-10-01", "full"), ("10-04", "2026-10-01", "delta"),
                          ("10-07", "2026-10-01", "delta"), ("10-10", "2026-10-01", "delta"),
@@ -187,7 +187,7 @@ def test_scheduled_runs_are_baseline_then_delta_and_a_backfilled_cycle_reruns_it
         # Launching (or backfilling) a cycle's partition from the UI uses the default config: a baseline.
         again = job.execute_in_process(partition_key="2026-10-15", instance=instance)
         users = next(e.materialization.metadata for e in again.get_asset_materialization_events()
-                     if e.asset_key == dg.AssetKey(["sched", "raw", "users"]))
+                     if e.asset_key == dg.AssetKey(["sched", "raw_users"]))
         assert users["pull_mode"].value == "full" and users["count"].value == len(sim.truth()["users"])
 
 
