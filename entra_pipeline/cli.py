@@ -10,6 +10,7 @@ import os
 import shlex
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from . import cli_connectors, cli_store, redact
@@ -392,12 +393,8 @@ def _print_outcome(outcome, connector: str, pull: str | None, said: set[str], hi
 
 
 def _pull_of(outcome, full: bool) -> str | None:
-    """baseline or delta: the upload says; a run that delivered nothing, its users' round."""
-    upload = outcome.materialized.get("upload", {})
-    if "pull" in upload:
-        return upload["pull"]
-    mode = outcome.materialized.get("raw/users", {}).get("pull_mode")
-    return "baseline" if full else {"delta": "delta", "full": "baseline"}.get(mode)
+    """baseline or delta, as the run chose it; for a run that failed before choosing, what was asked."""
+    return outcome.pull or ("baseline" if full else None)
 
 
 def _cancel(signum, frame) -> None:
@@ -411,8 +408,8 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
 
     _progress_to_stdout()
     previous = signal.signal(signal.SIGTERM, _cancel)  # before the first line: whoever reads it may stop us
-    print(f"Syncing {connector.name} from {printable(connector.graph_host)} ...", flush=True)
-    try:
+    try:  # the first line inside: a stop can arrive while it is still being written
+        print(f"Syncing {connector.name} from {printable(connector.graph_host)} ...", flush=True)
         outcome = sync(connector, home, full=full, wait=wait)
     except KeyboardInterrupt:  # Ctrl-C: the run recorded itself failed; nothing was committed
         from .pipeline import INTERRUPTED
@@ -509,7 +506,7 @@ def _status(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(facts))
                 continue
-            facts["reasons"] = [_demo_hint(connector, home, reason) for reason in facts["reasons"]]
+            facts["reasons"] = [_demo_hint(connector, home, reason) for reason in facts.get("reasons", [])]
             print(_status_text(facts, home))
     return 0
 
@@ -917,6 +914,9 @@ def main(argv: list[str] | None = None) -> int:
     # azure-identity logs each refused token request in full at WARNING; our messages already
     # name the AADSTS error and its remedy.
     logging.getLogger("azure").setLevel(logging.ERROR)
+    # A stopped run cancels connection attempts in flight; the HTTP stack's coroutines for them
+    # are then reported "never awaited" as they are collected: nothing the operator can act on.
+    warnings.filterwarnings("ignore", r"coroutine .* was never awaited", RuntimeWarning)
     try:
         return args.func(args)
     except ConfigError as error:  # may quote connectors.yaml

@@ -22,6 +22,7 @@ from .graph.decode import Repair
 from .graph.delta import Round
 from .graph.plan import DELTA_ENTITIES, Pull, SetBasedPlan, entities_for
 from .graph.secret_expiry import SecretExpiry, note_secret_expiry
+from .interrupts import quiet_stopped_tasks, stoppable
 from .killpoints import checkpoint
 from .memory import without_cyclic_gc
 from .snapshot import (OBJECT_FILES, Applied, MembershipUpdate, all_objects, apply_memberships, apply_objects,
@@ -197,6 +198,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     # repr() of the finished main task, result included, when it restores the SIGINT handler,
     # and the repr of a whole tenant cost 3-6 s of CPU at 100k users (profile in BENCHMARKS.md).
     async def pull() -> None:
+        quiet_stopped_tasks(asyncio.get_running_loop())
         async with GraphClient(connector, secret, settings) as client:
             plan = SetBasedPlan(client, entities_for(connector.asset_types), links)
             result = await plan.run()
@@ -204,7 +206,8 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
             expiry = await note_secret_expiry(client, connector, store, secret.get_secret_value())
             pulled.append((result, client, expiry))
 
-    asyncio.run(pull())
+    with stoppable():  # a stop lands in the HTTP stack: said as a stop, not a library's error
+        asyncio.run(pull())
     [(result, client, (expiry, expiry_warning))] = pulled
     _report_repairs(client.repairs)
     folder, token = store.folder(connector.name, "raw"), new_token()

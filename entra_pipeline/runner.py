@@ -77,6 +77,7 @@ class SyncOutcome:
     cycle: str = ""
     failure: str | None = None  # why the run failed, in one message
     per_entity: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> figure -> count (the upload's table)
+    pull: str = ""  # baseline | delta, as the run chose it (its entra/pull tag); "" if it failed before
 
 
 def sync(connector: Connector, home: Path, full: bool = False, wait: float | None = None) -> SyncOutcome:
@@ -119,6 +120,8 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
             [event for event in result.all_events if event.is_step_failure])
         if not result.success:
             dagster_instance.add_run_tags(result.run_id, {"entra/state": FAILED_TAG})
+        run = dagster_instance.get_run_by_id(result.run_id)
+        pull = run.tags.get("entra/pull", "") if run else ""
     try:
         stored = StatusStore(store, connector.name).read_or_none()
     except Exception as error:  # noqa: BLE001 - e.g. a full disk: the run's own outcome is still reported
@@ -133,7 +136,7 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
         state = committed
     else:
         state = stored.state if stored and stored.run_id == result.run_id else "Failed"
-    return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure, figures)
+    return SyncOutcome(result.success, result.run_id, materialized, warnings, state, cycle, failure, figures, pull)
 
 
 def _flat(metadata: dict, figures: dict[str, dict[str, int]]) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from entra_pipeline.simulator import Simulator, SimulatorConfig
@@ -74,7 +75,7 @@ def test_an_unreachable_endpoint_is_said_once_and_the_run_fails_with_exit_1(home
         "  Graph in all: 0 requests, 0 RU, 0 x 429, 0 retried, in N s\n"
         "  ! users, groups, roles and 9 more not fetched: cannot reach the identity platform at https://127.0.0.1:PORT "
         "(connection refused): is the simulator (or the local proxy) running? Previously ingested data kept.\n"
-        "Run RUN (baseline cycle CYCLE) FAILED.\n"
+        "Run RUN (baseline (full) pull, cycle CYCLE) FAILED.\n"
         "  reason: nothing could be fetched for connector 'sim' (the cause is above)\n"), done.stdout
     assert_no_leaks(done.stdout + done.stderr)
     status = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "status", "--home", str(home)],
@@ -111,8 +112,16 @@ def test_a_cancelled_sync_exits_130_and_commits_nothing(make_sim, home):
     running = subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim", "--home",
                                 str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert running.stdout.readline().startswith("Syncing sim from ")
+    deadline = time.monotonic() + 120
+    while sim.stats()["graph_requests"] == 0:  # the run holds the connector and is pulling
+        assert running.poll() is None and time.monotonic() < deadline, running.communicate()
+        time.sleep(0.05)
     running.send_signal(signal.SIGTERM)  # as a service manager stops it; Ctrl-C is the same path
     out, err = running.communicate(timeout=120)
     assert running.returncode == 130, out + err
-    assert "stopped by SIGINT/SIGTERM: nothing committed, the next run resumes" in out
+    assert "stopped by SIGINT/SIGTERM: nothing committed, the next run resumes" in out, (out, err[-3000:])
     assert_no_leaks(out + err)
+    # It released the connector and committed nothing: the next run starts at once, in full.
+    again = sync(home)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert re.search(r"\(baseline \(full\) pull, cycle \S+\) succeeded: Processed", again.stdout), again.stdout

@@ -29,8 +29,9 @@ def printed_commands(stdout: str) -> dict[str, list[str]]:
     commands = {}
     for line in stdout.splitlines():
         words = shlex.split(line) if line.startswith("  ") and "entra-pipeline " in line else []
-        # the path of the command that ran, or its bare name when that is what PATH finds
-        if words and words[0] in (ENTRA_PIPELINE, "entra-pipeline"):
+        # the path of the command that ran (relative to the folder it ran in, the tests' too), or
+        # its bare name when that is what PATH finds
+        if words and (words[0] == "entra-pipeline" or Path(words[0]).absolute() == Path(ENTRA_PIPELINE)):
             key = " ".join(w for w in words[1:3] if not w.startswith("-") and "(" not in w)
             commands[key if "--serve" not in words else "demo --serve"] = words
     return commands

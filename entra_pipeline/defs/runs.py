@@ -62,7 +62,7 @@ def raised_error(event: dg.DagsterEvent):
 QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ")
 
 
-INTERRUPTS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+INTERRUPTS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt", "Interrupted"}  # the last: interrupts.py
 
 
 def failure_message(step_failures: list[dg.DagsterEvent]) -> str:

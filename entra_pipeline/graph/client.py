@@ -30,6 +30,7 @@ from msgraph import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
 from .. import redact
+from ..interrupts import raise_if_stopped
 from ..killpoints import checkpoint
 from ..config import Connector
 from . import decode
@@ -277,6 +278,7 @@ class GraphClient:
             except ResponseTooLarge as error:  # the same request would bring the same again
                 raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
             except (httpx.TransportError, asyncio.TimeoutError) as error:
+                raise_if_stopped()  # a stop the HTTP stack turned into a connection error is not retried
                 cause = transport_cause(error, self.settings.page_timeout)
                 if attempt >= self.settings.max_attempts:
                     raise Unreachable(self.origin, cause, attempt, url) from None
