@@ -15,6 +15,7 @@ that transaction (like every inventory write) is fenced by the lease.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -89,20 +90,48 @@ def failure_reason(error: BaseException) -> str:
     return with_remedy(error_line(error))
 
 
+class Holding:
+    """A run's hold on its connector (`holding`): its lease, the connector's state, and whether
+    the run has committed (after which an error no longer makes it Failed)."""
+
+    def __init__(self, lease: Lease, status: StatusStore) -> None:
+        self.lease, self.status, self.committed = lease, status, False
+
+
+@contextmanager
+def holding(connector: Connector, store: Store, run_id: str, launched_by: str, wait: float | None,
+            started: dt.datetime) -> Iterator[Holding]:
+    """The connector's lease for one run (sync or re-delivery). A holder that had died is recorded
+    failed; this run, if it ends by an error before it committed, is recorded Failed with the
+    error's reason; the lease is released however it ends. Raises ConnectorBusy if another run
+    holds the connector past `wait`."""
+    lease = store.lease(connector.name, run_id, launched_by, wait)
+    held = Holding(lease, StatusStore(store, connector.name))
+    try:
+        if lease.took_over and lease.took_over.run_id != run_id:  # not this run's own step, handed out again
+            held.status.died(lease.took_over, by=run_id)
+        yield held
+    except BaseException as error:
+        if not isinstance(error, (GeneratorExit, LeaseLost)) and not held.committed:
+            try:
+                held.status.failed(run_id, started, failure_reason(error), lease)
+            except Exception:  # noqa: BLE001 - the run's own error is what matters; the reaper records it later
+                pass
+        raise
+    finally:
+        lease.close()
+
+
 def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode: str = "auto",
                launched_by: str = "bare", settings: ClientSettings | None = None,
                wait: float | None = None) -> Iterator[Started | Pulled | Built | Delivered]:
     """`mode` "baseline" always pulls users and groups in full; "auto" only when the cycle has
     had no completed baseline yet. Raises ConnectorBusy if another run holds the connector."""
     started = dt.datetime.now(dt.timezone.utc)
-    lease = store.lease(connector.name, run_id, launched_by, wait)
-    status = StatusStore(store, connector.name)
-    committed_run = False
-    try:
-        if lease.took_over and lease.took_over.run_id != run_id:  # not this run's own step, handed out again
-            status.died(lease.took_over, by=run_id)
+    with holding(connector, store, run_id, launched_by, wait, started) as held:
+        lease = held.lease
         full = mode == "baseline" or not BaselineCycles(connector, store).baseline_done(cycle)
-        status.processing(lease, started, cycle, "baseline" if full else "delta")
+        held.status.processing(lease, started, cycle, "baseline" if full else "delta")
         yield Started(lease, full)
         store.remove_uncommitted(connector.name)  # what killed runs wrote: nothing trusts it
 
@@ -122,17 +151,8 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         checkpoint("delta:before-commit")
         store.commit_run(lease, connector.name, _commit(connector, run_id, cycle, full, started, lease, collection,
                                                          built, set(applied), committed, state))
-        committed_run = True
+        held.committed = True
         yield Delivered(applied, skipped, committed, state)
-    except BaseException as error:
-        if not isinstance(error, (GeneratorExit, LeaseLost)) and not committed_run:
-            try:
-                status.failed(run_id, started, failure_reason(error), lease)
-            except Exception:  # noqa: BLE001 - the run's own error is what matters; the reaper records it later
-                pass
-        raise
-    finally:
-        lease.close()
 
 
 def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: dt.datetime, lease: Lease,

@@ -19,12 +19,12 @@ from .collect import RAW_ASSETS, AssetReport, Collection, raw_assets_for
 from .config import Connector
 from .graph.client import GraphStats
 from .graph.plan import Pull
-from .pipeline import Delivered, Started, failure_reason
+from .pipeline import Delivered, Started, holding
 from .qualys.deliver import deliver
 from .qualys.records import build_records
 from .state import derive_state
-from .status import StatusStore, outcome_document
-from .store import LeaseLost, RunCommit, Store, new_token
+from .status import outcome_document
+from .store import RunCommit, Store, new_token
 
 PULL = "redelivery"  # what the connector's state names as the run's kind (else "baseline" / "delta")
 NOT_COMMITTED = "no committed data to deliver again (never fetched in a run that committed): run a sync first"
@@ -62,15 +62,11 @@ def redeliver_steps(connector: Connector, store: Store, run_id: str, launched_by
     """Lease, rebuild, deliver, commit the record files and the outcome (no links). Raises
     ConnectorBusy if another run holds the connector past `wait`."""
     started = dt.datetime.now(dt.timezone.utc)
-    lease = store.lease(connector.name, run_id, launched_by, wait)
-    status = StatusStore(store, connector.name)
-    previous = status.read_or_none()
-    cycle = previous.cycle if previous else None
-    committed_run = False
-    try:
-        if lease.took_over and lease.took_over.run_id != run_id:
-            status.died(lease.took_over, by=run_id)
-        status.processing(lease, started, cycle, PULL)
+    with holding(connector, store, run_id, launched_by, wait, started) as held:
+        lease = held.lease
+        previous = held.status.read_or_none()
+        cycle = previous.cycle if previous else None
+        held.status.processing(lease, started, cycle, PULL)
         yield Started(lease, full=True)
         store.remove_uncommitted(connector.name)  # what killed runs wrote: nothing trusts it
         collection = committed_collection(connector, store)
@@ -81,14 +77,5 @@ def redeliver_steps(connector: Connector, store: Store, run_id: str, launched_by
         files = [result.file for entity, result in built.items() if entity in applied and result.file]
         store.commit_run(lease, connector.name, RunCommit(
             run_id, files, {}, None, outcome_document(lease, started, state.state, state.reasons, cycle or "", PULL)))
-        committed_run = True
+        held.committed = True
         yield Redelivered(Delivered(applied, skipped, {}, state), cycle or "")
-    except BaseException as error:
-        if not isinstance(error, (GeneratorExit, LeaseLost)) and not committed_run:
-            try:
-                status.failed(run_id, started, failure_reason(error), lease)
-            except Exception:  # noqa: BLE001 - the run's own error is what matters; the reaper records it later
-                pass
-        raise
-    finally:
-        lease.close()
