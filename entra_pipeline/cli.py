@@ -262,30 +262,20 @@ def exit_code(outcome) -> int:
     return EXIT_FAILED
 
 
-def _parts_of(asset: str) -> tuple[str, ...]:
-    from .collect import MEMBERSHIP_PARTS, RAW_ASSETS
-
-    return MEMBERSHIP_PARTS if asset == "memberships" else (RAW_ASSETS[asset][0],)
-
-
 def _raw_rows(materialized: dict[str, dict]) -> tuple[list[str], dict[str, float]]:
     """One line per raw asset. Assets read from the same listing (roles and their assignments,
     service principals and their app role assignments, memberships from the groups', roles' and
     units' listings) share its requests: they are shown once, on the asset listed first, so the
     column adds up to the total."""
-    from .collect import RAW_ASSETS
+    from .collect import requests_shown_with
 
-    owner: dict[str, str] = {}  # part -> the asset its requests are shown on
-    for asset in RAW_ASSETS:
-        if asset != "memberships":
-            owner.setdefault(RAW_ASSETS[asset][0], asset)
     lines, total = [], {"graph_requests": 0, "resource_units": 0, "throttled_429": 0}
     for name, metadata in materialized.items():
         if not name.startswith("raw/"):
             continue
         asset = name.removeprefix("raw/")
         mode = f"  {metadata['pull_mode']} ({metadata['changes_in_round']} items)" if "pull_mode" in metadata else ""
-        sharing = [owner.get(part, part) for part in _parts_of(asset) if owner.get(part) != asset]
+        sharing = requests_shown_with(asset)
         if sharing:
             cost = f"{'(requests with ' + ', '.join(sharing) + ')':>33}"
         else:

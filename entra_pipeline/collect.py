@@ -58,6 +58,18 @@ FEEDS_RECORDS = {"users": ("users",), "groups": ("users", "groups"), "directoryR
 MEMBERSHIP_PARTS = ("groups", "directoryRoles", "administrativeUnits")
 
 
+def requests_shown_with(asset: str) -> tuple[str, ...]:
+    """The raw assets whose figures carry this asset's Graph requests, because it is read from
+    their listings (role assignments from the roles'; memberships from the groups', directory
+    roles' and units'); empty when its requests are its own. Shown once, the figures add up."""
+    owner: dict[str, str] = {}  # listing -> the first asset read from it
+    for name, (part, _) in RAW_ASSETS.items():
+        if name != "memberships":
+            owner.setdefault(part, name)
+    parts = MEMBERSHIP_PARTS if asset == "memberships" else (RAW_ASSETS[asset][0],)
+    return tuple(owner.get(part, part) for part in parts if owner.get(part) != asset)
+
+
 def raw_assets_for(connector: Connector) -> tuple[str, ...]:
     posture = connector.asset_types == "identities_with_security_posture"
     return tuple(name for name in RAW_ASSETS if posture or name not in POSTURE_ASSETS)

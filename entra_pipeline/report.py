@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from .collect import requests_shown_with
 from .config import Connector
 from .defs.assets import asset_key, outcome_name, per_entity
 from .defs.runs import raised_error
@@ -81,11 +82,15 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
             lines.append(LogLine(at, "ERROR", f"step failed: {error.message.strip() if error else event.message}"))
         elif event.is_step_materialization:
             materialization = event.event_specific_data.materialization
-            figures = {k: v.value for k, v in materialization.metadata.items()
-                       if k in ("count", "graph_requests", "resource_units", "throttled_429", "pull_mode")}
             key = materialization.asset_key  # named as the CLI names it: <connector>/raw/users
-            lines.append(LogLine(at, "INFO", f"materialized {key.path[0]}/{outcome_name(key)} "
-                                             + " ".join(f"{k}={v}" for k, v in figures.items())))
+            name = outcome_name(key)
+            shared = requests_shown_with(name.removeprefix("raw/")) if name.startswith("raw/") else ()
+            figures = {k: v.value for k, v in materialization.metadata.items()
+                       if k in ("count", "pull_mode") or k in ("graph_requests", "resource_units", "throttled_429")
+                       and not shared}
+            lines.append(LogLine(at, "INFO", f"materialized {key.path[0]}/{name} "
+                                             + " ".join(f"{k}={v}" for k, v in figures.items())
+                                             + (f" (requests with {', '.join(shared)})" if shared else "")))
         elif event.event_type in RUN_EVENTS or debug:
             lines.append(LogLine(at, level, event.message or event.event_type_value))
     return lines
