@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, TypeVar
 
-from .config import SecretBox, home_folder
+from .config import CONNECTORS_FILE, KEY_FILE, SecretBox, home_folder
 from .terminal import printable, printable_lines
 
 T = TypeVar("T")
@@ -107,9 +108,11 @@ def _abort(error) -> int:
     return 2
 
 
-def _guarded(command: str, kept: str, flow: Callable[[], T]) -> T | int:
+def _guarded(command: str, kept: str, flow: Callable[[], T], keyless_home: Path | None = None) -> T | int:
     """Run a wizard flow; Ctrl-C or the end of input anywhere in it leaves with one line saying
-    what was kept (the flows write connectors.yaml only as their last step), never a traceback."""
+    what was kept (the flows write connectors.yaml only as their last step), never a traceback.
+    On `keyless_home` (no key file before the command), a key file made to encrypt the typed
+    secret goes too when nothing was saved: no connector's secret is encrypted with it."""
     from .wizard import SetupAborted
 
     try:
@@ -122,6 +125,9 @@ def _guarded(command: str, kept: str, flow: Callable[[], T]) -> T | int:
         return 2
     except SetupAborted as error:
         return _abort(error)
+    finally:
+        if keyless_home is not None and not (keyless_home / CONNECTORS_FILE).exists():
+            (keyless_home / KEY_FILE).unlink(missing_ok=True)
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -129,9 +135,10 @@ def _create(args: argparse.Namespace) -> int:
     from .wizard import create
 
     home = home_folder(args.home)
+    keyless = not (home / KEY_FILE).exists()  # before the flags' secret is encrypted
     answers, given = _answers(args, home)
     connector = _guarded("create", "nothing saved", lambda: create(
-        _console(args), home, answers, given, assume_yes=args.yes, flags=FLAG_OF))
+        _console(args), home, answers, given, assume_yes=args.yes, flags=FLAG_OF), home if keyless else None)
     if isinstance(connector, int):
         return connector
     print(f"Connector {connector.name!r} created: Registered. {confirmation(connector)}")

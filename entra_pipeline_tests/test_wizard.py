@@ -197,6 +197,14 @@ def test_ctrl_c_at_the_secret_prompt_leaves_with_one_line_and_saves_nothing(home
     assert after == ["connector create cancelled: nothing saved"], after
     assert "Traceback" not in wizard.output and "KeyboardInterrupt" not in wizard.output
     assert not (home / "connectors.yaml").exists()
+    # After the secret was typed (and encrypted with a key made for it): nothing is left either.
+    typed = Session(home, "connector", "create")
+    for prompt, text in (("Connector name", "nope"), ("Description", ""), ("Tenant ID", "contoso.onmicrosoft.com"),
+                         ("Client ID", "00000000-0000-0000-0000-000000000001"), ("Client Secret", "s3cret")):
+        typed.answer(prompt, text)
+    typed.interrupt("Cloud")
+    assert typed.exit_code() == 130
+    assert sorted(p.name for p in home.iterdir()) == [], "a cancelled create leaves no file, not even a key"
     ended = Session(home, "connector", "create")
     ended.expect("Connector name")
     ended.expect(": ")
