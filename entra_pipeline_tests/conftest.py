@@ -19,7 +19,7 @@ from .wire import Wire
 # (The two live deployments, Dagster's and Celery's, do not start side by side.)
 LONGEST_FIRST = ("test_live_dagster", "test_object_store", "test_faults", "test_store", "test_deploy_files",
                  "test_distributed", "test_store_postgres", "test_edges", "test_crash_campaign", "test_delta",
-                 "test_operator", "test_inventory", "test_wizard", "test_security", "test_hostile", "test_demo")
+                 "test_operator", "test_inventory", "test_security", "test_hostile", "test_demo")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
