@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 PROCESSED = "Processed"
 PARTIALLY_PROCESSED = "Partially Processed"
-FAILED = "Failed"
 
 # The run log's line for a raw asset whose part failed, "<asset> not fetched, previously
 # ingested data kept: <error>" (defs/assets.py writes it): the CLI reads it back to say each
@@ -18,7 +17,7 @@ _NOT_FETCHED = re.compile(r"(\w+) not fetched, previously ingested data kept: (.
 
 
 def not_fetched(message: str) -> tuple[str, str] | None:
-    """(asset, error) of a NOT_FETCHED_LINE, else None."""
+    """(asset, error) of such a line, else None."""
     found = _NOT_FETCHED.fullmatch(message)
     return (found.group(1), found.group(2)) if found else None
 

@@ -5,13 +5,13 @@ secret expires; two run-status sensors report how every sync run ended (the run 
 commits its outcome; they record Failed only for a run that could not)."""
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import dagster as dg
 
 from ..config import Connector
 from ..cycles import BaselineCycles
+from ..graph.auth import without_reprs
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..pipeline import error_line
 from ..schedule import next_run
@@ -74,8 +74,6 @@ def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinitio
 
 
 NOT_READ = "client secret expiry not read"
-# "ssl:<ssl.SSLContext object at 0x7f...>" and the like: a library's object, not the operator's business
-OBJECT_REPR = re.compile(r"\s*(?:\w+:)?<[\w.]+ object at 0x[0-9a-f]+>")
 
 
 def _ca_bundle_missing(connector: Connector) -> str | None:
@@ -88,7 +86,7 @@ def _ca_bundle_missing(connector: Connector) -> str | None:
 
 
 def _not_read(connector: Connector, warning: str) -> str:
-    detail = OBJECT_REPR.sub("", warning.removeprefix(NOT_READ).lstrip(": "))
+    detail = without_reprs(warning.removeprefix(NOT_READ).lstrip(": "))
     return (f"{NOT_READ} for connector {connector.name} (Graph or its identity platform not reachable, or the "
             f"secret refused): {detail}. Read again at the next tick; `entra-pipeline test-connection --connector "
             f"{connector.name}` shows which check fails")
