@@ -18,7 +18,10 @@ bad or missing answer ends the flow with that message instead of a prompt.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
+import os
+import select
+import sys
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -43,16 +46,51 @@ class Console(Protocol):
 
 
 class Terminal:
-    """Prompts on the terminal; the secret is read without echo."""
+    """Prompts on the terminal; the secret is read without echo.
+
+    Not `input()` or `getpass`: both block in one read(), and CPython runs a signal's handler
+    only between its own steps, so a Ctrl-C that lands after the prompt is written and before
+    the read starts is never acted on; the wizard would wait for Enter. Waiting in short
+    selects returns to Python often enough for Ctrl-C to stop it, whenever it comes."""
 
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
 
     def ask(self, prompt: str, secret: bool = False) -> str:
-        return getpass.getpass(prompt) if secret else input(prompt)
+        fd = sys.stdin.fileno()
+        if not secret:
+            return _read_line(fd, prompt)
+        shown = termios.tcgetattr(fd)
+        hidden = shown[:]
+        hidden[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSADRAIN, hidden)  # before the prompt: type-ahead is not echoed
+        try:
+            return _read_line(fd, prompt)
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, shown)
+            sys.stdout.write("\n")  # the Enter that was not echoed
+            sys.stdout.flush()
 
     def say(self, text: str) -> None:
         print(text, flush=True)
+
+
+def _read_line(fd: int, prompt: str) -> str:
+    """One line typed on a terminal in canonical mode (the terminal edits the line; a read
+    returns it whole), without its newline; EOFError for Ctrl-D on an empty line."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    typed = b""
+    while not typed.endswith(b"\n"):
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            if typed:
+                break
+            raise EOFError
+        typed += chunk
+    return typed.decode(errors="replace").removesuffix("\n")
 
 
 class SetupAborted(Exception):

@@ -37,7 +37,14 @@ class Session:
         argv = [sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: a session with the pty as its controlling terminal
-            os.execv(sys.executable, argv)
+            # A shell starts a foreground command with the signals of Ctrl-C and Ctrl-Backslash at their
+            # defaults. The test process may hold them ignored for a moment (libc's system(),
+            # in another thread, ignores both while it waits), and an ignored signal stays
+            # ignored across exec: the wizard would never see Ctrl-C.
+            for number in (signal.SIGINT, signal.SIGQUIT):
+                signal.signal(number, signal.SIG_DFL)
+            # faulthandler: a wizard that hangs is sent SIGABRT and prints where each thread is
+            os.execve(sys.executable, argv, {**os.environ, "PYTHONFAULTHANDLER": "1"})
         self.output, self.read_to = "", 0
 
     def expect(self, text: str, timeout: float = 30.0) -> str:
@@ -72,9 +79,14 @@ class Session:
         deadline = time.monotonic() + 60  # a wizard that does not end fails here, with what it printed
         while (ended := os.waitpid(self.pid, os.WNOHANG))[0] == 0:
             if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGABRT)
+                try:
+                    while select.select([self.fd], [], [], 5)[0]:
+                        self.output += os.read(self.fd, 65536).decode(errors="replace").replace("\r\n", "\n")
+                except OSError:  # the child ended and closed the terminal
+                    pass
                 os.waitpid(self.pid, 0)
-                raise AssertionError(f"the wizard did not end; it printed:\n{self.output[-3000:]}")
+                raise AssertionError(f"the wizard did not end; it printed:\n{self.output[-6000:]}")
             time.sleep(0.1)
         os.close(self.fd)
         return os.waitstatus_to_exitcode(ended[1])
@@ -204,6 +216,15 @@ def test_ctrl_c_at_the_secret_prompt_leaves_with_one_line_and_saves_nothing(home
     assert after == ["connector create cancelled: nothing saved"], after
     assert "Traceback" not in wizard.output and "KeyboardInterrupt" not in wizard.output
     assert not (home / "connectors.yaml").exists()
+    # After the secret was typed (and encrypted with a key made for it): nothing is left either.
+    typed = Session(home, "connector", "create")
+    for prompt, text in (("Connector name", "nope"), ("Description", ""), ("Tenant ID", "contoso.onmicrosoft.com"),
+                         ("Client ID", "00000000-0000-0000-0000-000000000001"), ("Client Secret", "s3cret")):
+        typed.answer(prompt, text)
+    typed.interrupt("Cloud")
+    assert typed.exit_code() == 130
+    assert "s3cret" not in typed.output, "the secret is typed without echo"
+    assert sorted(p.name for p in home.iterdir()) == [], "a cancelled create leaves no file, not even a key"
     ended = Session(home, "connector", "create")
     ended.expect("Connector name")
     ended.expect(": ")
@@ -260,7 +281,7 @@ def test_a_failed_rotate_secret_says_the_old_secret_is_kept_and_keeps_it(sim, ho
     typed = Session(home, "connector", "rotate-secret", "keep")
     typed.answer("Client Secret", "still-not-the-secret")
     typed.expect("AADSTS7000215")
-    typed.interrupt("Client Secret")  # asked again; the operator gives up
+    typed.interrupt("Client Secret (typed without echo)")  # asked again; the operator gives up
     assert typed.exit_code() == 130
     assert "connector rotate-secret cancelled: the old secret is kept" in typed.output
     assert (home / "connectors.yaml").read_text() == before
