@@ -13,7 +13,8 @@ import asyncio
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from types import FrameType
+from typing import Any, Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _stopped = threading.Event()
@@ -23,7 +24,7 @@ class Interrupted(KeyboardInterrupt):
     """The run was stopped by SIGINT or SIGTERM (a KeyboardInterrupt: no `except Exception` holds it)."""
 
 
-def _stop(signum: int, frame) -> None:
+def _stop(signum: int, frame: FrameType | None) -> None:
     _stopped.set()
     raise Interrupted()
 
@@ -69,7 +70,7 @@ def _only_stops(error: BaseException | None) -> bool:
 def quiet_stopped_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """After a stop, tasks of the HTTP stack that ended with it are reported by asyncio as
     "exception never retrieved", with a traceback on stderr: the stop is said once, by the run."""
-    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if not _only_stops(context.get("exception")):
             loop.default_exception_handler(context)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 ENV, PAUSE_ENV = "ENTRA_PIPELINE_KILL_AT", "ENTRA_PIPELINE_PAUSE_AT"
-_reached: Counter = Counter()
+_reached: Counter[str] = Counter()
 _paused: set[str] = set()
 
 

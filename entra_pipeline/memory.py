@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import functools
 import gc
-from typing import Callable, TypeVar
+from typing import Callable, ParamSpec, TypeVar
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def without_cyclic_gc(function: Callable[..., T]) -> Callable[..., T]:
+def without_cyclic_gc(function: Callable[P, T]) -> Callable[P, T]:
     @functools.wraps(function)
-    def wrapper(*args, **kwargs) -> T:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         if not gc.isenabled():  # nested, or paused by the caller
             return function(*args, **kwargs)
         gc.disable()

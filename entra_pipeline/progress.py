@@ -16,8 +16,8 @@ class LiveLine(logging.Handler):
     def __init__(self, stream: TextIO, live: bool) -> None:
         super().__init__(logging.DEBUG)
         self.stream, self.live = stream, live
-        self.pages: Counter = Counter()
-        self.items: Counter = Counter()
+        self.pages: Counter[tuple[str, str]] = Counter()  # (phase, what) -> pages
+        self.items: Counter[tuple[str, str]] = Counter()
         self._drawn = 0.0
         self._width = 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "********"
@@ -32,7 +33,7 @@ _CREDENTIAL_SHAPES = (
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
-_pattern: re.Pattern | None = None
+_pattern: re.Pattern[str] | None = None
 
 
 def remember(secret: str | None) -> None:
@@ -81,7 +82,7 @@ def install() -> None:
         _installed = True
     previous = logging.getLogRecordFactory()
 
-    def masked_record(*args, **kwargs) -> logging.LogRecord:
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         try:
             message = record.getMessage()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .schema import (anchors, baselines, delta_links, qualys_delivered, qualys_progress, records, secret_expiry,
                      snapshot_files, status)
@@ -88,7 +89,7 @@ def _remedy(table: str, connector: str) -> str:
     return FULL.format(c=connector)
 
 
-def _check_file(store: Store, row) -> None:
+def _check_file(store: Store, row: Any) -> None:
     if not isinstance(row.rows, int):
         raise ValueError(f"its row count {row.rows!r} is not a number")
     store.folder(row.connector, row.stage).verify(row.name, row.token, row.rows)

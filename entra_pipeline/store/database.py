@@ -17,9 +17,10 @@ import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 STORE_ENV = "ENTRA_PIPELINE_STORE"
@@ -128,21 +129,19 @@ class Database:
         self.engine.dispose()
 
 
-def put(connection: sa.Connection, table: sa.Table, rows: list[dict], key: list[str], update: list[str]) -> None:
+def put(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], key: list[str],
+        update: list[str]) -> None:
     """Insert rows, replacing the `update` columns of rows whose `key` exists (one statement)."""
     if not rows:
         return
-    if connection.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    statement = insert(table)
+    # The two dialects' INSERT ... ON CONFLICT constructs share this interface, not a type.
+    statement: Any = (sqlite.insert if connection.dialect.name == "sqlite" else postgresql.insert)(table)
     statement = statement.on_conflict_do_update(index_elements=key,
                                                 set_={name: statement.excluded[name] for name in update})
     connection.execute(statement, rows)
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy's begin event below issues BEGIN itself
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")

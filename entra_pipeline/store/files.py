@@ -19,7 +19,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -99,11 +99,11 @@ class DataFolder:
             pq.write_table(table, handle, compression="zstd")
         return WrittenFile(self.stage, name, token, table.num_rows)
 
-    def write_objects(self, name: str, token: str, objects: list[dict]) -> WrittenFile:
+    def write_objects(self, name: str, token: str, objects: list[dict[str, Any]]) -> WrittenFile:
         rows = {"id": [o["id"] for o in objects], "object": [to_json(o) for o in objects]}
         return self.write_table(name, token, pa.table(rows, schema=OBJECT_SCHEMA))
 
-    def write_rows(self, name: str, token: str, rows: list[dict], schema: pa.Schema) -> WrittenFile:
+    def write_rows(self, name: str, token: str, rows: list[dict[str, Any]], schema: pa.Schema) -> WrittenFile:
         columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
         return self.write_table(name, token, pa.table(columns, schema=schema))
 
@@ -130,7 +130,7 @@ class DataFolder:
                 raise self._unreadable(name, token, error) from None
         _same(self.describe(name, token), self.stage, meta.metadata, meta.num_rows, token, rows)
 
-    def read_objects(self, name: str, token: str, rows: int | None = None) -> list[dict]:
+    def read_objects(self, name: str, token: str, rows: int | None = None) -> list[dict[str, Any]]:
         table = self.read_table(name, token, rows)
         try:
             return [json.loads(text) for text in table.column("object").to_pylist()]
@@ -153,7 +153,7 @@ class DataFolder:
         return SnapshotFileError(f"{self.stage} file {self.describe(name, token)} is not readable Parquet ({error})")
 
 
-def _same(where: str, stage: str, metadata: dict | None, found_rows: int, token: str, rows: int | None) -> None:
+def _same(where: str, stage: str, metadata: dict[bytes, bytes] | None, found_rows: int, token: str, rows: int | None) -> None:
     found = (metadata or {}).get(TOKEN_KEY, b"").decode()
     if found != token or (rows is not None and found_rows != rows):
         raise SnapshotFileError(f"{stage} file {where} is not the one committed (token {found or 'none'}, "

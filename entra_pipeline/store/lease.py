@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -138,7 +139,7 @@ def process_gone(identity: str) -> bool:
 _HELD: set[str] = set()  # the holder tokens of the leases this process holds now
 
 
-def _info(row) -> LeaseInfo:
+def _info(row: sa.Row[Any]) -> LeaseInfo:
     fields = dict(row._mapping)
     for name in ("acquired_at", "heartbeat_at", "ttl"):
         try:
@@ -210,7 +211,7 @@ class Lease:
     def __enter__(self) -> "Lease":
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
 

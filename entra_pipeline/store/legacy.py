@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .files import to_json
 from .schema import anchors, baselines, qualys_delivered, qualys_progress, records, secret_expiry, status
@@ -67,13 +67,14 @@ def _json(path: Path, said: list[str]) -> object | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        found: object = json.loads(path.read_text())
+        return found
     except (OSError, ValueError) as error:
         said.append(f"{path} not imported: {error}")
         return None
 
 
-def _connector_rows(folder: Path, said: list[str]):
+def _connector_rows(folder: Path, said: list[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     ledger = _json(folder / "baselines.json", said)
     if isinstance(ledger, dict):
         done = ledger.get("done") or {}
@@ -97,7 +98,7 @@ def _connector_rows(folder: Path, said: list[str]):
              "total": int(entry.get("total", 0))} for entity, entry in progress.items() if isinstance(entry, dict)]
 
 
-def _inventory_rows(path: Path, said: list[str]) -> list[dict]:
+def _inventory_rows(path: Path, said: list[str]) -> list[dict[str, Any]]:
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -210,16 +210,18 @@ class Store:
             return {row.entity: {"link": row.link, "issued_at": row.issued_at} for row in connection.execute(
                 sa.select(delta_links).where(delta_links.c.connector == connector))}
 
-    def read_objects(self, connector: str, committed: CommittedFile) -> list[dict]:
+    def read_objects(self, connector: str, committed: CommittedFile) -> list[dict[str, Any]]:
         return self.folder(connector, "raw").read_objects(committed.name, committed.token, committed.rows)
 
-    def committed_objects(self, connector: str, name: str) -> list[dict]:
+    def committed_objects(self, connector: str, name: str) -> list[dict[str, Any]]:
         """The objects of a committed raw file (for inspection, tests and benchmarks); [] if none."""
         committed = self.committed_files(connector, "raw").get(name)
         return self.read_objects(connector, committed) if committed else []
 
-    def read_rows(self, connector: str, committed: CommittedFile) -> list[dict]:
-        return self.folder(connector, "raw").read_table(committed.name, committed.token, committed.rows).to_pylist()
+    def read_rows(self, connector: str, committed: CommittedFile) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.folder(connector, "raw").read_table(
+            committed.name, committed.token, committed.rows).to_pylist()
+        return rows
 
     def commit_run(self, lease: Lease, connector: str, commit: RunCommit) -> None:
         """The run's end: its files, links, baseline entry and outcome become current together."""
@@ -276,7 +278,7 @@ class Store:
             if found is None:
                 connection.execute(anchors.insert().values(connector=connector, anchor=value))
                 return value
-            return found
+            return str(found)
 
     # ------------------------------------------------------------------ documents: status, secret expiry
     def document(self, table: sa.Table, connector: str) -> str | None:
@@ -290,7 +292,7 @@ class Store:
             _put(connection, table, {"connector": connector}, {"document": document})
 
     # ------------------------------------------------------------------ Qualys ledgers
-    def qualys_progress(self, connector: str) -> dict[str, dict]:
+    def qualys_progress(self, connector: str) -> dict[str, dict[str, Any]]:
         with self.db.read() as connection:
             rows = connection.execute(sa.select(qualys_progress).where(qualys_progress.c.connector == connector)).all()
         state = {}
@@ -310,8 +312,8 @@ class Store:
             _put(connection, qualys_progress, {"connector": connector, "entity": entity},
                  {"digest": digest, "accepted": to_json(accepted), "total": total})
 
-    def qualys_delivered(self, connector: str) -> dict[str, dict[str, dict]]:
-        state: dict[str, dict[str, dict]] = {}
+    def qualys_delivered(self, connector: str) -> dict[str, dict[str, dict[str, Any]]]:
+        state: dict[str, dict[str, dict[str, Any]]] = {}
         with self.db.read() as connection:
             for row in connection.execute(sa.select(qualys_delivered).where(qualys_delivered.c.connector == connector)):
                 try:
@@ -321,7 +323,7 @@ class Store:
                                 connector, row.entity, row.vendor_asset_id)
         return state
 
-    def replace_delivered(self, connector: str, entity: str, identities: dict[str, dict], lease: Lease | None) -> None:
+    def replace_delivered(self, connector: str, entity: str, identities: dict[str, dict[str, Any]], lease: Lease | None) -> None:
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
@@ -350,13 +352,13 @@ class Store:
         self.data.remove_tree(connector)
         return removed
 
-    def tables(self) -> Iterator[tuple[sa.Table, list]]:
+    def tables(self) -> Iterator[tuple[sa.Table, list[sa.Row[Any]]]]:
         with self.db.read() as connection:
             for table in PER_CONNECTOR:
-                yield table, connection.execute(sa.select(table)).all()
+                yield table, list(connection.execute(sa.select(table)).all())
 
 
-def _put(connection: sa.Connection, table: sa.Table, key: dict, values: dict) -> None:
+def _put(connection: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Insert or replace one row."""
     put(connection, table, [{**key, **values}], list(key), list(values))
 
