@@ -20,7 +20,8 @@ from .config import Connector
 from .graph.client import ClientSettings, GraphClient, GraphStats
 from .graph.decode import Repair
 from .graph.delta import Round
-from .graph.plan import DELTA_ENTITIES, Pull, SetBasedPlan, entities_for
+from .entities import DELTA_PARTS, MEMBERSHIP_PARTS, RAW_ASSETS, SNAPSHOT_FILES, plan_parts, raw_assets_for
+from .graph.plan import Pull, SetBasedPlan
 from .graph.secret_expiry import SecretExpiry, note_secret_expiry
 from .interrupts import quiet_stopped_tasks, stoppable
 from .killpoints import checkpoint
@@ -32,47 +33,16 @@ from .store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
 
 log = logging.getLogger(__name__)
 
-# raw asset -> (the part of the plan that fetches it, where it comes from in a Pull)
-RAW_ASSETS: dict[str, tuple[str, str]] = {
-    "users": ("users", "users"),
-    "groups": ("groups", "groups"),
-    "roles": ("roles", "roles"),
-    "role_assignments": ("roles", "roleAssignments"),
-    "role_eligibility_schedules": ("roles", "roleEligibilitySchedules"),
-    "directory_roles": ("directoryRoles", "directoryRoles"),
-    "administrative_units": ("administrativeUnits", "administrativeUnits"),
-    "memberships": ("memberships", ""),
-    "app_role_assignments": ("appRoleAssignments", ""),
-    "applications": ("applications", "applications"),
-    "service_principals": ("appRoleAssignments", "servicePrincipals"),
-    "tenant": ("tenant", "tenant"),
-}
-POSTURE_ASSETS = ("applications", "service_principals", "tenant")
-# Delta entity -> the raw files its changes are merged into, and the records those feed.
-SNAPSHOT_FILES = {"users": ("users",), "groups": ("groups", "memberships"),
-                  "directoryRoles": ("directory_roles", "memberships"),
-                  "administrativeUnits": ("administrative_units", "memberships")}
-FEEDS_RECORDS = {"users": ("users",), "groups": ("users", "groups"), "directoryRoles": ("users", "groups"),
-                 "administrativeUnits": ("users", "groups")}
-# Memberships come from three parts; all three must succeed for the table to be complete.
-MEMBERSHIP_PARTS = ("groups", "directoryRoles", "administrativeUnits")
-
 
 def requests_shown_with(asset: str) -> tuple[str, ...]:
     """The raw assets whose figures carry this asset's Graph requests, because it is read from
     their listings (role assignments from the roles'; memberships from the groups', directory
     roles' and units'); empty when its requests are its own. Shown once, the figures add up."""
-    owner: dict[str, str] = {}  # listing -> the first asset read from it
-    for name, (part, _) in RAW_ASSETS.items():
-        if name != "memberships":
-            owner.setdefault(part, name)
-    parts = MEMBERSHIP_PARTS if asset == "memberships" else (RAW_ASSETS[asset][0],)
-    return tuple(owner.get(part, part) for part in parts if owner.get(part) != asset)
-
-
-def raw_assets_for(connector: Connector) -> tuple[str, ...]:
-    posture = connector.asset_types == "identities_with_security_posture"
-    return tuple(name for name in RAW_ASSETS if posture or name not in POSTURE_ASSETS)
+    owner: dict[str, str] = {}  # listing -> the first asset read from it alone
+    for name, raw in RAW_ASSETS.items():
+        if len(raw.parts) == 1:
+            owner.setdefault(raw.parts[0], name)
+    return tuple(owner.get(part, part) for part in RAW_ASSETS[asset].parts if owner.get(part) != asset)
 
 
 @dataclass
@@ -102,9 +72,7 @@ class Collection:
 
 
 def _failure(pull: Pull, asset: str) -> str | None:
-    part = RAW_ASSETS[asset][0]
-    parts = MEMBERSHIP_PARTS if asset == "memberships" else (part,)
-    errors = {p: pull.failed[p] for p in parts if p in pull.failed}
+    errors = {p: pull.failed[p] for p in RAW_ASSETS[asset].parts if p in pull.failed}
     if len(set(errors.values())) == 1:  # one cause (e.g. the endpoint unreachable): said as it is
         return next(iter(errors.values()))
     return "; ".join(error if p == asset else f"{p}: {error}" for p, error in errors.items()) or None
@@ -198,7 +166,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     started = time.monotonic()
     issued_at = dt.datetime.now(dt.timezone.utc)
     secret = connector.secret(store.home)
-    wanted = raw_assets_for(connector)
+    wanted = raw_assets_for(connector.asset_types)
     base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES,
                                                            connector.graph_host)
     tables = _base_tables(store, connector.name, base)
@@ -212,7 +180,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     async def pull() -> None:
         quiet_stopped_tasks(asyncio.get_running_loop())
         async with GraphClient(connector, secret, settings) as client:
-            plan = SetBasedPlan(client, entities_for(connector.asset_types), links)
+            plan = SetBasedPlan(client, plan_parts(connector.asset_types), links)
             result = await plan.run()
             # With the pull's client and token: when the secret itself expires (1 request).
             expiry = await note_secret_expiry(client, connector, store, secret.get_secret_value())
@@ -227,8 +195,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     reports: dict[str, AssetReport] = {}
     files: dict[str, WrittenFile] = {}
     for asset in wanted:
-        part, source = RAW_ASSETS[asset]
-        stats = _stats_for(client, MEMBERSHIP_PARTS if asset == "memberships" else (part,))
+        stats = _stats_for(client, RAW_ASSETS[asset].parts)
         error = _failure(result, asset)
         if error:
             reports[asset] = AssetReport(None, error, stats)
@@ -239,7 +206,7 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
         elif asset in snapshot.tables:
             files[asset] = folder.write_table(asset, token, snapshot.tables[asset])
         else:
-            files[asset] = folder.write_objects(asset, token, result.objects.get(source, []))
+            files[asset] = folder.write_objects(asset, token, result.objects.get(RAW_ASSETS[asset].source, []))
         reports[asset] = AssetReport(files[asset].rows, None, stats)
         checkpoint(f"raw:{asset}:written")
     for entity, round_ in result.rounds.items():
@@ -287,9 +254,9 @@ def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> 
 def _delta(store: Store, connector: str, pull: Pull, snapshot: NewSnapshot) -> Delta | None:
     """What the records step needs to rebuild only what changed; None when it must rebuild all
     (a round was full, a part failed, or the committed assignments cannot be compared)."""
-    incremental = (set(snapshot.applied) == set(DELTA_ENTITIES) and snapshot.memberships is not None
+    incremental = (set(snapshot.applied) == set(DELTA_PARTS) and snapshot.memberships is not None
                    and "app_role_assignments" in snapshot.tables
-                   and all(pull.rounds[e].mode == "delta" for e in DELTA_ENTITIES))
+                   and all(pull.rounds[e].mode == "delta" for e in DELTA_PARTS))
     old = _committed_assignments(store, connector) if incremental else None
     if old is None:
         for entity, entry in snapshot.applied.items():  # a full rebuild reads every object

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .collect import FEEDS_RECORDS, SNAPSHOT_FILES, Collection, collect
+from .collect import Collection, collect
 from .config import Connector
+from .entities import FEEDS_RECORDS, SNAPSHOT_FILES
 from .cycles import BaselineCycles
 from .graph.client import ClientSettings
 from . import redact

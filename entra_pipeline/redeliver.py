@@ -15,8 +15,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterator
 
-from .collect import RAW_ASSETS, AssetReport, Collection, raw_assets_for
+from .collect import AssetReport, Collection
 from .config import Connector
+from .entities import RAW_ASSETS, raw_assets_for
 from .graph.client import GraphStats
 from .graph.plan import Pull
 from .pipeline import Delivered, Started, holding
@@ -41,18 +42,19 @@ def committed_collection(connector: Connector, store: Store) -> Collection:
     committed file, or a report naming why there is none (its records are then not built)."""
     committed = store.committed_files(connector.name, "raw")
     pull, reports = Pull(), {}
-    for asset in raw_assets_for(connector):
+    for asset in raw_assets_for(connector.asset_types):
         if asset not in committed:
             reports[asset] = AssetReport(None, NOT_COMMITTED)
             continue
-        rows = store.read_rows(connector.name, committed[asset]) if asset in ("memberships", "app_role_assignments") \
-            else store.read_objects(connector.name, committed[asset])
-        if asset == "memberships":
+        source = RAW_ASSETS[asset].source  # "": rows held apart, not objects
+        rows = store.read_objects(connector.name, committed[asset]) if source \
+            else store.read_rows(connector.name, committed[asset])
+        if source:
+            pull.objects[source] = rows
+        elif asset == "memberships":
             pull.memberships = rows
-        elif asset == "app_role_assignments":
-            pull.app_role_assignments = rows
         else:
-            pull.objects[RAW_ASSETS[asset][1]] = rows
+            pull.app_role_assignments = rows
         reports[asset] = AssetReport(len(rows))
     return Collection(reports, {}, 0.0, GraphStats(), pull=pull)
 

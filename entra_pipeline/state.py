@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .entities import grant_for
+
 PROCESSED = "Processed"
 PARTIALLY_PROCESSED = "Partially Processed"
 
@@ -36,15 +38,6 @@ class RunState:
         return self.state.lower().replace(" ", "_")
 
 
-# Raw asset -> the permission to grant when Graph refuses it (least privileged; graph/permissions.py).
-GRANT_FOR = {
-    "users": "User.Read.All", "groups": "GroupMember.Read.All", "memberships": "Directory.Read.All",
-    "roles": "RoleManagement.Read.Directory", "role_assignments": "RoleManagement.Read.Directory",
-    "role_eligibility_schedules": "RoleEligibilitySchedule.Read.Directory",
-    "directory_roles": "RoleManagement.Read.Directory", "administrative_units": "Directory.Read.All",
-    "app_role_assignments": "Directory.Read.All", "service_principals": "Directory.Read.All",
-    "applications": "Directory.Read.All", "tenant": "Directory.Read.All",
-}
 # The spec's Troubleshooting row for "Connector is in Partially Processed state".
 PARTIAL_RESOLUTION = ("Typically caused by missing or unconsented API permissions for a specific object type: "
                       "grant {permission} (application permission) and have an administrator give admin consent.")
@@ -70,7 +63,7 @@ def _grant(assets: list[str], error: str) -> str:
     """For a refusal (403), the spec's resolution naming the permissions to grant."""
     if "403" not in error and "Authorization_RequestDenied" not in error:
         return ""
-    permissions = list(dict.fromkeys(GRANT_FOR.get(asset, "Directory.Read.All") for asset in assets))
+    permissions = list(dict.fromkeys(grant_for(asset) for asset in assets))
     return " " + PARTIAL_RESOLUTION.format(permission=name_list(permissions, shown=len(permissions)))
 
 

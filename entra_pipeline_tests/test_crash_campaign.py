@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-from entra_pipeline.collect import RAW_ASSETS
+from entra_pipeline.entities import RAW_ASSETS
 from entra_pipeline.qualys.maps import MAPS
 from entra_pipeline.simulator.tenant import SimulatorError
 

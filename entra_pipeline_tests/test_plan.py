@@ -7,9 +7,13 @@ import asyncio
 
 
 from entra_pipeline.graph.client import GraphClient
-from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan, entities_for
+from entra_pipeline.entities import (ENTITIES, RAW_ASSETS, SNAPSHOT_FILES, WITH_POSTURE, plan_parts, raw_assets_for,
+                                     requirements_for)
+from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan
 from entra_pipeline.graph.relationships import relationship_sets
+from entra_pipeline.qualys.maps import MAPS
 from entra_pipeline.simulator import catalog
+from entra_pipeline.snapshot import OBJECT_FILES
 
 from .conftest import connector_for
 
@@ -19,7 +23,7 @@ def pull(sim, home, entities=None):
 
     async def main():
         async with GraphClient(connector, connector.secret(home)) as client:
-            return await SetBasedPlan(client, entities or entities_for(connector.asset_types)).run()
+            return await SetBasedPlan(client, entities or plan_parts(connector.asset_types)).run()
 
     return asyncio.run(main())
 
@@ -30,7 +34,7 @@ def test_set_based_and_literal_plans_give_identical_relationships(make_sim, home
 
     async def main():
         async with GraphClient(connector, connector.secret(home)) as client:
-            result = await SetBasedPlan(client, entities_for(connector.asset_types)).run()
+            result = await SetBasedPlan(client, plan_parts(connector.asset_types)).run()
             literal = await LiteralPlan(client).relationships()
             return result, literal
 
@@ -107,6 +111,37 @@ def test_a_forbidden_part_is_reported_and_the_rest_still_arrives(make_sim, home)
 
 def test_identities_only_reads_no_applications_or_tenant(make_sim, home):
     sim = make_sim(users=50)
-    result = pull(sim, home, entities_for("identities_only"))
+    result = pull(sim, home, plan_parts("identities_only"))
     assert "applications" not in result.objects and "tenant" not in result.objects
     assert "GET /applications" not in sim.stats()["endpoints"]
+
+
+def test_the_entity_registry_holds_what_the_plan_reads_the_maps_build_and_the_snapshot_merges(make_sim, home):
+    """Every raw asset arrives from parts the plan runs; an identities-only plan runs none of the
+    parts only posture rows need; each record set has its map and is built from raw assets its
+    Asset Types pull; every permission's probe is an endpoint Graph answers."""
+    sim = make_sim(users=60)
+    connector = connector_for(sim, home)
+
+    async def main(parts):
+        async with GraphClient(connector, connector.secret(home)) as client:
+            result = await SetBasedPlan(client, parts).run()
+            probed = [await client.get(r.probe) for r in requirements_for(WITH_POSTURE)]
+            return result, set(client.part_stats), probed
+
+    everything, ran, probed = asyncio.run(main(plan_parts(WITH_POSTURE)))
+    assert not everything.failed and len(probed) == len(requirements_for(WITH_POSTURE))
+    for raw in RAW_ASSETS.values():
+        assert set(raw.parts) <= ran, raw.name
+        assert not raw.source or raw.source in everything.objects, raw.name
+
+    identities, ran_identities, _ = asyncio.run(main(plan_parts("identities_only")))
+    identity_parts = {part for name in raw_assets_for("identities_only") for part in RAW_ASSETS[name].parts}
+    posture_only = [raw for raw in RAW_ASSETS.values() if raw.posture and not set(raw.parts) & identity_parts]
+    assert posture_only and not {part for raw in posture_only for part in raw.parts} & ran_identities
+    assert not {raw.source for raw in posture_only} & set(identities.objects)
+
+    assert set(MAPS) == set(ENTITIES)
+    for entity in ENTITIES.values():
+        assert set(entity.inputs) <= set(raw_assets_for(WITH_POSTURE if entity.posture else "identities_only"))
+    assert {part: files[0] for part, files in SNAPSHOT_FILES.items()} == OBJECT_FILES

@@ -17,11 +17,11 @@ from typing import Literal, Optional
 import dagster as dg
 
 from .. import redact
-from ..collect import Collection, raw_assets_for
+from ..collect import Collection
 from ..config import Connector
+from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
 from ..graph.secret_expiry import SecretExpiry, days_left
 from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
-from ..qualys.records import INPUTS, record_entities
 from ..state import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
@@ -57,37 +57,19 @@ def _described(text: str) -> str:
     return f"{text} {ONE_STEP}"
 
 
-RAW_DESCRIPTIONS = {
-    "users": "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
-    "groups": "Entra ID groups (spec: Groups), with the properties the Groups transformation map reads.",
-    "roles": "Role definitions (spec: Roles, GET /roleManagement/directory/roleDefinitions), always pulled in full.",
-    "role_assignments": "Active directory role assignments (roleManagement/directory/roleAssignments).",
-    "role_eligibility_schedules": "Eligible (PIM) role assignments (roleManagement/directory/roleEligibilitySchedules).",
-    "directory_roles": "Activated directory roles: the roles a user's or group's memberOf can name.",
-    "administrative_units": "Administrative units: the units a user's or group's memberOf can name.",
-    "memberships": "Direct memberships (group, directory role, administrative unit -> user, group, service "
-                   "principal), from which every memberOf is derived without a call per user.",
-    "app_role_assignments": "App role assignments of every service principal (appRoleAssignedTo), from which "
-                            "users' and groups' appRoleAssignments are derived.",
-    "applications": "Applications (spec: Applications, Identities with Security Posture).",
-    "service_principals": "Service principals (spec: Service Principals, Identities with Security Posture).",
-    "tenant": "The organization (spec: Tenant, Identities with Security Posture).",
-}
-
-
 def _specs(connector: Connector) -> list[dg.AssetSpec]:
     group, tags = connector.dagster_name, {"entra/connector": connector.dagster_name}
-    raw = raw_assets_for(connector)
+    raw, entities = raw_assets_for(connector.asset_types), entities_for(connector.asset_types)
     specs = [dg.AssetSpec(key=asset_key(connector, "raw", name), group_name=group,
-                          description=_described(RAW_DESCRIPTIONS[name]), skippable=True, kinds={"parquet"},
+                          description=_described(RAW_ASSETS[name].description), skippable=True, kinds={"parquet"},
                           tags=tags) for name in raw]
     specs += [dg.AssetSpec(key=asset_key(connector, "records", entity), group_name=group, skippable=True,
-                           deps=[asset_key(connector, "raw", name) for name in INPUTS[entity] if name in raw],
+                           deps=[asset_key(connector, "raw", name) for name in ENTITIES[entity].inputs if name in raw],
                            description=_described(f"Qualys asset records for {entity}, per the spec's "
                                                   "transformation map."),
-                           kinds={"parquet"}, tags=tags) for entity in record_entities(connector)]
+                           kinds={"parquet"}, tags=tags) for entity in entities]
     specs.append(dg.AssetSpec(key=asset_key(connector, "upload"), group_name=group, skippable=True,
-                              deps=[asset_key(connector, "records", e) for e in record_entities(connector)],
+                              deps=[asset_key(connector, "records", e) for e in entities],
                               description=_described(f"Deliver the records to the {connector.destination.kind} "
                                                      "destination; its check every_entity_processed fails "
                                                      "(ERROR) when the run is Partially Processed."),

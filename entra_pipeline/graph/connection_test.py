@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 
 from ..config import ConfigError, Connector
+from ..entities import requirements_for
 from .auth import TokenEndpointError, TokenSource, tls_context, unreachable_cause
 from .client import ClientSettings, GraphClient, GraphError
-from .permissions import requirements_for
 
 CHECKS = ("Network Reachability", "TLS Handshake", "Authentication Credential Check",
           "Authorization Scope Check", "Data Fetch")

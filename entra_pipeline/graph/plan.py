@@ -47,14 +47,7 @@ CHAIN_RESERVE = 6
 # Answers meaning "this tenant or cloud does not offer that query": the plan falls back.
 NOT_OFFERED = {400, 404, 405, 501}
 
-IDENTITIES = ("users", "groups", "roles")
-POSTURE = ("applications", "servicePrincipals", "tenant")
-DELTA_ENTITIES = ("users", "groups", "directoryRoles", "administrativeUnits")
 CONTAINER_KINDS = {"groups": "group", "directoryRoles": "directoryRole", "administrativeUnits": "administrativeUnit"}
-
-
-def entities_for(asset_types: str) -> tuple[str, ...]:
-    return IDENTITIES + (POSTURE if asset_types == "identities_with_security_posture" else ())
 
 
 @dataclass
@@ -94,24 +87,26 @@ class Pull:
 
 
 class SetBasedPlan:
-    """`links` make the users, groups, directory-role and unit rounds incremental; without a
-    link (first run, baseline, --full) an entity's round is full."""
+    """Runs the `parts` named (entities.plan_parts: what a connector's Asset Types read). `links`
+    make the users, groups, directory-role and unit rounds incremental; without a link (first
+    run, baseline, --full) an entity's round is full."""
 
-    def __init__(self, client: GraphClient, entities: tuple[str, ...], links: dict[str, str] | None = None) -> None:
+    def __init__(self, client: GraphClient, parts: tuple[str, ...], links: dict[str, str] | None = None) -> None:
         self.client = client
-        self.entities = entities
+        self.parts = parts
         self.links = links or {}
         self.pull = Pull()
         self.fanout = asyncio.Semaphore(max(1, client.settings.concurrency - CHAIN_RESERVE))
 
     async def run(self) -> Pull:
-        parts = [self._users(), self._groups(), self._directory_roles(), self._administrative_units(),
-                 self._roles(), self._app_role_assignments()]
-        if "applications" in self.entities:
-            parts.append(self._list("applications", "/applications?$top=999"))
-        if "tenant" in self.entities:
-            parts.append(self._list("tenant", "/organization"))
-        tasks = [asyncio.ensure_future(part) for part in parts]
+        known = {"users": self._users, "groups": self._groups, "directoryRoles": self._directory_roles,
+                 "administrativeUnits": self._administrative_units, "roles": self._roles,
+                 "appRoleAssignments": self._app_role_assignments,
+                 "applications": lambda: self._list("applications", "/applications?$top=999"),
+                 "tenant": lambda: self._list("tenant", "/organization")}
+        if set(self.parts) - set(known):  # a registry row without its plan code
+            raise ValueError(f"the plan has no code for {sorted(set(self.parts) - set(known))}")
+        tasks = [asyncio.ensure_future(start()) for name, start in known.items() if name in self.parts]
         try:
             await asyncio.gather(*tasks)
         except BaseException:

@@ -23,24 +23,10 @@ from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
 
-from ..collect import RAW_ASSETS, Collection, Delta
+from ..collect import Collection, Delta
+from ..entities import ENTITIES, RAW_ASSETS, entities_for
 
 log = logging.getLogger(__name__)
-
-# entity -> the raw assets its records are built from (all must have arrived whole this run)
-INPUTS = {
-    "users": ("users", "groups", "directory_roles", "administrative_units", "memberships", "app_role_assignments"),
-    "groups": ("groups", "directory_roles", "administrative_units", "memberships", "app_role_assignments"),
-    "roles": ("roles",),
-    "applications": ("applications",),
-    "servicePrincipals": ("service_principals",),
-    "tenant": ("tenant",),
-}
-
-
-def record_entities(connector: Connector) -> tuple[str, ...]:
-    posture = connector.asset_types == "identities_with_security_posture"
-    return ("users", "groups", "roles") + (("applications", "servicePrincipals", "tenant") if posture else ())
 
 
 @dataclass
@@ -64,11 +50,12 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
     pull, collection.pull = collection.pull, None
     assert pull is not None, "a collection's data goes to one records step"
     delta, collection.delta = collection.delta, None
-    objects = {asset: pull.objects.get(source, []) for asset, (_, source) in RAW_ASSETS.items() if source}
+    objects = {name: pull.objects.get(raw.source, []) for name, raw in RAW_ASSETS.items() if raw.source}
     results: dict[str, EntityRecords] = {}
     sources: dict[str, Iterable[dict]] = {}
-    for entity in record_entities(connector):
-        missing = [name for name in INPUTS[entity] if not collection.arrived(name)]
+    for entity in entities_for(connector.asset_types):
+        inputs = ENTITIES[entity].inputs
+        missing = [name for name in inputs if not collection.arrived(name)]
         if missing:
             reason = "; ".join(f"{name}: {_why(collection, name)}" for name in missing)
             results[entity] = EntityRecords(skipped=f"raw data incomplete ({reason})")
@@ -80,7 +67,7 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
                 sources["users"], sources["groups"] = user_and_group_sources(
                     objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
                     pull.membership_rows(), pull.app_role_assignments)
-        documents = sources[entity] if entity in sources else objects[INPUTS[entity][0]]
+        documents = sources[entity] if entity in sources else objects[inputs[0]]
         if delta is not None and entity in ("users", "groups"):
             results[entity] = _rebuilt(folder, token, entity, documents, delta.applied[entity].table)
         else:
