@@ -59,9 +59,14 @@ def by_cause(errors: dict[str, str]) -> list[tuple[list[str], str]]:
     return [(names, error) for error, names in grouped.items()]
 
 
+# Graph's refusal as GraphError words it ("403 Authorization_RequestDenied: ..."), not any "403"
+# in the text: a port such as 127.0.0.1:33403 is not a refusal.
+REFUSED = re.compile(r"(?<![\w.:])403 \w+: |Authorization_RequestDenied")
+
+
 def _grant(assets: list[str], error: str) -> str:
     """For a refusal (403), the spec's resolution naming the permissions to grant."""
-    if "403" not in error and "Authorization_RequestDenied" not in error:
+    if not REFUSED.search(error):
         return ""
     permissions = list(dict.fromkeys(grant_for(asset) for asset in assets))
     return " " + PARTIAL_RESOLUTION.format(permission=name_list(permissions, shown=len(permissions)))

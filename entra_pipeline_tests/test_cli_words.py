@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from entra_pipeline.simulator import Simulator, SimulatorConfig
+from entra_pipeline.state import derive_state
 
 from .conftest import connector_for
 
@@ -125,3 +126,11 @@ def test_a_cancelled_sync_exits_130_and_commits_nothing(make_sim, home):
     again = sync(home)
     assert again.returncode == 0, again.stdout + again.stderr
     assert re.search(r"\(baseline \(full\) pull, cycle \S+\) succeeded: Processed", again.stdout), again.stdout
+
+
+def test_only_graphs_refusal_gets_the_permissions_advice_not_any_403_in_the_text():
+    unreachable = derive_state({"applications": "could not reach 127.0.0.1:33403 (connection refused)"}, {}, {})
+    assert "grant" not in unreachable.reasons[0], unreachable.reasons
+    refused = derive_state({"applications": "403 Authorization_RequestDenied: Insufficient privileges "
+                                            "(https://graph.microsoft.com/v1.0/applications)"}, {}, {})
+    assert "grant Directory.Read.All" in refused.reasons[0], refused.reasons
