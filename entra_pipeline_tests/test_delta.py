@@ -5,7 +5,6 @@ links advance only after delivery; expired or reset links become full resyncs.""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import subprocess
@@ -19,26 +18,9 @@ from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import sync
 
 from .conftest import connector_for
-from .test_inventory import expected_records, record_id
+from .helpers import assert_inventory_is_the_truth
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
-
-
-def assert_inventory_is_the_truth(sim, home, connector) -> None:
-    inventory = LocalInventory(open_store(home))
-    for entity, expected in expected_records(sim.truth()).items():
-        stored = {record_id(entity, r): r for r in inventory.export(connector.name, entity)}
-        assert stored.keys() == expected.keys(), entity
-        wrong = [k for k in expected if stored[k] != json.loads(json.dumps(expected[k]))]
-        assert wrong == [], (entity, wrong[0], differences(stored[wrong[0]], json.loads(json.dumps(expected[wrong[0]]))))
-
-
-def differences(got, want, path: str = "") -> list[str]:
-    if isinstance(got, dict) and isinstance(want, dict):
-        return [d for k in sorted(set(got) | set(want)) for d in differences(got.get(k), want.get(k), f"{path}.{k}")]
-    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
-    return [] if got == want else [f"{path}: got {got!r}, want {want!r}"]
 
 
 @pytest.fixture

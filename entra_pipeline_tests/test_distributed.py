@@ -27,7 +27,7 @@ from entra_pipeline.store import open_store
 from .conftest import connector_for
 from .distributed import Deployment
 from .live import LOCATION, REPOSITORY, wait_for
-from .test_delta import assert_inventory_is_the_truth
+from .helpers import assert_inventory_is_the_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.deployment]
 

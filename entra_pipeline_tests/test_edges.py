@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,9 +22,10 @@ from entra_pipeline.runner import sync
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth, differences
-from .test_inventory import expected_records, record_id
-from .test_security import scan
+from .helpers import cli
+from .helpers import assert_inventory_is_the_truth, differences
+from .helpers import expected_records, record_id
+from .helpers import scan
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
@@ -201,9 +201,6 @@ def test_an_oversized_value_is_cut_to_the_documented_bound(make_sim, home):
 
 
 # ------------------------------------------------------------------ the token endpoint, by the CLI
-def cli(home: Path, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @pytest.mark.parametrize("fault, says", [

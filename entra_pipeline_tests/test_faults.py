@@ -5,7 +5,6 @@ as it was; none reports Processed with data missing, none loops, none deletes un
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -18,12 +17,12 @@ import pytest
 from entra_pipeline.store import open_store
 from entra_pipeline.graph.client import ClientSettings
 from entra_pipeline.pipeline import sync_steps
-from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
 
 from .conftest import connector_for
+from .helpers import changes, inventory_snapshot
 from .fake_qualys import FakeQualys
-from .test_delta import assert_inventory_is_the_truth
+from .helpers import assert_inventory_is_the_truth
 from .test_qualys import destination as qualys_destination
 from .test_qualys import removals_sent
 
@@ -43,20 +42,6 @@ GRAPH_FAULTS = {
     "delta: replayed changes": (["replay@0.5"], "truth"),
     "403 on applications": (["forbidden=applications"], "partial:applications"),
 }
-
-
-def changes(sim) -> None:
-    t = sim.tenant
-    users, groups = list(t.users), list(t.groups)
-    newcomer = t.create_user(displayName="Fault Newcomer")
-    t.add_member(groups[1], newcomer["id"])
-    t.update_user(users[3], department="Under fire")
-    t.hard_delete(users[4])
-    t.remove_member(groups[2], next(iter(t.live_members(groups[2]))))
-
-
-def inventory_snapshot(home, connector, entity: str) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, entity))
 
 
 @pytest.mark.parametrize("name", sorted(GRAPH_FAULTS))

@@ -15,8 +15,8 @@ import pytest
 from entra_pipeline.runner import sync
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
-from .test_faults import changes, inventory_snapshot
+from .helpers import assert_inventory_is_the_truth
+from .helpers import changes, inventory_snapshot
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 

@@ -12,13 +12,11 @@ import sys
 import pytest
 
 from entra_pipeline.store import open_store
-from entra_pipeline.qualys.engine import apply
 from entra_pipeline.qualys.inventory import LocalInventory, parse_search
-from entra_pipeline.qualys.maps import MAPS
-from entra_pipeline.qualys.sources import user_and_group_sources
 from entra_pipeline.runner import sync
 
 from .conftest import connector_for
+from .helpers import expected_records, record_id
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
@@ -46,22 +44,6 @@ def test_search_filter_syntax():
         parse_search("colour:red")
 
 
-def expected_records(truth: dict, asset_types_posture: bool = True) -> dict[str, dict[str, dict]]:
-    """The truth, through the same sources and maps: what the inventory must hold."""
-    memberships = [{"container_id": c, "container_type": kind, "member_id": m["id"], "member_type": m["kind"]}
-                   for kind, table in (("group", "groupMembers"), ("directoryRole", "directoryRoleMembers"),
-                                       ("administrativeUnit", "administrativeUnitMembers"))
-                   for c, members in truth[table].items() for m in members]
-    users, groups = user_and_group_sources(truth["users"], truth["groups"], truth["directoryRoles"],
-                                           truth["administrativeUnits"], memberships, truth["appRoleAssignments"])
-    sources = {"users": users, "groups": groups, "roles": truth["roleDefinitions"]}
-    if asset_types_posture:
-        sources.update(applications=truth["applications"], servicePrincipals=truth["servicePrincipals"],
-                       tenant=truth["organization"])
-    return {entity: {o.vendor_asset_id: o.record for o in (apply(MAPS[entity], d) for d in docs)}
-            for entity, docs in sources.items()}
-
-
 def test_a_full_sync_leaves_one_correct_record_per_simulator_object(make_sim, home):
     sim = make_sim(users=1500, seed=13)
     connector = connector_for(sim, home)
@@ -74,12 +56,6 @@ def test_a_full_sync_leaves_one_correct_record_per_simulator_object(make_sim, ho
         mismatched = [k for k in expected if stored[k] != json.loads(json.dumps(expected[k]))]
         assert mismatched == [], (entity, mismatched[:3])
     assert outcome.materialized["records/users"]["count"] == 1500
-
-
-def record_id(entity: str, record: dict) -> str:
-    if "thirdPartyObject" in record:
-        return record["thirdPartyObject"]["content"]["id"]
-    return record["asset"]["assetHeader"]["vendorAssetId"]
 
 
 def test_deletions_reach_the_inventory_and_a_forbidden_entity_removes_nothing(make_sim, home):

@@ -28,7 +28,7 @@ from entra_pipeline.simulator import running_simulator
 from entra_pipeline.status import StatusStore
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
+from .helpers import assert_inventory_is_the_truth
 from .live import LOCATION, REPO, REPOSITORY, LiveDagster, LocalPostgres, wait_for
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
@@ -245,14 +245,14 @@ def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, po
 def test_a_cli_sync_holding_the_connector_queues_the_daemons_run(live, postgres, tmp_path):
     """A CLI sync is a run of the connector's job in the deployment's instance: the run queue's
     per-connector limit holds a launched run until the CLI run ends, then it runs."""
-    from .test_store import cli, finished as ended, paused_at, release, wait_reached
+    from .helpers import start_cli, finished as ended, paused_at, release, wait_reached
 
     server, connector, home, sim = live
     gate = tmp_path / "gate"
     gate.mkdir()
     env = {**postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home),
            **paused_at("raw:all:written", gate)}
-    by_cli = cli(home, "sync", "--connector", "live", env=env)
+    by_cli = start_cli(home, "sync", "--connector", "live", env=env)
     wait_reached("raw:all:written", gate, by_cli)
     sim.tenant.create_user(displayName="Arrived While The CLI Held It")
     queued = launch_sync(server, home, connector)
@@ -296,13 +296,13 @@ def test_a_partially_processed_cli_run_is_in_the_timeline_and_recognizable(live,
     and the upload's failed ERROR check on the asset page."""
     from playwright.sync_api import expect
 
-    from .test_store import cli, finished as ended
+    from .helpers import start_cli, finished as ended
 
     server, _, home, sim = live
     sim.faults.add("forbidden=applications")
     try:
         env = {**postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home)}
-        code, out = ended(cli(home, "sync", "--connector", "live", env=env))
+        code, out = ended(start_cli(home, "sync", "--connector", "live", env=env))
     finally:
         sim.faults.clear()
     (run,) = server.graphql(

@@ -15,8 +15,8 @@ from entra_pipeline.store.storage import open_storage
 
 from . import azurite
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
-from .test_store import cli, finished
+from .helpers import assert_inventory_is_the_truth
+from .helpers import start_cli, finished
 
 needs_azurite = pytest.mark.skipif(not azurite.available(), reason="Azurite is not installed: ./dev test installs it")
 
@@ -36,7 +36,7 @@ def remote(blob_store, home, request):
 
 
 def sync(home, connector, env: dict, *flags: str) -> tuple[int, str]:
-    return finished(cli(home, "sync", "--connector", connector.name, *flags, env=env))
+    return finished(start_cli(home, "sync", "--connector", connector.name, *flags, env=env))
 
 
 def committed_keys(home, connector) -> set[str]:
@@ -77,7 +77,7 @@ def test_the_snapshot_lives_in_the_object_store_and_delta_runs_start_from_it(mak
     after = committed_keys(home, connector)
     assert after != before and in_store(server, prefix) == after, "older versions are removed once committed"
 
-    code, out = finished(cli(home, "store", "check", env=env))
+    code, out = finished(start_cli(home, "store", "check", env=env))
     assert code == 0 and f"data abfs://{server.container}/{prefix}: no problem(s)" in out, out
 
 

@@ -11,7 +11,6 @@ import logging
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
 
@@ -28,47 +27,17 @@ from entra_pipeline.store import open_store
 from entra_pipeline.wizard import create
 
 from .conftest import connector_for
+from .helpers import cli, flags, Script
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 UTC = dt.timezone.utc
 
 
-class Script:
-    """A console answering from a list, like a person at the prompts (secrets recorded hidden)."""
-
-    interactive = True
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers, self.transcript = list(answers), []
-
-    def ask(self, prompt: str, secret: bool = False) -> str:
-        answer = self.answers.pop(0)
-        self.transcript.append(prompt + ("<hidden>" if secret else answer))
-        return answer
-
-    def say(self, text: str) -> None:
-        self.transcript.append(text)
-
-    def text(self) -> str:
-        return "\n".join(self.transcript)
-
-
 def endpoints(sim) -> dict:
     info = sim.info
     return {"authority_host": info.authority_host, "graph_endpoint": info.graph_endpoint,
             "ca_bundle": str(info.ca_bundle)}
-
-
-def cli(home, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)], input=stdin,
-                          capture_output=True, text=True, timeout=180)
-
-
-def flags(sim) -> list[str]:
-    info = sim.info
-    return ["--tenant-id", info.tenant_id, "--client-id", info.client_id, "--authority-host", info.authority_host,
-            "--graph-endpoint", info.graph_endpoint, "--ca-bundle", str(info.ca_bundle)]
 
 
 def test_create_walks_the_three_steps_and_every_bad_answer_gets_a_second_try(sim, home):

@@ -5,8 +5,6 @@ cannot be configured away."""
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,25 +13,11 @@ from entra_pipeline.config import ConfigError, parse_connectors
 from entra_pipeline.graph.connection_test import check_tls
 
 from .conftest import connector_for
+from .helpers import cli, scan
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 
-def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)], input=stdin,
-                          capture_output=True, text=True, timeout=300)
-
-
-def scan(root: Path, needles: list[bytes]) -> tuple[int, int, list[str]]:
-    """(files, bytes, where any needle was found) under root."""
-    files = size = 0
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            files, size = files + 1, size + len(data)
-            found += [f"{path} holds {needle[:6]!r}..." for needle in needles if needle in data]
-    return files, size, found
 
 
 def test_the_client_secret_is_nowhere_in_plain_text(make_sim, home):

@@ -19,8 +19,8 @@ from entra_pipeline.status import FAILED, PROCESSING, StatusStore
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
-from .test_inventory import expected_records, record_id
+from .helpers import assert_inventory_is_the_truth
+from .helpers import expected_records, record_id
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 

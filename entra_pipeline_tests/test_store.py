@@ -10,8 +10,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,37 +28,10 @@ from entra_pipeline.store.schema import (anchors, baselines, delta_links, record
                                          snapshot_files, status)
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
+from .helpers import finished, paused_at, release, start_cli, wait_reached
+from .helpers import assert_inventory_is_the_truth
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
-
-
-def cli(home: Path, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, **popen)
-
-
-def finished(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
-    out, _ = process.communicate(timeout=timeout)
-    return process.returncode, out
-
-
-def paused_at(point: str, folder: Path) -> dict:
-    return {"ENTRA_PIPELINE_PAUSE_AT": f"{point}={folder}"}
-
-
-def wait_reached(point: str, folder: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    flag = folder / f"{point.replace(':', '_')}.reached"
-    deadline = time.monotonic() + timeout
-    while not flag.exists():
-        assert process.poll() is None, f"the run ended before {point}: {process.communicate()[0][-3000:]}"
-        assert time.monotonic() < deadline, f"{point} not reached"
-        time.sleep(0.05)
-
-
-def release(point: str, folder: Path) -> None:
-    (folder / f"{point.replace(':', '_')}.go").write_text("")
 
 
 def sync_runs(home: Path, connector: str) -> list[dg.DagsterRun]:
@@ -81,12 +52,12 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     sim, connector = baseline
     gate = tmp_path / "gate"
     gate.mkdir()
-    first = cli(home, "sync", "--connector", connector.name, env=paused_at("raw:all:written", gate))
+    first = start_cli(home, "sync", "--connector", connector.name, env=paused_at("raw:all:written", gate))
     wait_reached("raw:all:written", gate, first)  # pulled, holding the connector
     arrived = sim.tenant.create_user(displayName="Arrived Between The Pulls")["id"]
     sim.tenant.update_user(list(sim.tenant.users)[3], jobTitle="Changed between the pulls")
 
-    refused, said = finished(cli(home, "sync", "--connector", connector.name, "--wait", "1"))
+    refused, said = finished(start_cli(home, "sync", "--connector", connector.name, "--wait", "1"))
     assert refused == 1, said
     assert "connector 'sim' is being synced by run " in said and f"(launched by cli, pid {first.pid} on" in said
     assert "let that run finish and run again" in said
@@ -101,7 +72,7 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     held = StatusStore(open_store(home), connector.name).read()
     assert held.state == "Processing" and held.run_id != refused_run.run_id
 
-    waiting = cli(home, "sync", "--connector", connector.name, "--wait", "120")
+    waiting = start_cli(home, "sync", "--connector", connector.name, "--wait", "120")
     deadline = time.monotonic() + 60  # its run has started, beside the first one, and waits for the lease
     while sum(run.status.value == "STARTED" for run in sync_runs(home, connector.dagster_name)) < 2:
         assert waiting.poll() is None and time.monotonic() < deadline, "the third sync did not start and wait"
@@ -130,7 +101,7 @@ def test_a_run_that_stalled_past_its_lease_is_fenced_out(baseline, home, tmp_pat
     sim, connector = baseline
     gate = tmp_path / "gate"
     gate.mkdir()
-    stalled = cli(home, "sync", "--connector", connector.name,
+    stalled = start_cli(home, "sync", "--connector", connector.name,
                   env={**paused_at("deliver:users:before", gate), "ENTRA_PIPELINE_LEASE_TTL": "2"})
     wait_reached("deliver:users:before", gate, stalled)
     os.kill(stalled.pid, signal.SIGSTOP)
@@ -156,11 +127,11 @@ def test_a_killed_cli_sync_is_freed_by_the_sensor_or_the_next_run_and_marked_fai
     sim, connector = baseline
     for freed_by in ("sensor", "next run"):
         sim.tenant.create_user(displayName=f"Arrived Before The Kill ({freed_by})")
-        code, _ = finished(cli(home, "sync", "--connector", connector.name,
+        code, _ = finished(start_cli(home, "sync", "--connector", connector.name,
                                env={"ENTRA_PIPELINE_KILL_AT": "records:users:written"}))
         assert code == -9
         killed = next(run for run in sync_runs(home, connector.dagster_name) if run.status.value == "STARTED")
-        code, out = finished(cli(home, "status", "--connector", connector.name))
+        code, out = finished(start_cli(home, "status", "--connector", connector.name))
         assert f"held by run {killed.run_id} (launched by cli" in out and "(expired)" in out, out
         assert "the next run takes the connector over and marks it failed" in out
         if freed_by == "sensor":
@@ -269,9 +240,9 @@ def test_damaged_state_is_named_checked_and_healed_by_a_full_sync(baseline, home
     DAMAGE[damage](home, connector.name)
     problems = [p.line() for p in check(open_store(home))]
     assert problems, f"store check did not see: {damage}"
-    code, out = finished(cli(home, "store", "check"))
+    code, out = finished(start_cli(home, "store", "check"))
     assert code == 1 and "Remedy:" in out, out
-    code, out = finished(cli(home, "status"))
+    code, out = finished(start_cli(home, "status"))
     assert code == 0 and "Traceback" not in out, out
     if damage == "status document garbage":
         assert "the stored state of connector 'sim' is damaged" in out and "Remedy" in out, out
@@ -297,11 +268,11 @@ def test_a_damaged_store_file_names_itself_and_a_new_one_recovers_everything(bas
     data = path.read_bytes()
     path.write_bytes(b"this is not a database" * 100 if damage == "garbage" else data[: len(data) // 3])
     for command in (["status"], ["store", "check"], ["sync", "--connector", connector.name]):
-        code, out = finished(cli(home, *command))
+        code, out = finished(start_cli(home, *command))
         assert code != 0 and f"the store {path} is damaged" in out and "Remedy:" in out, (command, out)
         assert "Traceback" not in out
     path.rename(home / "store.sqlite.damaged")  # what the remedy says
-    code, out = finished(cli(home, "sync", "--connector", connector.name, "--full"))
+    code, out = finished(start_cli(home, "sync", "--connector", connector.name, "--full"))
     assert code == 0 and "Processed" in out, out
     assert_inventory_is_the_truth(sim, home, connector)
 
@@ -323,7 +294,7 @@ def test_an_older_home_folder_is_imported_once(make_sim, home):
     old.execute("INSERT INTO records VALUES ('sim', 'users', 'gone-since', '{\"kept\": true}', '2026-11-30')")
     old.commit()
     old.close()
-    code, out = finished(cli(home, "store", "upgrade"))
+    code, out = finished(start_cli(home, "store", "upgrade"))
     assert code == 0, out
     assert "sim: baselines imported (1 row(s))" in out and "local inventory imported (1 record(s))" in out
     assert "sim: delta links not imported: its next run pulls users and groups in full" in out
@@ -332,7 +303,7 @@ def test_an_older_home_folder_is_imported_once(make_sim, home):
     assert store.baseline_runs("sim") == {"2026-11-24": "old"}
     assert store.qualys_delivered("sim") == {"users": {"u-1": {"vendorAssetId": "u-1"}}}
     assert list(LocalInventory(store).export("sim", "users")) == [{"kept": True}]
-    code, out = finished(cli(home, "store", "upgrade"))
+    code, out = finished(start_cli(home, "store", "upgrade"))
     assert code == 0 and "imported" not in out  # once
     outcome = sync(connector, home)
     assert outcome.state == "Processed" and outcome.materialized["raw/users"]["pull_mode"] == "full"

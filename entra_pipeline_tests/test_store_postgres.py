@@ -16,9 +16,9 @@ from entra_pipeline.store.schema import delta_links
 
 from .conftest import connector_for
 from .live import LocalPostgres
-from .test_crash_campaign import campaign
-from .test_delta import assert_inventory_is_the_truth
-from .test_store import cli, finished, paused_at, release, wait_reached
+from .kill_campaign import campaign
+from .helpers import assert_inventory_is_the_truth
+from .helpers import start_cli, finished, paused_at, release, wait_reached
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 
@@ -47,10 +47,10 @@ def test_the_pipeline_runs_on_postgresql_and_nothing_is_kept_in_the_home(make_si
     assert count == 60
     gate = tmp_path / "gate"
     gate.mkdir()
-    first = cli(home, "sync", "--connector", connector.name, env=paused_at("raw:all:written", gate))
+    first = start_cli(home, "sync", "--connector", connector.name, env=paused_at("raw:all:written", gate))
     wait_reached("raw:all:written", gate, first)
     sim.tenant.create_user(displayName="Arrived Between The Pulls")
-    refused, said = finished(cli(home, "sync", "--connector", connector.name, "--wait", "1"))
+    refused, said = finished(start_cli(home, "sync", "--connector", connector.name, "--wait", "1"))
     assert refused == 1 and f"(launched by cli, pid {first.pid} on" in said, said
     release("raw:all:written", gate)
     assert finished(first)[0] == 0
@@ -88,7 +88,7 @@ def test_a_damaged_row_is_named_and_a_full_sync_heals_it(make_sim, home, pg_stor
         connection.execute(delta_links.update().values(issued_at="yesterday"))
     problems = [p.line() for p in check(open_store(home))]
     assert any("delta_links" in p and "Remedy" in p for p in problems), problems
-    code, out = finished(cli(home, "store", "check"))
+    code, out = finished(start_cli(home, "store", "check"))
     assert code == 1 and "delta_links" in out
     outcome = sync(connector, home)
     assert outcome.state == "Processed" and "damaged" in outcome.materialized["raw/users"]["resync_reason"]
@@ -100,7 +100,7 @@ def test_an_unreachable_store_is_named_without_its_password(make_sim, home, monk
     sim = make_sim(users=10, seed=74)
     connector_for(sim, home)
     monkeypatch.setenv("ENTRA_PIPELINE_STORE", "postgresql+psycopg2://entra:hunter2-secret@127.0.0.1:1/nowhere")
-    code, out = finished(cli(home, "sync", "--connector", "sim"))
+    code, out = finished(start_cli(home, "sync", "--connector", "sim"))
     assert code == 1 and "cannot be reached" in out and "hunter2-secret" not in out and "***" in out, out
 
 

@@ -21,8 +21,8 @@ from entra_pipeline.status import StatusStore
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for
-from .test_delta import assert_inventory_is_the_truth
-from .test_inventory import record_id
+from .helpers import assert_inventory_is_the_truth
+from .helpers import record_id
 
 REPO = Path(__file__).resolve().parents[1]
 

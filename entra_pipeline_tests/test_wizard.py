@@ -23,7 +23,7 @@ from entra_pipeline.schedule import tick_cron
 from entra_pipeline.wizard import edit
 
 from .conftest import connector_for
-from .test_operator import Script, cli, flags
+from .helpers import Script, cli, flags
 
 CALCUTTA = zoneinfo.ZoneInfo("Asia/Calcutta")
 NOW_IN_CALCUTTA = r"now \d{4}-\d\d-\d\d \d\d:\d\d in Asia/Calcutta"
