@@ -27,6 +27,7 @@ from .graph.client import ClientSettings
 from . import redact
 from .killpoints import checkpoint
 from .qualys.deliver import deliver
+from .qualys.destination import DeliveryReport
 from .qualys.records import EntityRecords, build_records
 from .state import RunState, derive_state, with_remedy
 from .status import StatusStore, outcome_document
@@ -69,7 +70,7 @@ class Built:
 
 @dataclass
 class Delivered:
-    applied: dict[str, object]  # entity -> what the destination applied
+    applied: dict[str, DeliveryReport]  # entity -> what the destination did
     skipped: dict[str, str]  # entity -> why it was not delivered
     committed: dict[str, str]  # delta entity -> the link the next run starts from
     state: RunState

@@ -13,7 +13,7 @@ four characters in the value."""
 
 from __future__ import annotations
 
-import json
+from .jsontext import json_text
 
 # Short forms an operator recognises; every other escaped character is \xNN or \uNNNN.
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -68,7 +68,7 @@ def printable_data(data: object, limit: int | None = DISPLAY_LIMIT) -> object:
 
 def json_line(document: object) -> str:
     """Compact JSON that keeps non-ASCII text readable (ensure_ascii=False) but writes as \\uNNNN
-    what a terminal would act on: json.dumps escapes only C0 controls, and leaves DEL, C1,
+    what a terminal would act on: JSON escapes only C0 controls, and leaves DEL, C1,
     bidi controls and lone surrogates raw. Such characters occur only inside JSON strings, where
     the \\u form denotes the same character, so the document's value is unchanged."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).translate(_IN_JSON)
+    return json_text(document).translate(_IN_JSON)

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from entra_pipeline.graph.client import ClientSettings, GraphClient, GraphError, GraphPagingError, retry_after_seconds
+from entra_pipeline.graph.client import ClientSettings, GraphClient, GraphError, GraphPagingError
+from entra_pipeline.retry import retry_after_seconds
 
 from .conftest import connector_for
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from entra_pipeline.store import open_store
 from entra_pipeline.config import QualysDestination, save_connector
 from entra_pipeline.qualys import envelope
-from entra_pipeline.qualys.csam import Delivered, Progress, QualysError, QualysGateway, deliver_entity
+from entra_pipeline.qualys.csam import HeldIdentities, Progress, QualysError, QualysGateway, deliver_entity
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys
@@ -213,7 +213,7 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
 
 def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_path):
     client = QualysGateway(destination(gateway), SecretStr(gateway.password))
-    ledger = Delivered(open_store(tmp_path), "c")
+    ledger = HeldIdentities(open_store(tmp_path), "c")
     apps = [(f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}})
             for i in range(3)]
     try:
@@ -223,4 +223,4 @@ def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_pat
         client.close()
     assert report.removed == 1
     assert removals_sent(gateway) == [{"thirdPartyObject": {"content": {"id": "app-0", "@removed": {"reason": "deleted"}}}}]
-    assert set(Delivered(open_store(tmp_path), "c").state["applications"]) == {"app-1", "app-2"}
+    assert set(HeldIdentities(open_store(tmp_path), "c").state["applications"]) == {"app-1", "app-2"}

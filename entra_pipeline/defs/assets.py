@@ -22,6 +22,7 @@ from ..config import Connector
 from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
 from ..graph.secret_expiry import SecretExpiry, days_left
 from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
+from ..qualys.destination import DeliveryReport
 from ..state import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
@@ -217,11 +218,11 @@ def delivery_metadata(connector: Connector, delivered: Delivered) -> dict[str, o
             "state_reasons": "\n".join(state.reasons), **figures_metadata(delivered.applied)}
 
 
-def figures_metadata(applied: dict[str, object]) -> dict[str, object]:
+def figures_metadata(applied: dict[str, DeliveryReport]) -> dict[str, object]:
     """`per_entity` (a table: entity and one column per figure the destination reports —
     inserted, updated, unchanged, deleted, retained for the local inventory) and the totals
     `records_<figure>`."""
-    rows = {entity: {what: int(value) for what, value in vars(result).items()} for entity, result in applied.items()}
+    rows = {entity: result.counts() for entity, result in applied.items()}
     figures = list(next(iter(rows.values()))) if rows else []
     schema = dg.TableSchema(columns=[dg.TableColumn(ENTITY_COLUMN, "string"),
                                      *(dg.TableColumn(what, "int") for what in figures)])

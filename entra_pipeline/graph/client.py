@@ -2,20 +2,17 @@
 (authentication, redirects, telemetry headers) with bulk responses read as raw JSON.
 
 msgraph-sdk's typed models cost ~6 ms per user object to deserialize; `json.loads` of the
-same page costs microseconds. Retries are ours, not kiota's: kiota's RetryHandler does not
-retry 500/502 and gives up when Retry-After is 180 s or more.
+same page costs microseconds. Retries are ours (retry.py, the policy the Qualys client follows too), not kiota's: kiota's
+RetryHandler does not retry 500/502 and gives up when Retry-After is 180 s or more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import email.utils
 import json
 import logging
-import random
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
@@ -30,9 +27,9 @@ from msgraph import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
 from .. import redact
-from ..interrupts import raise_if_stopped
 from ..killpoints import checkpoint
 from ..config import Connector
+from ..retry import Attempts, RetryPolicy
 from . import decode
 from .decode import readable
 from .auth import (TokenEndpointError, TokenSource, graph_host_name, tls_context, unreachable_cause,
@@ -40,7 +37,6 @@ from .auth import (TokenEndpointError, TokenSource, graph_host_name, tls_context
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 REDIRECTS = {301, 302, 303, 307, 308}
 MAX_REDIRECTS = 5
 # Which part of a plan a request belongs to, so each asset can report its own Graph cost.
@@ -157,19 +153,10 @@ class ClientSettings:
     backoff_cap: float = 60.0
     max_response_bytes: int = 64 * 2**20
 
-
-def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Retry-After as integer or fractional seconds, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now())
-    except (TypeError, ValueError):
-        return None
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, backoff_base=self.backoff_base,
+                           backoff_cap=self.backoff_cap, max_throttle_wait=self.max_throttle_wait)
 
 
 def _resource_units(response: httpx.Response) -> int:
@@ -265,9 +252,9 @@ class GraphClient:
     async def get(self, path: str, headers: dict[str, str] | None = None) -> dict:
         """GET one URL and return its JSON, retrying what is worth retrying."""
         url = self.url(path)
-        attempt, waited_on_429, renewals, redirects = 0, 0.0, 0, 0
+        attempts, renewals, redirects = Attempts(self.settings.retry), 0, 0
         while True:
-            attempt += 1
+            attempt = attempts.start()
             try:
                 async with self.gate:
                     generation = self.tokens.generation
@@ -278,11 +265,11 @@ class GraphClient:
             except ResponseTooLarge as error:  # the same request would bring the same again
                 raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
             except (httpx.TransportError, asyncio.TimeoutError) as error:
-                raise_if_stopped()  # a stop the HTTP stack turned into a connection error is not retried
+                delay = attempts.after_transport_error()
                 cause = transport_cause(error, self.settings.page_timeout)
-                if attempt >= self.settings.max_attempts:
+                if delay is None:
                     raise Unreachable(self.origin, cause, attempt, url) from None
-                await self._wait(url, None, attempt, cause)
+                await self._wait(url, delay, attempt, cause)
                 continue
             if response.status_code == 200:
                 try:
@@ -296,9 +283,10 @@ class GraphClient:
                     raise GraphError(200, "JsonTooDeep", "the body nests deeper than the JSON parser "
                                      f"allows ({sys.getrecursionlimit()} levels)", url) from None
                 except json.JSONDecodeError:
-                    if attempt >= self.settings.max_attempts:
+                    delay = attempts.after_failure()
+                    if delay is None:
                         raise GraphError(200, "MalformedJson", "the body is not JSON", url) from None
-                    await self._wait(url, None, attempt, "malformed JSON body")
+                    await self._wait(url, delay, attempt, "malformed JSON body")
                     continue
             if response.status_code in REDIRECTS and redirects < MAX_REDIRECTS:
                 redirects += 1
@@ -308,16 +296,10 @@ class GraphClient:
                 renewals += 1
                 await self.tokens.renew(generation)
                 continue
-            if response.status_code in RETRY_STATUSES:
-                delay = retry_after_seconds(response.headers.get("Retry-After"))
-                if response.status_code == 429:
-                    # A 429 is answered by waiting as told, not by giving up: bounded by total wait only.
-                    if waited_on_429 < self.settings.max_throttle_wait:
-                        waited_on_429 += await self._wait(url, delay, attempt, "429")
-                        continue
-                elif attempt < self.settings.max_attempts:
-                    await self._wait(url, delay, attempt, str(response.status_code))
-                    continue
+            delay = attempts.after_status(response.status_code, response.headers)
+            if delay is not None:
+                await self._wait(url, delay, attempt, str(response.status_code))
+                continue
             raise self._error(response, url)
 
     def _part(self) -> GraphStats:
@@ -330,14 +312,11 @@ class GraphClient:
             stats.resource_units += units
             stats.throttled += response.status_code == 429
 
-    async def _wait(self, url: str, delay: float | None, attempt: int, reason: str) -> float:
-        if delay is None:  # exponential backoff with jitter when the server gives no Retry-After
-            delay = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+    async def _wait(self, url: str, delay: float, attempt: int, reason: str) -> None:
         for stats in (self.stats, self._part()):
             stats.retries += 1
         log.info("retrying %s in %.1fs after %s (attempt %d)", url.split("?")[0], delay, reason, attempt)
         await asyncio.sleep(delay)
-        return delay
 
     def _redirected(self, url: str, response: httpx.Response) -> str:
         location = response.headers.get("Location")

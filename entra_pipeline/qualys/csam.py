@@ -4,9 +4,7 @@ gateway already accepted."""
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import ssl
 import threading
 import time
@@ -17,9 +15,12 @@ from typing import TYPE_CHECKING, Callable
 import httpx
 from pydantic import SecretStr
 
-from ..config import QualysDestination
+from ..config import Connector, QualysDestination
 from ..killpoints import checkpoint
+from ..retry import Attempts, RetryPolicy
 from . import envelope
+from .destination import CSAM_FIGURES, DeliveryReport
+from .envelope import Record
 
 if TYPE_CHECKING:
     from ..store import Lease, Store
@@ -35,15 +36,13 @@ class QualysError(Exception):
     pass
 
 
-@dataclass
-class BatchReport:
-    sent: int = 0
-    skipped_already_accepted: int = 0
-    assets: int = 0
-    asset_errors: int = 0
-    waits: int = 0
-    removed: int = 0  # identities no longer in the records, sent as deleted
-    retained: int = 0  # identities no longer in the records, kept (Retain Previously Ingested Delta)
+def retry_policy(max_attempts: int) -> RetryPolicy:
+    """The gateway's limits (409: concurrency, 429: rate) say how long to wait, in
+    X-RateLimit-ToWait-Sec or Retry-After (60 s when neither); a server error is tried again
+    `max_attempts` times in all."""
+    return RetryPolicy(max_attempts=max_attempts, backoff_base=2.0, backoff_cap=60.0, throttled=frozenset({409, 429}),
+                       retried=frozenset(range(500, 600)), wait_headers=("X-RateLimit-ToWait-Sec", "Retry-After"),
+                       throttle_default=60.0)
 
 
 class QualysGateway:
@@ -51,7 +50,7 @@ class QualysGateway:
                  sleep: Callable[[float], None] = time.sleep, max_attempts: int = 6) -> None:
         self.destination = destination
         self._secret = secret
-        self.clock, self.sleep, self.max_attempts = clock, sleep, max_attempts
+        self.clock, self.sleep, self.policy = clock, sleep, retry_policy(max_attempts)
         verify = (ssl.create_default_context(cafile=str(destination.ca_bundle)) if destination.ca_bundle
                   else ssl.create_default_context())
         self.http = httpx.Client(base_url=destination.gateway, verify=verify, timeout=httpx.Timeout(120, connect=30))
@@ -87,10 +86,10 @@ class QualysGateway:
         return response.text.strip()
 
     # ---------------------------------------------------------------- one batch
-    def send(self, payload: dict) -> dict:
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        reauthenticated = False
-        for attempt in range(1, 1000):
+    def send(self, data: bytes, request_id: str) -> dict:
+        """POST one import body (envelope.payload) and return Qualys' answer."""
+        attempts, reauthenticated = Attempts(self.policy), False
+        while attempts.start() < 1000:  # a gateway that only ever says "wait" is given up on, at last
             response = self.http.post(SYNC_PATH, content=data, headers={
                 "Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"})
             status = response.status_code
@@ -100,26 +99,12 @@ class QualysGateway:
                 reauthenticated = True
                 self.token(force=True)
                 continue
-            if status in (409, 429):  # rate or concurrency limit: wait as the gateway says
-                self._wait(self._limit_wait(response), f"HTTP {status}")
+            delay = attempts.after_status(status, response.headers)
+            if delay is not None:
+                self._wait(delay, f"HTTP {status}")
                 continue
-            if status >= 500 and attempt < self.max_attempts:
-                self._wait(min(60.0, 2 ** attempt * (0.5 + random.random() / 2)), f"HTTP {status}")
-                continue
-            raise QualysError(f"Qualys import refused batch {payload['connectorMetaData']['requestId']}: "
-                              f"HTTP {status} {response.text[:300]}")
+            raise QualysError(f"Qualys import refused batch {request_id}: HTTP {status} {response.text[:300]}")
         raise QualysError("unreachable")
-
-    @staticmethod
-    def _limit_wait(response: httpx.Response) -> float:
-        for header in ("X-RateLimit-ToWait-Sec", "Retry-After"):
-            value = response.headers.get(header)
-            if value:
-                try:
-                    return max(0.0, float(value))
-                except ValueError:
-                    continue
-        return 60.0
 
     def _wait(self, seconds: float, reason: str) -> None:
         self.waits += 1
@@ -154,7 +139,7 @@ class Progress:
             self.store.record_batch(self.connector, entity, digest, entry["accepted"], total, self.lease)
 
 
-class Delivered:
+class HeldIdentities:
     """The identities Qualys holds per entity (sent and not removed), so a later run can send the
     removal of those its records no longer have. Updated only after Qualys accepted a set."""
 
@@ -162,19 +147,19 @@ class Delivered:
         self.store, self.connector, self.lease = store, connector, lease
         self.state: dict[str, dict[str, dict]] = store.qualys_delivered(connector)
 
-    def absent(self, entity: str, records: list[tuple[str, dict]], present: set[str] | None = None) -> dict[str, dict]:
+    def absent(self, entity: str, records: list[tuple[str, Record]], present: set[str] | None = None) -> dict[str, dict]:
         """Held identities the records no longer have (for an incremental set: not in `present`)."""
         present = present if present is not None else {vendor_id for vendor_id, _ in records}
         return {vid: ident for vid, ident in self.state.get(entity, {}).items() if vid not in present}
 
-    def update(self, entity: str, records: list[tuple[str, dict]], keep: dict[str, dict]) -> None:
-        self.state[entity] = {**keep, **{vid: envelope.identity(record) for vid, record in records}}
+    def update(self, entity: str, records: list[tuple[str, Record]], keep: dict[str, dict]) -> None:
+        self.state[entity] = {**keep, **{vid: envelope.identity(envelope.parsed(record)) for vid, record in records}}
         self.store.replace_delivered(self.connector, entity, self.state[entity], self.lease)
 
 
-def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]],
-                   delivered: Delivered | None = None, remove_absent: bool = True,
-                   present: set[str] | None = None) -> BatchReport:
+def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, Record]],
+                   delivered: HeldIdentities | None = None, remove_absent: bool = True,
+                   present: set[str] | None = None) -> DeliveryReport:
     """Send the records (resuming after accepted batches); then, if `delivered` is given, the
     removal of identities Qualys holds that the records no longer have (or keep them). With
     `present`, the records are an incremental set: the rebuilt ones of the set whose ids it holds."""
@@ -195,16 +180,17 @@ def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, reco
     return report
 
 
-def _send_all(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, dict]]) -> BatchReport:
+def _send_all(gateway: QualysGateway, progress: Progress, entity: str,
+              records: list[tuple[str, Record]]) -> DeliveryReport:
     destination = gateway.destination
     digest, batches = envelope.batches(records, destination.batch_size)
     done = progress.accepted(entity, digest)
-    report = BatchReport(skipped_already_accepted=len(done))
+    report = DeliveryReport(CSAM_FIGURES, skipped_already_accepted=len(done))
 
     def send(index: int) -> None:
-        batch = batches[index]
-        answer = gateway.send(envelope.body(batch, destination.connector_uuid,
-                                            envelope.request_id(digest, entity, index), destination.source))
+        batch, request_id = batches[index], envelope.request_id(digest, entity, index)
+        answer = gateway.send(envelope.payload(batch, destination.connector_uuid, request_id, destination.source),
+                              request_id)
         errors = answer.get("assetsError") or {}
         progress.record(entity, digest, index, len(batches))
         log.debug("batch %d of %s accepted", index + 1, entity, extra={"progress": ("upload", entity, len(batch))})
@@ -219,3 +205,31 @@ def _send_all(gateway: QualysGateway, progress: Progress, entity: str, records: 
         for future in [pool.submit(send, i) for i in range(len(batches)) if i not in done]:
             future.result()
     return report
+
+
+class CsamDestination:
+    """Qualys CSAM as a run's destination (destination.Destination): the gateway, the accepted
+    batches and the identities Qualys holds, for one connector under the run's lease."""
+
+    def __init__(self, connector: Connector, store: "Store", lease: "Lease | None") -> None:
+        destination = connector.destination
+        assert isinstance(destination, QualysDestination)
+        self.gateway = QualysGateway(destination, destination.secret(store.home))
+        self.progress = Progress.load(store, connector.name, lease)
+        self.held = HeldIdentities(store, connector.name, lease)
+        self.delivered: list[str] = []
+
+    def deliver(self, entity: str, rows: list[tuple[str, str]], present: set[str] | None,
+                remove_absent: bool) -> DeliveryReport:
+        # the records' canonical texts are what is sent: encoded, not parsed and written again
+        records: list[tuple[str, Record]] = [(vendor_id, text.encode()) for vendor_id, text in rows]
+        try:
+            report = deliver_entity(self.gateway, self.progress, entity, records, self.held, remove_absent, present)
+        except QualysError as error:  # the run fails: no delta link advances, the next run sends it again
+            raise QualysError(f"{entity} not delivered to Qualys ({', '.join(self.delivered) or 'no entity'} "
+                              f"delivered before it): {error}") from None
+        self.delivered.append(entity)
+        return report
+
+    def close(self) -> None:
+        self.gateway.close()

@@ -12,30 +12,55 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Union
+
+from ..jsontext import json_text
+
+# A record as an object, or as its canonical JSON text in UTF-8: what the records step built,
+# sent as it is (serialized once, from build to wire).
+Record = Union[dict, bytes]
 
 MAX_BODY_BYTES = 9 * 1024 * 1024  # Qualys' own uploader keeps requests under 9 MB
 ENVELOPE_ALLOWANCE = 2048  # room for connectorMetaData and brackets
 
 
+def metadata(count: int, connector_uuid: str, request_id: str, source: str) -> dict:
+    return {"requestId": request_id, "connectorUuid": connector_uuid, "source": source, "assetCount": count}
+
+
 def body(records: list[dict], connector_uuid: str, request_id: str, source: str) -> dict:
-    return {
-        "connectorMetaData": {"requestId": request_id, "connectorUuid": connector_uuid, "source": source,
-                              "assetCount": len(records)},
-        "assetData": records,
-    }
+    return {"connectorMetaData": metadata(len(records), connector_uuid, request_id, source), "assetData": records}
 
 
-def batches(records: list[tuple[str, dict]], batch_size: int, max_bytes: int = MAX_BODY_BYTES) -> tuple[str, list[list[dict]]]:
+def payload(records: list[Record], connector_uuid: str, request_id: str, source: str) -> bytes:
+    """The request body as sent: `body`'s document, with each record's text as it is (an object
+    is written in its own key order)."""
+    head = json_text(metadata(len(records), connector_uuid, request_id, source)).encode()
+    data = b",".join(record if isinstance(record, bytes) else json_text(record).encode() for record in records)
+    return b'{"connectorMetaData":' + head + b',"assetData":[' + data + b"]}"
+
+
+def canonical(record: Record) -> bytes:
+    """A record's canonical text (sorted keys): what identifies its content."""
+    return record if isinstance(record, bytes) else json_text(record, sort_keys=True).encode()
+
+
+def parsed(record: Record) -> dict:
+    return record if isinstance(record, dict) else json.loads(record)
+
+
+def batches(records: list[tuple[str, Record]], batch_size: int,
+            max_bytes: int = MAX_BODY_BYTES) -> tuple[str, list[list[Record]]]:
     """Deterministic batches (same records -> same batches) of at most `batch_size` records and
     under `max_bytes` each, and a digest identifying this set of records."""
     digest = hashlib.sha256()
-    result: list[list[dict]] = []
-    current: list[dict] = []
+    result: list[list[Record]] = []
+    current: list[Record] = []
     size = ENVELOPE_ALLOWANCE
     for vendor_id, record in sorted(records, key=lambda pair: pair[0]):
-        text = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        digest.update(vendor_id.encode() + b"\0" + text.encode() + b"\0")
-        length = len(text.encode()) + 1
+        text = canonical(record)
+        digest.update(vendor_id.encode() + b"\0" + text + b"\0")
+        length = len(text) + 1
         if length + ENVELOPE_ALLOWANCE > max_bytes:
             raise ValueError(f"record {vendor_id} alone is {length} bytes, over the {max_bytes}-byte request limit")
         if current and (len(current) >= batch_size or size + length > max_bytes):

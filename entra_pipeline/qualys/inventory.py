@@ -8,26 +8,33 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 import sqlalchemy as sa
 
 from ..killpoints import checkpoint
 from ..store.schema import records as table
+from .destination import INVENTORY_FIGURES, DeliveryReport
 from .records import canonical_json
 
 if TYPE_CHECKING:
+    from ..config import Connector
     from ..store import Lease, Store
 
 
-@dataclass
-class Applied:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    retained: int = 0  # absent from the records, kept (Retain Previously Ingested Delta)
+class InventoryDestination:
+    """The local inventory as a run's destination (destination.Destination): one transaction per
+    entity, fenced by the run's lease."""
+
+    def __init__(self, connector: "Connector", store: "Store", lease: "Lease | None") -> None:
+        self.inventory, self.connector, self.lease = LocalInventory(store), connector.name, lease
+
+    def deliver(self, entity: str, rows: list[tuple[str, str]], present: set[str] | None,
+                remove_absent: bool) -> DeliveryReport:
+        return self.inventory.apply(self.connector, entity, rows, remove_absent, self.lease, present)
+
+    def close(self) -> None:
+        pass  # the store is the run's, closed by it
 
 
 class LocalInventory:
@@ -37,13 +44,13 @@ class LocalInventory:
         self.store, self.db = store, store.db
 
     def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
-              remove_absent: bool, lease: "Lease | None" = None, present: set[str] | None = None) -> Applied:
+              remove_absent: bool, lease: "Lease | None" = None, present: set[str] | None = None) -> DeliveryReport:
         """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
         if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). With
         `present` (the ids of the whole set), the records are only the rebuilt ones: only their
         stored texts are read, and the ids absent from `present` are what is deleted or kept. One
         transaction, fenced by the run's lease: a run that lost it changes nothing."""
-        result = Applied()
+        result = DeliveryReport(INVENTORY_FIGURES)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         where = (table.c.connector == connector, table.c.entity == entity)
         texts = [(vendor_id, record if isinstance(record, str) else canonical_json(record)) for vendor_id, record in records]

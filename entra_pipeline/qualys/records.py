@@ -7,7 +7,6 @@ set, so it removes exactly what a full delivery would."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -18,7 +17,8 @@ from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
 from ..snapshot import all_objects, objects_with, rows_with
-from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile, json_text
+from ..jsontext import json_text
+from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
@@ -139,7 +139,3 @@ def _record_table(rows: list[tuple[str, str]]) -> pa.Table:
 def canonical_json(record: dict) -> str:
     """One text per record content (sorted keys), so the inventory compares texts, not objects."""
     return json_text(record, sort_keys=True)
-
-
-def parsed(rows: list[tuple[str, str]]) -> list[tuple[str, dict]]:
-    return [(vendor_id, json.loads(text)) for vendor_id, text in rows]

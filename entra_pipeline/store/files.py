@@ -24,9 +24,8 @@ from typing import Any, BinaryIO, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..jsontext import json_text
 from .storage import LocalStorage, Storage
-
-import orjson
 
 MEMBERSHIP_SCHEMA = pa.schema([("container_id", pa.string()), ("container_type", pa.string()),
                                ("member_id", pa.string()), ("member_type", pa.string())])
@@ -58,18 +57,6 @@ def to_json(value: object) -> str:
     """The one way the project writes JSON for storage: compact, non-ASCII kept (text from Graph
     is valid Unicode: graph/decode.py repairs what is not on the way in)."""
     return json_text(value, sort_keys=False)
-
-
-def json_text(value: object, sort_keys: bool) -> str:
-    """Compact JSON, non-ASCII kept, by orjson (5-10x json.dumps). What orjson refuses (ints past
-    64 bits, keys that are not strings, ...) is written by json. Both write strings, ints, true,
-    false, null, lists and objects alike; orjson writes some floats another way (1e-05 as
-    0.00001: the same number; no selected Entra property is a float) and NaN as null (json
-    writes NaN, which is not JSON)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
-    except TypeError:  # orjson.JSONEncodeError is one
-        return json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
 
 
 class DataFolder:
