@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from entra_pipeline.config import QualysDestination
 from entra_pipeline.simulator import http, tls
 
 CONNECTOR_UUID = "489e8429-2e82-4599-a2a8-0123456789ab"
@@ -117,3 +118,17 @@ class FakeQualys:
             self.violations.append("assetCount does not match assetData")
         if not meta.get("requestId") or not meta.get("source"):
             self.violations.append("connectorMetaData without requestId or source")
+
+
+def qualys_destination(fake: FakeQualys, **overrides) -> QualysDestination:
+    """A connector's Qualys destination settings pointing at `fake`."""
+    fields = dict(kind="qualys", gateway=fake.gateway, connector_uuid=CONNECTOR_UUID, username=fake.username,
+                  password_env="QUALYS_PASSWORD", ca_bundle=str(fake.tls.ca_cert), batch_size=100)
+    fields.update(overrides)
+    return QualysDestination(**fields)
+
+
+def removals_sent(fake: FakeQualys) -> list[dict]:
+    """The assets `fake` accepted in removal batches (identities sent as deleted)."""
+    return [asset for body in fake.accepted if "-removals-" in body["connectorMetaData"]["requestId"]
+            for asset in body["assetData"]]

@@ -21,10 +21,8 @@ from entra_pipeline.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
 
 from .conftest import connector_for
 from .helpers import changes, inventory_snapshot
-from .fake_qualys import FakeQualys
+from .fake_qualys import FakeQualys, qualys_destination, removals_sent
 from .helpers import assert_inventory_is_the_truth
-from .test_qualys import destination as qualys_destination
-from .test_qualys import removals_sent
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 

@@ -12,12 +12,12 @@ import pytest
 from pydantic import SecretStr
 
 from entra_pipeline.store import open_store
-from entra_pipeline.config import QualysDestination, save_connector
+from entra_pipeline.config import save_connector
 from entra_pipeline.qualys import envelope
 from entra_pipeline.qualys.csam import HeldIdentities, Progress, QualysError, QualysGateway, deliver_entity
 
 from .conftest import connector_for
-from .fake_qualys import CONNECTOR_UUID, FakeQualys
+from .fake_qualys import CONNECTOR_UUID, FakeQualys, qualys_destination, removals_sent
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
@@ -29,11 +29,6 @@ def gateway(tmp_path):
     fake.stop()
 
 
-def destination(fake: FakeQualys, **overrides) -> QualysDestination:
-    fields = dict(kind="qualys", gateway=fake.gateway, connector_uuid=CONNECTOR_UUID, username=fake.username,
-                  password_env="QUALYS_PASSWORD", ca_bundle=str(fake.tls.ca_cert), batch_size=100)
-    fields.update(overrides)
-    return QualysDestination(**fields)
 
 
 def records(n: int, entity: str = "users") -> list[tuple[str, dict]]:
@@ -50,7 +45,7 @@ def deliver(fake, dest, items, tmp_path, secret=None, **gateway_options):
 
 
 def test_password_auth_batches_and_envelope_follow_the_contract(gateway, tmp_path):
-    report, _ = deliver(gateway, destination(gateway), records(250), tmp_path)
+    report, _ = deliver(gateway, qualys_destination(gateway), records(250), tmp_path)
     assert gateway.violations == []
     assert gateway.auth_calls == [{"kind": "password", "username": "api-user", "token": "true"}]
     assert sorted(len(b["assetData"]) for b in gateway.accepted) == [50, 100, 100]  # two in flight: any order
@@ -60,7 +55,7 @@ def test_password_auth_batches_and_envelope_follow_the_contract(gateway, tmp_pat
 
 
 def test_oauth_client_credentials_go_in_headers(gateway, tmp_path):
-    dest = destination(gateway, auth="oauth", username=None, password_env=None, client_id=gateway.client_id,
+    dest = qualys_destination(gateway, auth="oauth", username=None, password_env=None, client_id=gateway.client_id,
                        client_secret_env="QUALYS_CLIENT_SECRET")
     deliver(gateway, dest, records(5), tmp_path, secret=gateway.client_secret)
     assert gateway.auth_calls == [{"kind": "oauth", "clientId": "client-1"}] and len(gateway.accepted) == 1
@@ -69,11 +64,11 @@ def test_oauth_client_credentials_go_in_headers(gateway, tmp_path):
 def test_wrong_password_is_a_clear_error(gateway, tmp_path):
 
     with pytest.raises(QualysError, match="authentication .* failed with HTTP 401"):
-        deliver(gateway, destination(gateway), records(5), tmp_path, secret="nope")
+        deliver(gateway, qualys_destination(gateway), records(5), tmp_path, secret="nope")
 
 
 def test_401_reauthenticates_once_and_carries_on(gateway, tmp_path):
-    client = QualysGateway(destination(gateway), SecretStr(gateway.password))
+    client = QualysGateway(qualys_destination(gateway), SecretStr(gateway.password))
     client.token()
     gateway.expire_tokens()
     deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "users", records(30))
@@ -83,7 +78,7 @@ def test_401_reauthenticates_once_and_carries_on(gateway, tmp_path):
 
 def test_token_is_refreshed_before_its_four_hour_lifetime(gateway, tmp_path):
     now = [1_000_000.0]
-    client = QualysGateway(destination(gateway), SecretStr(gateway.password), clock=lambda: now[0])
+    client = QualysGateway(qualys_destination(gateway), SecretStr(gateway.password), clock=lambda: now[0])
     first = client.token()
     now[0] += 3 * 3600
     assert client.token() == first
@@ -100,14 +95,14 @@ def test_token_is_refreshed_before_its_four_hour_lifetime(gateway, tmp_path):
 def test_rate_limits_are_waited_out_as_told(gateway, tmp_path, status, headers, expected_wait):
     gateway.script = [(status, headers), (status, headers)]
     waited = []
-    deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+    deliver(gateway, qualys_destination(gateway), records(10), tmp_path, sleep=waited.append)
     assert waited == [expected_wait, expected_wait] and len(gateway.accepted) == 1
 
 
 def test_server_errors_are_retried(gateway, tmp_path):
     gateway.script = [(500, {}), (503, {})]
     waited = []
-    deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+    deliver(gateway, qualys_destination(gateway), records(10), tmp_path, sleep=waited.append)
     assert len(waited) == 2 and len(gateway.accepted) == 1
 
 
@@ -115,14 +110,14 @@ def test_server_errors_that_do_not_end_are_a_clear_error(gateway, tmp_path):
     gateway.script = [(500, {})] * 6
     waited = []
     with pytest.raises(QualysError, match="HTTP 500"):
-        deliver(gateway, destination(gateway), records(10), tmp_path, sleep=waited.append)
+        deliver(gateway, qualys_destination(gateway), records(10), tmp_path, sleep=waited.append)
     assert len(waited) == 5 and gateway.accepted == []  # six attempts, then given up
 
 
 def test_at_most_two_requests_in_flight(tmp_path):
     fake = FakeQualys(tmp_path / "slow", delay=0.2).start()
     try:
-        deliver(fake, destination(fake, batch_size=10), records(100), tmp_path)
+        deliver(fake, qualys_destination(fake, batch_size=10), records(100), tmp_path)
         assert fake.max_in_flight == 2 and len(fake.accepted) == 10
     finally:
         fake.stop()
@@ -139,8 +134,8 @@ def test_batches_stay_under_the_byte_limit_and_are_deterministic():
 
 
 def test_an_accepted_batch_set_is_not_sent_again(gateway, tmp_path):
-    deliver(gateway, destination(gateway), records(250), tmp_path)
-    report, _ = deliver(gateway, destination(gateway), records(250), tmp_path)
+    deliver(gateway, qualys_destination(gateway), records(250), tmp_path)
+    report, _ = deliver(gateway, qualys_destination(gateway), records(250), tmp_path)
     assert report.sent == 0 and report.skipped_already_accepted == 3 and len(gateway.accepted) == 3
 
 
@@ -149,7 +144,7 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
     try:
         sim = make_sim(users=450, seed=2)
         connector = connector_for(sim, home, asset_types="identities_only",
-                                  destination=destination(fake, batch_size=50).model_dump(mode="json"))
+                                  destination=qualys_destination(fake, batch_size=50).model_dump(mode="json"))
         save_connector(home, connector, replace=True)
         env = {**os.environ, "QUALYS_PASSWORD": fake.password}
         command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
@@ -173,9 +168,6 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
         fake.stop()
 
 
-def removals_sent(fake: FakeQualys) -> list[dict]:
-    return [asset for body in fake.accepted if "-removals-" in body["connectorMetaData"]["requestId"]
-            for asset in body["assetData"]]
 
 
 @pytest.mark.parametrize("retain", [False, True])
@@ -186,7 +178,7 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
         sim = make_sim(users=80, seed=6)
         connector = connector_for(sim, home, retain_previous_delta=retain,
-                                  destination=destination(fake).model_dump(mode="json"))
+                                  destination=qualys_destination(fake).model_dump(mode="json"))
         from entra_pipeline.runner import sync
         assert sync(connector, home).state == "Processed"
         assert removals_sent(fake) == []
@@ -212,7 +204,7 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
 
 
 def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_path):
-    client = QualysGateway(destination(gateway), SecretStr(gateway.password))
+    client = QualysGateway(qualys_destination(gateway), SecretStr(gateway.password))
     ledger = HeldIdentities(open_store(tmp_path), "c")
     apps = [(f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}})
             for i in range(3)]

@@ -314,7 +314,7 @@ def test_damaged_qualys_ledgers_are_named_and_the_next_delivery_replaces_them(ma
     from entra_pipeline.store.schema import qualys_delivered, qualys_progress
 
     from .fake_qualys import FakeQualys
-    from .test_qualys import destination
+    from .fake_qualys import qualys_destination as destination
 
     fake = FakeQualys(tmp_path / "gw").start()
     try:
