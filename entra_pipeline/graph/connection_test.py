@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 
 from ..config import ConfigError, Connector
-from ..entities import requirements_for
+from ..entities import Requirement, requirements_for
 from .auth import TokenEndpointError, TokenSource, tls_context, unreachable_cause
 from .client import ClientSettings, GraphClient, GraphError
 
@@ -107,21 +107,10 @@ def _claims(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def check_authentication(connector: Connector, home: Path) -> tuple[CheckResult, str | None]:
+async def check_authentication(connector: Connector, tokens: TokenSource) -> tuple[CheckResult, str | None]:
+    """A token from the identity platform: the one the later checks' requests then carry."""
     try:
-        secret = connector.secret(home)
-    except ConfigError as error:
-        return CheckResult(CHECKS[2], False, str(error), RESOLUTIONS[CHECKS[2]]), None
-
-    async def token() -> str:
-        source = TokenSource(connector, secret)  # the pipeline's own: bounded in time, secrets masked
-        try:
-            return (await source.get_token(connector.graph_scope)).token
-        finally:
-            await source.close()
-
-    try:
-        return CheckResult(CHECKS[2], True, f"token issued for application {connector.client_id}"), asyncio.run(token())
+        token = (await tokens.get_token(connector.graph_scope)).token
     except TokenEndpointError as error:
         text = str(error)
         code = next((c for c in AADSTS_MEANINGS if c + ":" in text or c + " " in text), None)
@@ -130,13 +119,14 @@ def check_authentication(connector: Connector, home: Path) -> tuple[CheckResult,
         meaning = AADSTS_MEANINGS.get(code, text)
         remedy = RESOLUTIONS["Client Secret expired" if code == "AADSTS7000222" else CHECKS[2]]
         return CheckResult(CHECKS[2], False, f"{code + ': ' if code else ''}{meaning}", remedy), None
+    return CheckResult(CHECKS[2], True, f"token issued for application {connector.client_id}"), token
 
 
-def check_scope(connector: Connector, home: Path, token: str) -> CheckResult:
+async def check_scope(connector: Connector, client: GraphClient, token: str) -> CheckResult:
     requirements = requirements_for(connector.asset_types)
     roles = _claims(token).get("roles")
     if roles is None:  # no roles claim: nothing consented, or an opaque token; ask Graph itself
-        missing = _probe(connector, home, requirements)
+        missing = await _probe(client, requirements)
         basis = "probing each endpoint (the token lists no permissions)"
     else:
         missing = [r for r in requirements if not r.met_by(set(roles))]
@@ -148,45 +138,47 @@ def check_scope(connector: Connector, home: Path, token: str) -> CheckResult:
     return CheckResult(CHECKS[3], False, f"not granted: {', '.join(names)} ({reads})", RESOLUTIONS[CHECKS[3]])
 
 
-def _probe(connector: Connector, home: Path, requirements) -> list:
-    async def probe() -> list:
-        missing = []
-        async with GraphClient(connector, connector.secret(home), ClientSettings(max_attempts=2)) as client:
-            for requirement in requirements:
-                try:
-                    await client.get(requirement.probe)
-                except GraphError as error:
-                    if error.status == 403:
-                        missing.append(requirement)
-        return missing
-
-    return asyncio.run(probe())
+async def _probe(client: GraphClient, requirements: tuple[Requirement, ...]) -> list[Requirement]:
+    missing = []
+    for requirement in requirements:
+        try:
+            await client.get(requirement.probe)
+        except GraphError as error:
+            if error.status == 403:
+                missing.append(requirement)
+    return missing
 
 
-def check_data_fetch(connector: Connector, home: Path) -> CheckResult:
-    async def fetch() -> dict:
-        async with GraphClient(connector, connector.secret(home), ClientSettings(max_attempts=3)) as client:
-            return await client.get("/users?$top=1&$select=id,userPrincipalName")
-
+async def check_data_fetch(client: GraphClient) -> CheckResult:
     try:
-        page = asyncio.run(fetch())
+        page = await client.get("/users?$top=1&$select=id,userPrincipalName")
     except GraphError as error:
         return CheckResult(CHECKS[4], False, f"GET /users answered {error}", RESOLUTIONS[CHECKS[4]])
     return CheckResult(CHECKS[4], True, f"read {len(page.get('value', []))} user(s) from Graph")
+
+
+async def _graph_checks(connector: Connector, home: Path) -> list[CheckResult]:
+    """Checks 3 to 5 on one client: one token, one connection pool, one event loop."""
+    try:
+        secret = connector.secret(home)
+    except ConfigError as error:
+        return [CheckResult(CHECKS[2], False, str(error), RESOLUTIONS[CHECKS[2]])]
+    async with GraphClient(connector, secret, ClientSettings(max_attempts=3)) as client:
+        result, token = await check_authentication(connector, client.tokens)
+        results = [result]
+        if token:
+            results.append(await check_scope(connector, client, token))
+        if results[-1].passed:
+            results.append(await check_data_fetch(client))
+        return results
 
 
 def run_checks(connector: Connector, home: Path) -> list[CheckResult]:
     results = [check_network(connector)]
     if results[-1].passed:
         results.append(check_tls(connector))
-    token = None
     if results[-1].passed:
-        result, token = check_authentication(connector, home)
-        results.append(result)
-    if results[-1].passed and token:
-        results.append(check_scope(connector, home, token))
-    if results[-1].passed:
-        results.append(check_data_fetch(connector, home))
+        results += asyncio.run(_graph_checks(connector, home))
     for name in CHECKS[len(results):]:
         results.append(CheckResult(name, False, "not run: an earlier check failed"))
     return results
