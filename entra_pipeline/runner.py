@@ -13,11 +13,11 @@ import dagster as dg
 
 from .config import Connector
 from .cycles import BaselineCycles
-from .defs.assets import FAILED_TAG, PER_ENTITY, SYNC_TAGS, connector_assets, outcome_name, per_entity
+from .defs.assets import PER_ENTITY, connector_assets, outcome_name, per_entity
 from .defs.code_location import runs_in_code_location
 from .defs.partitions import baseline_cycles
-from .defs.runs import failure_message
 from .defs.schedules import sync_job
+from .run_outcome import FAILED_TAG, SYNC_TAGS, failure_message
 from .status import StatusStore
 from .state import with_remedy
 from .store import StoreError, open_store

@@ -22,15 +22,12 @@ from ..config import Connector
 from ..graph.secret_expiry import SecretExpiry, days_left
 from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
 from ..qualys.records import INPUTS, record_entities
+from ..run_outcome import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
 from ..state import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
 from .partitions import baseline_cycles
-from .runs import ended_already, fail_dead_run, launched_by
 
 PER_ENTITY, ENTITY_COLUMN = "per_entity", "entity"
-FAILED_TAG = "failed"  # entra/state of a failed run (the others are the state's own tag)
-# Tags every sync run carries (the sensors and the per-connector run limit select on them).
-SYNC_TAGS = {"entra/kind": "sync"}
 
 STAGES = ("raw", "records")
 # Ends every asset's description: the UI's "additional assets will be materialized" when one

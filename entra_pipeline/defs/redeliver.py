@@ -12,12 +12,10 @@ from .. import redact
 from ..config import Connector
 from ..pipeline import Started, error_line
 from ..redeliver import Redelivered, redeliver_steps
+from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, fail_dead_run, launched_by
 from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
-from .assets import FAILED_TAG, asset_key, delivery_metadata
+from .assets import asset_key, delivery_metadata
 from .partitions import baseline_cycles
-from .runs import fail_dead_run, launched_by
-
-REDELIVER_TAGS = {"entra/kind": "redeliver"}
 
 
 class RedeliverConfig(dg.Config):

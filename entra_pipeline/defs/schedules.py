@@ -12,7 +12,7 @@ from ..config import Connector
 from ..cycles import BaselineCycles
 from ..schedule import confirmation, skip_reason, tick_cron
 from ..store import open_store
-from .assets import SYNC_TAGS
+from ..run_outcome import SYNC_TAGS
 from .partitions import baseline_cycles
 
 

@@ -15,12 +15,10 @@ from ..graph.auth import without_reprs
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..pipeline import error_line
 from ..schedule import next_run
-from ..status import PROCESSING, StatusStore
-from ..store import Store, open_store
-from .assets import FAILED_TAG, SYNC_TAGS
+from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, SYNC_TAGS, failure_message, reap_dead_run, record_failure
+from ..status import StatusStore
+from ..store import open_store
 from .partitions import baseline_cycles
-from .redeliver import REDELIVER_TAGS
-from .runs import fail_dead_run, failure_message
 
 
 def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
@@ -90,38 +88,6 @@ def _not_read(connector: Connector, warning: str) -> str:
     return (f"{NOT_READ} for connector {connector.name} (Graph or its identity platform not reachable, or the "
             f"secret refused): {detail}. Read again at the next tick; `entra-pipeline test-connection --connector "
             f"{connector.name}` shows which check fails")
-
-
-def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
-                   run: dg.DagsterRun, failure: str) -> bool:
-    """A sync run that failed without recording it (its process died after it recorded
-    Processing, or it failed before its step): record Failed — never over another run's state
-    (a run refused because another held the connector leaves the holder's state alone)."""
-    connector = connectors.get(run.tags.get("entra/connector", ""))
-    if connector is None or run.tags.get("entra/kind") != SYNC_TAGS["entra/kind"]:
-        return False
-    status = StatusStore(store, connector.name)
-    current = status.read_or_none()
-    if current is not None and current.run_id == run.run_id:
-        return current.state == PROCESSING and status.failed(run.run_id, current.run_started, failure)
-    record = instance.get_run_record_by_id(run.run_id)
-    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
-    held, expired = store.lease_holder(connector.name)
-    if (held is not None and not expired) or (current is not None and (
-            current.state == PROCESSING or current.since >= started)):
-        return False
-    return status.failed(run.run_id, started, failure)
-
-
-def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstance) -> str | None:
-    """If the connector's lease expired (its run's process died), record that run Failed in the
-    store and the instance and free the connector; returns what was done."""
-    held, expired = store.lease_holder(connector.name)
-    if held is None or not expired or not store.release_expired(connector.name, held):
-        return None
-    StatusStore(store, connector.name).died(held)
-    marked = fail_dead_run(instance, held)
-    return f"run {held.run_id}: {held.died()}: recorded Failed" + (", and marked failed in Dagster" if marked else "")
 
 
 def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
