@@ -10,11 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._utils.schedules import cron_string_iterator
 
 from entra_pipeline.store import open_store
 from entra_pipeline.config import Connector, Schedule, save_connector
 from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.dagster_private import cron_string_iterator
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.schedule import confirmation
 from entra_pipeline.status import REGISTERED, SCHEDULED, StatusStore

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ..config import Connector
+from ..dagster_private import UnresolvedAssetJobDefinition
 from ..cycles import BaselineCycles
 from ..schedule import confirmation, skip_reason, tick_cron
 from ..store import open_store
