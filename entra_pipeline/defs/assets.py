@@ -11,7 +11,6 @@ arrived whole, and the lineage raw -> records -> upload stays visible in the ass
 import os
 import socket
 import traceback
-from pathlib import Path
 from typing import Literal, Optional
 
 import dagster as dg
@@ -24,8 +23,9 @@ from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_
 from ..qualys.records import INPUTS, record_entities
 from ..run_outcome import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
 from ..state import PROCESSED
-from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
+from ..store import ConnectorBusy, LeaseLost, StoreError
 from .partitions import baseline_cycles
+from .resources import HomeResource
 
 PER_ENTITY, ENTITY_COLUMN = "per_entity", "entity"
 
@@ -111,13 +111,13 @@ def processed_check(connector: Connector) -> dg.AssetCheckSpec:
                                          "of what was not is kept.")
 
 
-def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
+def connector_assets(connector: Connector) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool=f"msgraph_{connector.dagster_name}",
                     partitions_def=baseline_cycles(connector), check_specs=[processed_check(connector)],
                     description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
                                 "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
                                 f"by {connector.baseline} baseline cycle.")
-    def sync(context: dg.AssetExecutionContext, config: SyncConfig):
+    def sync(context: dg.AssetExecutionContext, config: SyncConfig, home: HomeResource):
         redact.install()  # whichever process runs the step: its log lines mask the secrets it holds
         cycle, run_id = context.partition_key, context.run.run_id
         # Steps may run on any worker (Celery, Kubernetes): which one ran this is for the operator
@@ -127,7 +127,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         ended = ended_already(context.instance, run_id)
         if ended:
             raise dg.Failure(ended)
-        store = open_store(home)
+        store = home.store()
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
         # adds them, so every run of the connector is found by its tags, however launched.
         context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS})

@@ -17,11 +17,11 @@ from ..pipeline import error_line
 from ..schedule import next_run
 from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, SYNC_TAGS, failure_message, reap_dead_run, record_failure
 from ..status import StatusStore
-from ..store import open_store
 from .partitions import baseline_cycles
+from .resources import HomeResource
 
 
-def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
+def lifecycle_sensor(connector: Connector) -> dg.SensorDefinition:
     partitions = baseline_cycles(connector)
 
     @dg.sensor(name=f"{connector.dagster_name}__lifecycle", minimum_interval_seconds=60,
@@ -29,9 +29,9 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
                description=f"Registers the baseline cycles of connector {connector.name} as partitions as they begin (so any "
                            "cycle can be backfilled), records Registered / Scheduled, and frees the connector "
                            "from a run whose process died (its lease expired): that run is marked failed.")
-    def lifecycle(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def lifecycle(context: dg.SensorEvaluationContext, home: HomeResource) -> dg.SensorResult:
         now = dt.datetime.now(dt.timezone.utc)
-        store = open_store(home)
+        store = home.store()
         reaped = reap_dead_run(store, connector, context.instance)
         if reaped:
             context.log.warning(f"{connector.name}: {reaped}")
@@ -43,20 +43,20 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
     return lifecycle
 
 
-def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
+def secret_expiry_sensor(connector: Connector) -> dg.SensorDefinition:
     @dg.sensor(name=f"{connector.dagster_name}__secret_expiry", minimum_interval_seconds=6 * 3600,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Reads when the client secret of connector {connector.name} expires (its application's "
                            f"passwordCredentials) and warns from {WARN_DAYS} days before, so it is rotated "
                            "before runs fail.")
-    def secret_expiry(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    def secret_expiry(context: dg.SensorEvaluationContext, home: HomeResource) -> dg.SkipReason:
         # Never a failed tick: an unreachable Graph, a lost CA bundle or an unreadable secret is
         # said in the skip reason, with what to do, and read again at the next tick.
         problem = _ca_bundle_missing(connector)
         if problem:
             return dg.SkipReason(problem)
         try:
-            expiry, warning = secret_expiry_note(connector, home)
+            expiry, warning = secret_expiry_note(connector, home.folder())
         except Exception as error:  # noqa: BLE001 - the tick says it; the next one tries again
             expiry, warning = None, f"client secret expiry not read: {error_line(error)}"
         if warning and warning.startswith(NOT_READ):
@@ -90,14 +90,14 @@ def _not_read(connector: Connector, warning: str) -> str:
             f"{connector.name}` shows which check fails")
 
 
-def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
+def outcome_sensors(connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="entra_run_processed",
                           default_status=dg.DefaultSensorStatus.RUNNING,
                           description="Reports the Processed / Partially Processed state a connector's sync run committed.")
-    def processed(context: dg.RunStatusSensorContext) -> None:
+    def processed(context: dg.RunStatusSensorContext, home: HomeResource) -> None:
         connector = connectors.get(context.dagster_run.tags.get("entra/connector", ""))
         if connector is not None:
-            stored = StatusStore(open_store(home), connector.name).read_or_none()
+            stored = StatusStore(home.store(), connector.name).read_or_none()
             if stored is not None and stored.run_id == context.dagster_run.run_id:
                 context.log.info(f"{connector.name}: run {stored.run_id} {stored.state}"
                                  + "".join(f"; {reason}" for reason in stored.reasons))
@@ -105,11 +105,11 @@ def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.Sen
     @dg.run_failure_sensor(name="entra_run_failed", default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Records Failed when a connector's sync run failed without recording it (it "
                                        "failed before its step started, or its process died).")
-    def failed(context: dg.RunFailureSensorContext) -> None:
+    def failed(context: dg.RunFailureSensorContext, home: HomeResource) -> None:
         run = context.dagster_run
         if run.tags.get("entra/kind") in (SYNC_TAGS["entra/kind"], REDELIVER_TAGS["entra/kind"]):
             context.instance.add_run_tags(run.run_id, {"entra/state": FAILED_TAG})
-        record_failure(open_store(home), connectors, context.instance, run,
+        record_failure(home.store(), connectors, context.instance, run,
                        failure_message(context.get_step_failure_events()))
 
     return [processed, failed]
