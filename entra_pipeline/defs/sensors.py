@@ -1,8 +1,9 @@
 """Sensors that keep each connector's state (entra_pipeline/status.py): a lifecycle sensor per
 connector registers baseline cycles as they begin, moves Registered -> Scheduled and frees a
-connector whose run died; a secret-expiry sensor per connector warns before its client
-secret expires; two run-status sensors report how every sync run ended (the run itself
-commits its outcome; they record Failed only for a run that could not)."""
+connector whose run died; a secret-expiry sensor per connector reads its client secret's end
+date, keeps it for `status` and warns before it expires (it never requests a run); two
+run-status sensors report how every sync run ended (the run itself commits its outcome; they
+record Failed only for a run that could not, with entra_pipeline.run_outcome)."""
 
 import datetime as dt
 from pathlib import Path
@@ -46,10 +47,13 @@ def lifecycle_sensor(connector: Connector) -> dg.SensorDefinition:
 def secret_expiry_sensor(connector: Connector) -> dg.SensorDefinition:
     @dg.sensor(name=f"{connector.dagster_name}__secret_expiry", minimum_interval_seconds=6 * 3600,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Reads when the client secret of connector {connector.name} expires (its application's "
-                           f"passwordCredentials) and warns from {WARN_DAYS} days before, so it is rotated "
-                           "before runs fail.")
+               description=f"Reads when the client secret of connector {connector.name} expires (one Graph request "
+                           "for its application's passwordCredentials), keeps it in the store for `status`, and "
+                           f"warns from {WARN_DAYS} days before, so it is rotated before runs fail. It never "
+                           "launches a run: every tick is skipped, and its skip reason is what it found.")
     def secret_expiry(context: dg.SensorEvaluationContext, home: HomeResource) -> dg.SkipReason:
+        # A check on a timer, not a trigger: a sensor is how Dagster runs one between syncs without
+        # a run of its own, and the tick's skip reason is where the UI shows its finding.
         # Never a failed tick: an unreachable Graph, a lost CA bundle or an unreadable secret is
         # said in the skip reason, with what to do, and read again at the next tick.
         problem = _ca_bundle_missing(connector)
