@@ -235,7 +235,7 @@ def test_status_logs_and_the_secret_expiry_warning(make_sim, home):
     assert checked.returncode == 0 and "Warning: the client secret expires on" in checked.stdout
 
     defs = build_definitions(home)
-    sensor = defs.get_sensor_def("soon__secret_expiry")
+    sensor = defs.resolve_sensor_def("soon__secret_expiry")
     with dg.instance_for_test() as instance:
         result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
     assert "WARNING: the client secret expires on" in result.skip_message
