@@ -13,7 +13,7 @@ import dagster as dg
 from .collect import requests_shown_with
 from .config import Connector
 from .defs.assets import asset_key, outcome_name, per_entity
-from .defs.runs import raised_error
+from .run_outcome import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
               dg.DagsterEventType.RUN_CANCELED)

@@ -13,11 +13,12 @@ import dagster as dg
 
 from .config import Connector
 from .cycles import BaselineCycles
-from .defs.assets import FAILED_TAG, PER_ENTITY, SYNC_TAGS, connector_assets, outcome_name, per_entity
+from .defs.assets import PER_ENTITY, connector_assets, outcome_name, per_entity
 from .defs.code_location import runs_in_code_location
 from .defs.partitions import baseline_cycles
-from .defs.runs import failure_message
+from .defs.resources import HOME, HomeResource
 from .defs.schedules import sync_job
+from .run_outcome import FAILED_TAG, SYNC_TAGS, failure_message
 from .status import StatusStore
 from .state import with_remedy
 from .store import StoreError, open_store
@@ -90,8 +91,9 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
         cycle = BaselineCycles(connector, store).at(dt.datetime.now(dt.timezone.utc)).key
     except StoreError as error:  # before any run: nothing was read or written
         return SyncOutcome(False, "-", {}, [], "Failed", "", with_remedy(str(error)))
-    assets = connector_assets(connector, home)
-    job = dg.Definitions(assets=[assets], jobs=[sync_job(connector, assets)]).resolve_job_def(
+    assets = connector_assets(connector)
+    job = dg.Definitions(assets=[assets], jobs=[sync_job(connector, assets)],
+                         resources={HOME: HomeResource.at(home)}).resolve_job_def(
         f"{connector.dagster_name}__sync_job")
     with instance(home) as dagster_instance:
         partitions = baseline_cycles(connector)

@@ -203,9 +203,10 @@ def test_status_logs_and_the_secret_expiry_warning(make_sim, home):
     checked = cli(home, "test-connection", "--connector", "soon")
     assert checked.returncode == 0 and "Warning: the client secret expires on" in checked.stdout
 
-    sensor = build_definitions(home).get_sensor_def("soon__secret_expiry")
+    defs = build_definitions(home)
+    sensor = defs.resolve_sensor_def("soon__secret_expiry")
     with dg.instance_for_test() as instance:
-        result = sensor(dg.build_sensor_context(instance=instance))
+        result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
     assert "WARNING: the client secret expires on" in result.skip_message
 
     sim.configure_app(secret_expires_in_seconds=400 * 86400)

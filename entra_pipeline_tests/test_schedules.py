@@ -10,11 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._utils.schedules import cron_string_iterator
 
 from entra_pipeline.store import open_store
 from entra_pipeline.config import Connector, Schedule, save_connector
 from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.dagster_private import cron_string_iterator
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.schedule import confirmation
 from entra_pipeline.status import REGISTERED, SCHEDULED, StatusStore
@@ -42,7 +42,8 @@ def scheduled_runs(home: Path, since: dt.datetime, until: dt.datetime, instance)
     for tick in cron_string_iterator(since.timestamp(), schedule.cron_schedule, schedule.execution_timezone):
         if tick > until:
             return runs
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, repository_def=repository)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, repository_def=repository,
+                                            resources=defs.resources)
         # Like the daemon, a context opens the instance from its ref (0.15 s of schema checks each);
         # evaluating thousands of ticks, share the one already open.
         context._instance = instance
@@ -127,7 +128,7 @@ def test_require_manual_sync_has_no_schedule_and_never_fires(home):
     assert "runs only when launched by hand" in confirmation(connector)
     sensor = defs.resolve_sensor_def("sched__lifecycle")
     with dg.instance_for_test() as instance:
-        result = sensor(dg.build_sensor_context(instance=instance))
+        result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
     assert not result.run_requests  # the lifecycle sensor registers cycles; it never launches runs
     assert StatusStore(open_store(home), connector.name).read().state == REGISTERED
 
@@ -196,9 +197,10 @@ def test_lifecycle_sensor_registers_started_cycles_and_marks_the_connector_sched
     start = (now - dt.timedelta(days=20)).replace(tzinfo=None, second=0, microsecond=0)
     connector = offline_connector(home, schedule=Schedule(occurs="recurring", start=start,
                                                           end=start + dt.timedelta(days=60), every="1d"))
-    sensor = build_definitions(home).resolve_sensor_def("sched__lifecycle")
+    defs = build_definitions(home)
+    sensor = defs.resolve_sensor_def("sched__lifecycle")
     with dg.instance_for_test() as instance:
-        result = sensor(dg.build_sensor_context(instance=instance))
+        result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
         (request,) = result.dynamic_partitions_requests
         assert list(request.partition_keys) == [(start + dt.timedelta(days=d)).date().isoformat() for d in (0, 7, 14)]
     status = StatusStore(open_store(home), connector.name).read()

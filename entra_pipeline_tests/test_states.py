@@ -93,7 +93,7 @@ def test_run_status_sensors_record_the_outcome_of_runs_launched_by_the_daemon(ma
         assert StatusStore(open_store(home), connector.name).read().state == "Processed"
         context = dg.build_run_status_sensor_context(
             sensor_name="entra_run_processed", dagster_event=result.get_run_success_event(),
-            dagster_instance=instance, dagster_run=result.dagster_run)
+            dagster_instance=instance, dagster_run=result.dagster_run, resources=defs.resources)
         defs.resolve_sensor_def("entra_run_processed")(context)
         stored = StatusStore(open_store(home), connector.name).read()
         assert (stored.state, stored.run_id, stored.cycle, stored.pull) == (
@@ -105,7 +105,7 @@ def test_run_status_sensors_record_the_outcome_of_runs_launched_by_the_daemon(ma
         failure_event = next(e for e in failed.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
         context = dg.build_run_status_sensor_context(
             sensor_name="entra_run_failed", dagster_event=failure_event, dagster_instance=instance,
-            dagster_run=failed.dagster_run).for_run_failure()
+            dagster_run=failed.dagster_run, resources=defs.resources).for_run_failure()
         defs.resolve_sensor_def("entra_run_failed")(context)
         stored = StatusStore(open_store(home), connector.name).read()
         assert stored.state == FAILED and "AADSTS7000222" in stored.reasons[0]

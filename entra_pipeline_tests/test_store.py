@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.defs.sensors import lifecycle_sensor
 from entra_pipeline.qualys.inventory import LocalInventory
 from entra_pipeline.runner import instance, sync
 from entra_pipeline.status import StatusStore
@@ -63,12 +62,13 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     assert "let that run finish and run again" in said
     # The run-failure sensor, as the daemon would run it for the refused run, leaves the holder's state alone.
     (refused_run,) = [run for run in sync_runs(home, connector.dagster_name) if run.status.value == "FAILURE"]
+    defs = build_definitions(home)
     with instance(home) as dagster_instance:
         (failure,) = dagster_instance.all_logs(refused_run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         context = dg.build_run_status_sensor_context(
             sensor_name="entra_run_failed", dagster_event=failure.dagster_event, dagster_instance=dagster_instance,
-            dagster_run=refused_run).for_run_failure()
-        build_definitions(home).resolve_sensor_def("entra_run_failed")(context)
+            dagster_run=refused_run, resources=defs.resources).for_run_failure()
+        defs.resolve_sensor_def("entra_run_failed")(context)
     held = StatusStore(open_store(home), connector.name).read()
     assert held.state == "Processing" and held.run_id != refused_run.run_id
 
@@ -136,8 +136,9 @@ def test_a_killed_cli_sync_is_freed_by_the_sensor_or_the_next_run_and_marked_fai
         assert "the next run takes the connector over and marks it failed" in out
         if freed_by == "sensor":
             with instance(home) as dagster_instance:
-                sensor = lifecycle_sensor(connector, home)
-                sensor(dg.build_sensor_context(instance=dagster_instance))
+                defs = build_definitions(home)
+                sensor = defs.resolve_sensor_def(f"{connector.dagster_name}__lifecycle")
+                sensor(dg.build_sensor_context(instance=dagster_instance, resources=defs.resources))
             assert open_store(home).lease_holder(connector.name) == (None, False)
         outcome = sync(connector, home, wait=5)  # the next run does not wait for the killed one's TTL
         assert outcome.state == "Processed", outcome.failure

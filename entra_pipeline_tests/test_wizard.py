@@ -16,9 +16,9 @@ import time
 import zoneinfo
 
 import yaml
-from dagster._utils.schedules import cron_string_iterator
 
 from entra_pipeline.config import ConfigError, Schedule, find_connector, parse_connectors
+from entra_pipeline.dagster_private import cron_string_iterator
 from entra_pipeline.schedule import tick_cron
 from entra_pipeline.wizard import edit
 

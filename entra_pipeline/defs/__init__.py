@@ -14,22 +14,25 @@ from .assets import connector_assets
 from .connection import test_connection_job
 from .executor import selected_executor
 from .redeliver import redeliver_job
+from .resources import HOME, HomeResource
 from .schedules import connector_schedule, sync_job
 from .sensors import lifecycle_sensor, outcome_sensors, secret_expiry_sensor
 
 
-def build_definitions(home: Path) -> dg.Definitions:
+def build_definitions(home: Path, resource: HomeResource | None = None) -> dg.Definitions:
+    """The connectors of `home`, each definition given the home as the `home` resource: `resource`
+    (the code location's, from the environment) or one at `home`."""
     connectors = load_connectors(home)
     assets, jobs, schedules, sensors = [], [], [], []
     for connector in connectors:
-        sync = connector_assets(connector, home)
+        sync = connector_assets(connector)
         job = sync_job(connector, sync)
-        schedule = connector_schedule(connector, home, job)
+        schedule = connector_schedule(connector, job)
         assets.append(sync)
-        jobs += [job, test_connection_job(connector, home), redeliver_job(connector, home)]
+        jobs += [job, test_connection_job(connector), redeliver_job(connector)]
         schedules += [schedule] if schedule else []
-        sensors += [lifecycle_sensor(connector, home), secret_expiry_sensor(connector, home)]
+        sensors += [lifecycle_sensor(connector), secret_expiry_sensor(connector)]
     if connectors:
-        sensors += outcome_sensors(home, {c.dagster_name: c for c in connectors})
+        sensors += outcome_sensors({c.dagster_name: c for c in connectors})
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-                          executor=selected_executor())
+                          resources={HOME: resource or HomeResource.at(home)}, executor=selected_executor())

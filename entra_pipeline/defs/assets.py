@@ -11,7 +11,6 @@ arrived whole, and the lineage raw -> records -> upload stays visible in the ass
 import os
 import socket
 import traceback
-from pathlib import Path
 from typing import Literal, Optional
 
 import dagster as dg
@@ -23,15 +22,13 @@ from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
 from ..graph.secret_expiry import SecretExpiry, days_left
 from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
 from ..qualys.destination import DeliveryReport
+from ..run_outcome import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
 from ..state import PROCESSED
-from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
+from ..store import ConnectorBusy, LeaseLost, StoreError
 from .partitions import baseline_cycles
-from .runs import ended_already, fail_dead_run, launched_by
+from .resources import HomeResource
 
 PER_ENTITY, ENTITY_COLUMN = "per_entity", "entity"
-FAILED_TAG = "failed"  # entra/state of a failed run (the others are the state's own tag)
-# Tags every sync run carries (the sensors and the per-connector run limit select on them).
-SYNC_TAGS = {"entra/kind": "sync"}
 
 STAGES = ("raw", "records")
 # Ends every asset's description: the UI's "additional assets will be materialized" when one
@@ -97,13 +94,13 @@ def processed_check(connector: Connector) -> dg.AssetCheckSpec:
                                          "of what was not is kept.")
 
 
-def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
+def connector_assets(connector: Connector) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool=f"msgraph_{connector.dagster_name}",
                     partitions_def=baseline_cycles(connector), check_specs=[processed_check(connector)],
                     description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
                                 "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
                                 f"by {connector.baseline} baseline cycle.")
-    def sync(context: dg.AssetExecutionContext, config: SyncConfig):
+    def sync(context: dg.AssetExecutionContext, config: SyncConfig, home: HomeResource):
         redact.install()  # whichever process runs the step: its log lines mask the secrets it holds
         cycle, run_id = context.partition_key, context.run.run_id
         # Steps may run on any worker (Celery, Kubernetes): which one ran this is for the operator
@@ -113,7 +110,7 @@ def connector_assets(connector: Connector, home: Path) -> dg.AssetsDefinition:
         ended = ended_already(context.instance, run_id)
         if ended:
             raise dg.Failure(ended)
-        store = open_store(home)
+        store = home.store()
         # The UI's Materialize and backfills launch the asset job without our job's tags: the step
         # adds them, so every run of the connector is found by its tags, however launched.
         context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS})

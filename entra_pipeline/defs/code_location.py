@@ -4,8 +4,8 @@ with this origin, so the UI places it in the code location (the overview timelin
 runs page) like a run the daemon or the UI launched; without it Dagster shows the run as
 an ephemeral job no code location owns.
 
-Dagster's public API has no way to give an in-process run an origin: the classes below are
-private, imported here only (test_ui.py fails when they move)."""
+Dagster's public API has no way to give an in-process run an origin: the classes it takes are
+private (entra_pipeline.dagster_private; test_dagster_private.py fails when they move)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from typing import Iterator
 
 import dagster as dg
 
+from ..dagster_private import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+
 LOCATION_NAME = "entra_pipeline"  # workspace.yaml's location_name
 REPOSITORY_NAME = "__repository__"  # the repository @dg.definitions makes
 
 
 def job_origin(job_name: str):
     """The origin the code location gives a run of `job_name` (what the webserver matches on)."""
-    from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
-
     return RemoteJobOrigin(RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(LOCATION_NAME), REPOSITORY_NAME),
                            job_name)
 

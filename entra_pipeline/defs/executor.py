@@ -26,6 +26,7 @@ import dagster as dg
 
 from .. import redact
 from ..config import ConfigError
+from ..dagster_private import RetryMode, get_retries_config
 
 EXECUTOR_ENV = "ENTRA_PIPELINE_EXECUTOR"
 BROKER_ENV, BACKEND_ENV = "ENTRA_PIPELINE_CELERY_BROKER", "ENTRA_PIPELINE_CELERY_BACKEND"
@@ -86,7 +87,6 @@ def celery_settings() -> dict[str, Any]:
 
 
 def celery_executor() -> dg.ExecutorDefinition:
-    from dagster._core.execution.retries import RetryMode, get_retries_config
     from dagster_celery.executor import CeleryExecutor
 
     class RoutedCeleryExecutor(CeleryExecutor):

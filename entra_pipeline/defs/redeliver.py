@@ -3,7 +3,6 @@ committed records to the destination again after an outage, without pulling the 
 The work is `entra_pipeline.redeliver`; the job records on the upload asset what it
 delivered, so the asset's history shows the re-delivery next to the syncs."""
 
-from pathlib import Path
 from typing import Optional
 
 import dagster as dg
@@ -12,12 +11,11 @@ from .. import redact
 from ..config import Connector
 from ..pipeline import Started, error_line
 from ..redeliver import Redelivered, redeliver_steps
-from ..store import ConnectorBusy, LeaseLost, StoreError, open_store
-from .assets import FAILED_TAG, asset_key, delivery_metadata
+from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, fail_dead_run, launched_by
+from ..store import ConnectorBusy, LeaseLost, StoreError
+from .assets import asset_key, delivery_metadata
 from .partitions import baseline_cycles
-from .runs import fail_dead_run, launched_by
-
-REDELIVER_TAGS = {"entra/kind": "redeliver"}
+from .resources import HomeResource
 
 
 class RedeliverConfig(dg.Config):
@@ -25,17 +23,17 @@ class RedeliverConfig(dg.Config):
     wait_seconds: Optional[float] = None
 
 
-def redeliver_job(connector: Connector, home: Path) -> dg.JobDefinition:
+def redeliver_job(connector: Connector) -> dg.JobDefinition:
     name = connector.dagster_name
 
     @dg.op(name=f"{name}__redeliver_records",
            description="Rebuild every record from the committed snapshot (no Graph request) and deliver them "
                        "again; no delta link moves.")
-    def redeliver(context: dg.OpExecutionContext, config: RedeliverConfig) -> None:
+    def redeliver(context: dg.OpExecutionContext, config: RedeliverConfig, home: HomeResource) -> None:
         redact.install()
         run_id = context.run.run_id
         try:
-            for step in redeliver_steps(connector, open_store(home), run_id, launched_by(context.run),
+            for step in redeliver_steps(connector, home.store(), run_id, launched_by(context.run),
                                         wait=config.wait_seconds):
                 if isinstance(step, Started) and step.took_over:
                     fail_dead_run(context.instance, step.took_over, run_id)

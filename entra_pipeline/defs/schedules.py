@@ -3,17 +3,16 @@ Dagster schedule on the cron `entra_pipeline.schedule` derives, keeping only the
 runs. Each run targets the baseline cycle it falls in; the asset decides baseline or delta."""
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ..config import Connector
+from ..dagster_private import UnresolvedAssetJobDefinition
 from ..cycles import BaselineCycles
 from ..schedule import confirmation, skip_reason, tick_cron
-from ..store import open_store
-from .assets import SYNC_TAGS
+from ..run_outcome import SYNC_TAGS
 from .partitions import baseline_cycles
+from .resources import HomeResource
 
 
 
@@ -24,19 +23,22 @@ def sync_job(connector: Connector, assets: dg.AssetsDefinition) -> UnresolvedAss
                                            "partition to re-run that cycle's baseline (full) pull.")
 
 
-def connector_schedule(connector: Connector, home: Path, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition | None:
+def connector_schedule(connector: Connector, job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition | None:
     """None when nothing may run automatically: no schedule, or Require Manual Sync."""
     schedule = connector.schedule
     if schedule is None or connector.require_manual_sync:
         return None
     partitions = baseline_cycles(connector)
 
-    def evaluate(context: dg.ScheduleEvaluationContext):
+    @dg.schedule(name=f"{connector.dagster_name}__schedule", cron_schedule=tick_cron(schedule),
+                 execution_timezone=schedule.timezone, job=job, default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description=confirmation(connector))
+    def evaluate(context: dg.ScheduleEvaluationContext, home: HomeResource):
         tick = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
         reason = skip_reason(schedule, tick)
         if reason:
             return dg.SkipReason(reason)
-        cycle = BaselineCycles(connector, open_store(home)).at(tick)
+        cycle = BaselineCycles(connector, home.store()).at(tick)
         # Schedules cannot return dynamic-partition requests; the cycle must exist before its run.
         if not context.instance.has_dynamic_partition(partitions.name, cycle.key):
             context.instance.add_dynamic_partitions(partitions.name, [cycle.key])
@@ -44,6 +46,4 @@ def connector_schedule(connector: Connector, home: Path, job: UnresolvedAssetJob
                              run_config={"ops": {f"{connector.dagster_name}__sync": {"config": {"mode": "auto"}}}},
                              tags={"entra/trigger": "schedule"})
 
-    return dg.ScheduleDefinition(name=f"{connector.dagster_name}__schedule", cron_schedule=tick_cron(schedule),
-                                 execution_timezone=schedule.timezone, job=job, execution_fn=evaluate,
-                                 default_status=dg.DefaultScheduleStatus.RUNNING, description=confirmation(connector))
+    return evaluate

@@ -1,8 +1,9 @@
 """Sensors that keep each connector's state (entra_pipeline/status.py): a lifecycle sensor per
 connector registers baseline cycles as they begin, moves Registered -> Scheduled and frees a
-connector whose run died; a secret-expiry sensor per connector warns before its client
-secret expires; two run-status sensors report how every sync run ended (the run itself
-commits its outcome; they record Failed only for a run that could not)."""
+connector whose run died; a secret-expiry sensor per connector reads its client secret's end
+date, keeps it for `status` and warns before it expires (it never requests a run); two
+run-status sensors report how every sync run ended (the run itself commits its outcome; they
+record Failed only for a run that could not, with entra_pipeline.run_outcome)."""
 
 import datetime as dt
 from pathlib import Path
@@ -15,15 +16,13 @@ from ..graph.auth import without_reprs
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
 from ..pipeline import error_line
 from ..schedule import next_run
-from ..status import PROCESSING, StatusStore
-from ..store import Store, open_store
-from .assets import FAILED_TAG, SYNC_TAGS
+from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, SYNC_TAGS, failure_message, reap_dead_run, record_failure
+from ..status import StatusStore
 from .partitions import baseline_cycles
-from .redeliver import REDELIVER_TAGS
-from .runs import fail_dead_run, failure_message
+from .resources import HomeResource
 
 
-def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
+def lifecycle_sensor(connector: Connector) -> dg.SensorDefinition:
     partitions = baseline_cycles(connector)
 
     @dg.sensor(name=f"{connector.dagster_name}__lifecycle", minimum_interval_seconds=60,
@@ -31,9 +30,9 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
                description=f"Registers the baseline cycles of connector {connector.name} as partitions as they begin (so any "
                            "cycle can be backfilled), records Registered / Scheduled, and frees the connector "
                            "from a run whose process died (its lease expired): that run is marked failed.")
-    def lifecycle(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def lifecycle(context: dg.SensorEvaluationContext, home: HomeResource) -> dg.SensorResult:
         now = dt.datetime.now(dt.timezone.utc)
-        store = open_store(home)
+        store = home.store()
         reaped = reap_dead_run(store, connector, context.instance)
         if reaped:
             context.log.warning(f"{connector.name}: {reaped}")
@@ -45,20 +44,23 @@ def lifecycle_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
     return lifecycle
 
 
-def secret_expiry_sensor(connector: Connector, home: Path) -> dg.SensorDefinition:
+def secret_expiry_sensor(connector: Connector) -> dg.SensorDefinition:
     @dg.sensor(name=f"{connector.dagster_name}__secret_expiry", minimum_interval_seconds=6 * 3600,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Reads when the client secret of connector {connector.name} expires (its application's "
-                           f"passwordCredentials) and warns from {WARN_DAYS} days before, so it is rotated "
-                           "before runs fail.")
-    def secret_expiry(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+               description=f"Reads when the client secret of connector {connector.name} expires (one Graph request "
+                           "for its application's passwordCredentials), keeps it in the store for `status`, and "
+                           f"warns from {WARN_DAYS} days before, so it is rotated before runs fail. It never "
+                           "launches a run: every tick is skipped, and its skip reason is what it found.")
+    def secret_expiry(context: dg.SensorEvaluationContext, home: HomeResource) -> dg.SkipReason:
+        # A check on a timer, not a trigger: a sensor is how Dagster runs one between syncs without
+        # a run of its own, and the tick's skip reason is where the UI shows its finding.
         # Never a failed tick: an unreachable Graph, a lost CA bundle or an unreadable secret is
         # said in the skip reason, with what to do, and read again at the next tick.
         problem = _ca_bundle_missing(connector)
         if problem:
             return dg.SkipReason(problem)
         try:
-            expiry, warning = secret_expiry_note(connector, home)
+            expiry, warning = secret_expiry_note(connector, home.folder())
         except Exception as error:  # noqa: BLE001 - the tick says it; the next one tries again
             expiry, warning = None, f"client secret expiry not read: {error_line(error)}"
         if warning and warning.startswith(NOT_READ):
@@ -92,46 +94,14 @@ def _not_read(connector: Connector, warning: str) -> str:
             f"{connector.name}` shows which check fails")
 
 
-def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
-                   run: dg.DagsterRun, failure: str) -> bool:
-    """A sync run that failed without recording it (its process died after it recorded
-    Processing, or it failed before its step): record Failed — never over another run's state
-    (a run refused because another held the connector leaves the holder's state alone)."""
-    connector = connectors.get(run.tags.get("entra/connector", ""))
-    if connector is None or run.tags.get("entra/kind") != SYNC_TAGS["entra/kind"]:
-        return False
-    status = StatusStore(store, connector.name)
-    current = status.read_or_none()
-    if current is not None and current.run_id == run.run_id:
-        return current.state == PROCESSING and status.failed(run.run_id, current.run_started, failure)
-    record = instance.get_run_record_by_id(run.run_id)
-    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
-    held, expired = store.lease_holder(connector.name)
-    if (held is not None and not expired) or (current is not None and (
-            current.state == PROCESSING or current.since >= started)):
-        return False
-    return status.failed(run.run_id, started, failure)
-
-
-def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstance) -> str | None:
-    """If the connector's lease expired (its run's process died), record that run Failed in the
-    store and the instance and free the connector; returns what was done."""
-    held, expired = store.lease_holder(connector.name)
-    if held is None or not expired or not store.release_expired(connector.name, held):
-        return None
-    StatusStore(store, connector.name).died(held)
-    marked = fail_dead_run(instance, held)
-    return f"run {held.run_id}: {held.died()}: recorded Failed" + (", and marked failed in Dagster" if marked else "")
-
-
-def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
+def outcome_sensors(connectors: dict[str, Connector]) -> list[dg.SensorDefinition]:
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="entra_run_processed",
                           default_status=dg.DefaultSensorStatus.RUNNING,
                           description="Reports the Processed / Partially Processed state a connector's sync run committed.")
-    def processed(context: dg.RunStatusSensorContext) -> None:
+    def processed(context: dg.RunStatusSensorContext, home: HomeResource) -> None:
         connector = connectors.get(context.dagster_run.tags.get("entra/connector", ""))
         if connector is not None:
-            stored = StatusStore(open_store(home), connector.name).read_or_none()
+            stored = StatusStore(home.store(), connector.name).read_or_none()
             if stored is not None and stored.run_id == context.dagster_run.run_id:
                 context.log.info(f"{connector.name}: run {stored.run_id} {stored.state}"
                                  + "".join(f"; {reason}" for reason in stored.reasons))
@@ -139,11 +109,11 @@ def outcome_sensors(home: Path, connectors: dict[str, Connector]) -> list[dg.Sen
     @dg.run_failure_sensor(name="entra_run_failed", default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Records Failed when a connector's sync run failed without recording it (it "
                                        "failed before its step started, or its process died).")
-    def failed(context: dg.RunFailureSensorContext) -> None:
+    def failed(context: dg.RunFailureSensorContext, home: HomeResource) -> None:
         run = context.dagster_run
         if run.tags.get("entra/kind") in (SYNC_TAGS["entra/kind"], REDELIVER_TAGS["entra/kind"]):
             context.instance.add_run_tags(run.run_id, {"entra/state": FAILED_TAG})
-        record_failure(open_store(home), connectors, context.instance, run,
+        record_failure(home.store(), connectors, context.instance, run,
                        failure_message(context.get_step_failure_events()))
 
     return [processed, failed]

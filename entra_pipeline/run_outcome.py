@@ -1,16 +1,26 @@
-"""What the Dagster layer knows about runs: how a run was launched, what a failed step raised,
-and marking a run whose process died as failed (a lease that expired names it)."""
+"""How a run ended, as the Dagster instance and the store record it: the tags a run carries,
+how it was launched, what its failed step raised, and recording Failed for a run that could
+not (its process died, or it failed before its step). Domain code the CLI (runner.py,
+report.py) and the Dagster layer (defs/) both read, so neither imports the other's modules."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import dagster as dg
 
-from .. import redact
-from ..pipeline import INTERRUPTED
-from ..state import with_remedy
-from ..store import LeaseInfo
+from . import redact
+from .config import Connector
+from .pipeline import INTERRUPTED
+from .state import with_remedy
+from .status import PROCESSING, StatusStore
+from .store import LeaseInfo, Store
+
+# Tags every sync / re-delivery run carries (the sensors and the per-connector run limit select on them).
+SYNC_TAGS = {"entra/kind": "sync"}
+REDELIVER_TAGS = {"entra/kind": "redeliver"}
+FAILED_TAG = "failed"  # entra/state of a failed run (the others are the state's own tag)
 
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -75,3 +85,35 @@ def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
             text = QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
             return with_remedy(redact.mask(text))
     return "the run failed before its sync step finished; see the run's logs"
+
+
+def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
+                   run: dg.DagsterRun, failure: str) -> bool:
+    """A sync run that failed without recording it (its process died after it recorded
+    Processing, or it failed before its step): record Failed — never over another run's state
+    (a run refused because another held the connector leaves the holder's state alone)."""
+    connector = connectors.get(run.tags.get("entra/connector", ""))
+    if connector is None or run.tags.get("entra/kind") != SYNC_TAGS["entra/kind"]:
+        return False
+    status = StatusStore(store, connector.name)
+    current = status.read_or_none()
+    if current is not None and current.run_id == run.run_id:
+        return current.state == PROCESSING and status.failed(run.run_id, current.run_started, failure)
+    record = instance.get_run_record_by_id(run.run_id)
+    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
+    held, expired = store.lease_holder(connector.name)
+    if (held is not None and not expired) or (current is not None and (
+            current.state == PROCESSING or current.since >= started)):
+        return False
+    return status.failed(run.run_id, started, failure)
+
+
+def reap_dead_run(store: Store, connector: Connector, instance: dg.DagsterInstance) -> str | None:
+    """If the connector's lease expired (its run's process died), record that run Failed in the
+    store and the instance and free the connector; returns what was done."""
+    held, expired = store.lease_holder(connector.name)
+    if held is None or not expired or not store.release_expired(connector.name, held):
+        return None
+    StatusStore(store, connector.name).died(held)
+    marked = fail_dead_run(instance, held)
+    return f"run {held.run_id}: {held.died()}: recorded Failed" + (", and marked failed in Dagster" if marked else "")
