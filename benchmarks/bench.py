@@ -35,12 +35,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from entra_pipeline.collect import collect  # noqa: E402
+from entra_pipeline.graph.collect import collect  # noqa: E402
 from entra_pipeline.config import Connector, SecretBox  # noqa: E402
 from entra_pipeline.graph.client import GraphClient  # noqa: E402
 from entra_pipeline.graph.plan import LiteralPlan  # noqa: E402
-from entra_pipeline.pipeline import sync_steps  # noqa: E402
-from entra_pipeline.pipeline import Started  # noqa: E402
+from entra_pipeline.sync.pipeline import sync_steps  # noqa: E402
+from entra_pipeline.sync.pipeline import Started  # noqa: E402
 from entra_pipeline.store import open_store  # noqa: E402
 
 BUDGET_RU_PER_SECOND = 800  # an L tenant: 8,000 RU per 10 s per app (graph.md §3)

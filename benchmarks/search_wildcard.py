@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from entra_pipeline.qualys.inventory import SEARCH_TOKEN, LocalInventory, wildcard_match
+from entra_pipeline.destinations.local import SEARCH_TOKEN, LocalInventory, wildcard_match
 from entra_pipeline.store import open_store
 
 SIZE = 1_000_000

@@ -1,7 +1,7 @@
 """The entity registry: every raw asset the connector pulls and every record set it builds, one
 row each, read by every stage (the plan, the pull, the records, the Dagster assets, the
 connection test, a run's outcome). Adding an entity is a row here, plus its map
-(qualys/maps.py) and its plan code (graph/plan.py).
+(transform/maps.py) and its plan code (graph/plan.py).
 
 Names are the ones stored and shown, so they never change: a raw asset's name is its snapshot
 file and its Dagster key (`raw_<name>`); an entity's name is its map, its record file and its

@@ -1,5 +1,5 @@
 """When a request is tried again, and how long to wait first: one policy for both HTTP clients
-(graph/client.py, qualys/csam.py).
+(graph/client.py, destinations/qualys/csam.py).
 
 A rate limit (Graph's 429, the Qualys gateway's 409 and 429) is answered by waiting as the
 server says, bounded by the total time one request may spend waiting so. A server error or a

@@ -5,7 +5,7 @@ exit code (-9 when it was SIGKILLed at its kill point).
 Protocol: one JSON object per line on stdin, one exit code per line on stdout:
   {"argv": [...], "kill_at": "point"}     a CLI command (a Dagster run, as an operator's)
   {"sync": {"home": ..., "connector": ..., "full": bool}, "kill_at": "point"}
-                                          the sync's own steps (entra_pipeline.pipeline) bare
+                                          the sync's own steps (entra_pipeline.sync.pipeline) bare
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ import sys
 import datetime as dt
 from pathlib import Path
 
-from entra_pipeline import cli, defs, runner  # noqa: F401 - imported once, here, for every child
+# imported once, here, for every child
+from entra_pipeline import defs  # noqa: F401
+from entra_pipeline.cli import commands as cli
+from entra_pipeline.sync import runner  # noqa: F401
 from entra_pipeline.config import find_connector
-from entra_pipeline.cycles import BaselineCycles
-from entra_pipeline.pipeline import sync_steps
+from entra_pipeline.sync.cycles import BaselineCycles
+from entra_pipeline.sync.pipeline import sync_steps
 from entra_pipeline.store import open_store
 
 

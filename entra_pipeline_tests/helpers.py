@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from entra_pipeline.qualys.engine import apply
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.qualys.maps import MAPS
-from entra_pipeline.qualys.sources import user_and_group_sources
+from entra_pipeline.transform.engine import apply
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.transform.maps import MAPS
+from entra_pipeline.transform.sources import user_and_group_sources
 from entra_pipeline.store import open_store
 
 

@@ -12,7 +12,7 @@ import sys
 
 
 from entra_pipeline.entities import RAW_ASSETS
-from entra_pipeline.qualys.maps import MAPS
+from entra_pipeline.transform.maps import MAPS
 from entra_pipeline.simulator.tenant import SimulatorError
 
 from .conftest import connector_for

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from entra_pipeline.config import ConfigError, Connector, parse_connectors
 from entra_pipeline.graph import decode
-from entra_pipeline.qualys.engine import Picker, apply
-from entra_pipeline.qualys.maps import MAPS
-from entra_pipeline.qualys.records import canonical_json
+from entra_pipeline.transform.engine import Picker, apply
+from entra_pipeline.transform.maps import MAPS
+from entra_pipeline.transform.records import canonical_json
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

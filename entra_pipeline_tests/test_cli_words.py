@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from entra_pipeline.simulator import Simulator, SimulatorConfig
-from entra_pipeline.state import derive_state
+from entra_pipeline.sync.outcome import derive_state
 
 from .conftest import connector_for
 

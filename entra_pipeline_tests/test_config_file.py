@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from entra_pipeline import cli, config
+from entra_pipeline import config
+from entra_pipeline.cli import commands as cli
 from entra_pipeline.config import MAX_FILE_BYTES, ConfigError, load_connectors
 
 MEMORY_LIMIT = 1 << 30  # the CLI needs about 400 MB of address space; the unguarded bomb needs many GB

@@ -5,7 +5,7 @@ commit), one to three kills in a row with the tenant changing in between, then a
 completion: the inventory must equal the simulator's truth every time, and a last run with
 nothing changed must change nothing (no record lost, none doubled, delta state consistent).
 
-Killed runs run the sync's own steps (entra_pipeline.pipeline, what the Dagster asset runs)
+Killed runs run the sync's own steps (entra_pipeline.sync.pipeline, what the Dagster asset runs)
 without Dagster's run and event storage: every kill point is in those steps, and a bare run
 costs a fraction of a Dagster run's bookkeeping, so CI can afford 52 kills (50 asked).
 Every eighth recovery, and the last quiet run, go through the CLI as a Dagster run: the

@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from entra_pipeline.config import HOME_ENV, KEY_ENV
-from entra_pipeline.runner import DAGSTER_HOME_ENV
+from entra_pipeline.sync.runner import DAGSTER_HOME_ENV
 from entra_pipeline.store import DATA_ENV, STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -555,7 +555,7 @@ import json
 import entra_pipeline, dagster_k8s, dagster_postgres
 from entra_pipeline.config import home_folder
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.permissions import unsafe_permissions
+from entra_pipeline.cli.home_permissions import unsafe_permissions
 defs = build_definitions(home_folder())
 print(json.dumps({
     "package": entra_pipeline.__file__,

@@ -1,4 +1,4 @@
-"""Both destinations behind the one protocol (qualys/destination.py): the same deliveries,
+"""Both destinations behind the one protocol (destinations/protocol.py): the same deliveries,
 through the upload step itself, to the local inventory and to Qualys CSAM (the fake gateway,
 over HTTPS), report the same way and leave each holding exactly the current records."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from entra_pipeline.config import Connector, QualysDestination
-from entra_pipeline.qualys import envelope
-from entra_pipeline.qualys.deliver import deliver
-from entra_pipeline.qualys.destination import CSAM_FIGURES, INVENTORY_FIGURES
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.qualys.records import EntityRecords, canonical_json
+from entra_pipeline.destinations.qualys import envelope
+from entra_pipeline.destinations.deliver import deliver
+from entra_pipeline.destinations.protocol import CSAM_FIGURES, INVENTORY_FIGURES
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.transform.records import EntityRecords, canonical_json
 from entra_pipeline.store import open_store
 
 from .fake_qualys import CONNECTOR_UUID, FakeQualys

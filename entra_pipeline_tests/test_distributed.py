@@ -18,10 +18,10 @@ import pytest
 from cryptography.fernet import Fernet
 from dagster._core.instance.ref import InstanceRef
 
-from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.defs.executor import QUEUE_TAG
 from entra_pipeline.simulator import running_simulator
-from entra_pipeline.status import StatusStore
+from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

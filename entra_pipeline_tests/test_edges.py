@@ -17,8 +17,8 @@ import time
 import pytest
 
 from entra_pipeline.graph.decode import MAX_STRING
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.sync.runner import sync
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

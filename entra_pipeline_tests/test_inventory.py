@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from entra_pipeline.store import open_store
-from entra_pipeline.qualys.inventory import LocalInventory, parse_search
-from entra_pipeline.runner import sync
+from entra_pipeline.destinations.local import LocalInventory, parse_search
+from entra_pipeline.sync.runner import sync
 
 from .conftest import connector_for
 from .helpers import expected_records, record_id

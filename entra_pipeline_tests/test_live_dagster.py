@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from entra_pipeline.store import open_store
-from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.simulator import running_simulator
-from entra_pipeline.status import StatusStore
+from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
 from .helpers import assert_inventory_is_the_truth

@@ -20,11 +20,11 @@ import yaml
 
 from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.progress import LiveLine
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.runner import sync
+from entra_pipeline.cli.progress import LiveLine
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.sync.runner import sync
 from entra_pipeline.store import open_store
-from entra_pipeline.wizard import create
+from entra_pipeline.cli.wizard import create
 
 from .conftest import connector_for
 from .helpers import cli, flags, Script
@@ -219,7 +219,7 @@ def test_status_logs_and_the_secret_expiry_warning(make_sim, home):
 def test_progress_is_one_live_line_on_a_terminal_and_plain_lines_otherwise():
     def run(live: bool) -> str:
         stream = io.StringIO()
-        logger = logging.getLogger("entra_pipeline.progress-test")
+        logger = logging.getLogger("entra_pipeline.cli.progress-test")
         handler = LiveLine(stream, live=live)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

@@ -11,9 +11,9 @@ from entra_pipeline.entities import (ENTITIES, RAW_ASSETS, SNAPSHOT_FILES, WITH_
                                      requirements_for)
 from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan
 from entra_pipeline.graph.relationships import relationship_sets
-from entra_pipeline.qualys.maps import MAPS
+from entra_pipeline.transform.maps import MAPS
 from entra_pipeline.simulator import catalog
-from entra_pipeline.snapshot import OBJECT_FILES
+from entra_pipeline.graph.snapshot import OBJECT_FILES
 
 from .conftest import connector_for
 

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from entra_pipeline.store import open_store
 from entra_pipeline.config import save_connector
-from entra_pipeline.qualys import envelope
-from entra_pipeline.qualys.csam import HeldIdentities, Progress, QualysError, QualysGateway, deliver_entity
+from entra_pipeline.destinations.qualys import envelope
+from entra_pipeline.destinations.qualys.csam import HeldIdentities, Progress, QualysError, QualysGateway, deliver_entity
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys, qualys_destination, removals_sent
@@ -179,7 +179,7 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
         sim = make_sim(users=80, seed=6)
         connector = connector_for(sim, home, retain_previous_delta=retain,
                                   destination=qualys_destination(fake).model_dump(mode="json"))
-        from entra_pipeline.runner import sync
+        from entra_pipeline.sync.runner import sync
         assert sync(connector, home).state == "Processed"
         assert removals_sent(fake) == []
         gone_user, soft_user = list(sim.tenant.users)[:2]

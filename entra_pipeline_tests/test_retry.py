@@ -7,7 +7,7 @@ import email.utils
 
 import pytest
 
-from entra_pipeline.qualys.csam import retry_policy
+from entra_pipeline.destinations.qualys.csam import retry_policy
 from entra_pipeline.retry import Attempts, RetryPolicy, retry_after_seconds
 
 NOW = 1_800_000_000.0

@@ -13,11 +13,11 @@ import pytest
 
 from entra_pipeline.store import open_store
 from entra_pipeline.config import Connector, Schedule, save_connector
-from entra_pipeline.cycles import BaselineCycles
+from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.dagster_private import cron_string_iterator
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.schedule import confirmation
-from entra_pipeline.status import REGISTERED, SCHEDULED, StatusStore
+from entra_pipeline.sync.schedule import confirmation
+from entra_pipeline.sync.status import REGISTERED, SCHEDULED, StatusStore
 
 from .conftest import connector_for
 

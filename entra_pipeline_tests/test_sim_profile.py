@@ -95,7 +95,7 @@ def test_classic_stays_the_default_and_keeps_its_formulas():
 def test_serve_accepts_the_profile(make_sim):
     sim = make_sim(users=300, profile="realistic")
     assert len(sim.tenant.service_principals) > 619
-    from entra_pipeline.cli import build_parser
+    from entra_pipeline.cli.commands import build_parser
 
     args = build_parser().parse_args(["simulator", "serve", "--profile", "realistic"])
     assert args.profile == "realistic"

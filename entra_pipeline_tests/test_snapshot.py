@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 
 from entra_pipeline.graph.delta import Changes, merge_item
-from entra_pipeline.snapshot import (apply_memberships, apply_objects, assignment_table,
+from entra_pipeline.graph.snapshot import (apply_memberships, apply_objects, assignment_table,
                                      changed_assignment_principals, touched)
 from entra_pipeline.store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
 

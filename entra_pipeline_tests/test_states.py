@@ -13,9 +13,9 @@ import dagster as dg
 import pytest
 
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.runner import sync
-from entra_pipeline.status import FAILED, PROCESSING, StatusStore
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.sync.runner import sync
+from entra_pipeline.sync.status import FAILED, PROCESSING, StatusStore
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.sync.runner import sync
 from entra_pipeline.store import open_store
 from entra_pipeline.store.check import check
 from entra_pipeline.store.schema import delta_links

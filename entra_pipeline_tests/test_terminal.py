@@ -18,13 +18,13 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from entra_pipeline.cli import _PrintableLiveLine
+from entra_pipeline.cli.commands import _PrintableLiveLine
 from entra_pipeline.config import Connector, save_connector
-from entra_pipeline.qualys.inventory import LocalInventory, parse_search, wildcard_match
-from entra_pipeline.runner import sync
-from entra_pipeline.status import StatusStore
+from entra_pipeline.destinations.local import LocalInventory, parse_search, wildcard_match
+from entra_pipeline.sync.runner import sync
+from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
-from entra_pipeline.terminal import json_line, printable, printable_lines
+from entra_pipeline.cli.terminal import json_line, printable, printable_lines
 
 from .conftest import connector_for
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from entra_pipeline.qualys import engine
-from entra_pipeline.qualys.engine import apply
-from entra_pipeline.qualys.maps import APPLICATIONS, GROUPS, MAPS, ROLES, SERVICE_PRINCIPALS, TENANT, USERS
+from entra_pipeline.transform import engine
+from entra_pipeline.transform.engine import apply
+from entra_pipeline.transform.maps import APPLICATIONS, GROUPS, MAPS, ROLES, SERVICE_PRINCIPALS, TENANT, USERS
 
 ADA = {
     "id": "u-1", "userPrincipalName": "ada@contoso.com", "accountEnabled": True, "displayName": "Ada Lovelace",
@@ -211,8 +211,8 @@ def test_each_maps_generated_function_builds_what_the_step_walk_builds():
     import json
     import random
 
-    from entra_pipeline.qualys import engine
-    from entra_pipeline.qualys.maps import MAPS
+    from entra_pipeline.transform import engine
+    from entra_pipeline.transform.maps import MAPS
 
     rng = random.Random(17)
     values = [None, "", " ", "text", "Ünïcode ✓", 0, 7, True, False, [], {}, ["x"], {"a": 1}]

@@ -14,10 +14,10 @@ from entra_pipeline.defs import build_definitions
 from entra_pipeline.defs.assets import ONE_STEP, asset_key
 from entra_pipeline.defs.code_location import LOCATION_NAME, REPOSITORY_NAME, job_origin
 from entra_pipeline.defs.partitions import baseline_cycles
-from entra_pipeline.qualys.inventory import LocalInventory
-from entra_pipeline.report import last_counts
-from entra_pipeline.runner import instance, sync
-from entra_pipeline.status import StatusStore
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.cli.report import last_counts
+from entra_pipeline.sync.runner import instance, sync
+from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

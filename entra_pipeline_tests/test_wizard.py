@@ -19,8 +19,8 @@ import yaml
 
 from entra_pipeline.config import ConfigError, Schedule, find_connector, parse_connectors
 from entra_pipeline.dagster_private import cron_string_iterator
-from entra_pipeline.schedule import tick_cron
-from entra_pipeline.wizard import edit
+from entra_pipeline.sync.schedule import tick_cron
+from entra_pipeline.cli.wizard import edit
 
 from .conftest import connector_for
 from .helpers import Script, cli, flags

@@ -1,7 +1,7 @@
 """Dagster wiring only: each configured connector becomes a group of assets (partitioned by
 baseline cycle), a sync job, a schedule (unless manual), lifecycle and secret-expiry sensors,
 a Test Connection job and a re-delivery job; two run-status sensors record every connector's state. The work itself is
-domain code (`entra_pipeline.collect`, `.qualys`, `.schedule`, `.cycles`, `.status`)."""
+domain code (`entra_pipeline.graph.collect`, `.qualys`, `.schedule`, `.cycles`, `.status`)."""
 
 from __future__ import annotations
 

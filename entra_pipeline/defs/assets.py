@@ -16,14 +16,14 @@ from typing import Literal, Optional
 import dagster as dg
 
 from .. import redact
-from ..collect import Collection
+from ..graph.collect import Collection
 from ..config import Connector
 from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
 from ..graph.secret_expiry import SecretExpiry, days_left
-from ..pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
-from ..qualys.destination import DeliveryReport
-from ..run_outcome import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
-from ..state import PROCESSED
+from ..sync.pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
+from ..destinations.protocol import DeliveryReport
+from ..sync.dagster_runs import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
+from ..sync.outcome import PROCESSED
 from ..store import ConnectorBusy, LeaseLost, StoreError
 from .partitions import baseline_cycles
 from .resources import HomeResource

@@ -1,6 +1,6 @@
 """Re-delivery as a Dagster job (`<connector>__redeliver`): the UI's way to send the last
 committed records to the destination again after an outage, without pulling the tenant.
-The work is `entra_pipeline.redeliver`; the job records on the upload asset what it
+The work is `entra_pipeline.sync.redeliver`; the job records on the upload asset what it
 delivered, so the asset's history shows the re-delivery next to the syncs."""
 
 from typing import Optional
@@ -9,9 +9,9 @@ import dagster as dg
 
 from .. import redact
 from ..config import Connector
-from ..pipeline import Started, error_line
-from ..redeliver import Redelivered, redeliver_steps
-from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, fail_dead_run, launched_by
+from ..sync.pipeline import Started, error_line
+from ..sync.redeliver import Redelivered, redeliver_steps
+from ..sync.dagster_runs import FAILED_TAG, REDELIVER_TAGS, fail_dead_run, launched_by
 from ..store import ConnectorBusy, LeaseLost, StoreError
 from .assets import asset_key, delivery_metadata
 from .partitions import baseline_cycles

@@ -1,5 +1,5 @@
 """A connector's schedule: its runs (Single Occurrence or Recurring, in its timezone) as a
-Dagster schedule on the cron `entra_pipeline.schedule` derives, keeping only the ticks that are
+Dagster schedule on the cron `entra_pipeline.sync.schedule` derives, keeping only the ticks that are
 runs. Each run targets the baseline cycle it falls in; the asset decides baseline or delta."""
 
 import datetime as dt
@@ -8,9 +8,9 @@ import dagster as dg
 
 from ..config import Connector
 from ..dagster_private import UnresolvedAssetJobDefinition
-from ..cycles import BaselineCycles
-from ..schedule import confirmation, skip_reason, tick_cron
-from ..run_outcome import SYNC_TAGS
+from ..sync.cycles import BaselineCycles
+from ..sync.schedule import confirmation, skip_reason, tick_cron
+from ..sync.dagster_runs import SYNC_TAGS
 from .partitions import baseline_cycles
 from .resources import HomeResource
 

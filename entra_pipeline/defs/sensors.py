@@ -1,9 +1,9 @@
-"""Sensors that keep each connector's state (entra_pipeline/status.py): a lifecycle sensor per
+"""Sensors that keep each connector's state (entra_pipeline/sync/status.py): a lifecycle sensor per
 connector registers baseline cycles as they begin, moves Registered -> Scheduled and frees a
 connector whose run died; a secret-expiry sensor per connector reads its client secret's end
 date, keeps it for `status` and warns before it expires (it never requests a run); two
 run-status sensors report how every sync run ended (the run itself commits its outcome; they
-record Failed only for a run that could not, with entra_pipeline.run_outcome)."""
+record Failed only for a run that could not, with entra_pipeline.sync.dagster_runs)."""
 
 import datetime as dt
 from pathlib import Path
@@ -11,13 +11,13 @@ from pathlib import Path
 import dagster as dg
 
 from ..config import Connector
-from ..cycles import BaselineCycles
+from ..sync.cycles import BaselineCycles
 from ..graph.auth import without_reprs
 from ..graph.secret_expiry import WARN_DAYS, secret_expiry_note
-from ..pipeline import error_line
-from ..schedule import next_run
-from ..run_outcome import FAILED_TAG, REDELIVER_TAGS, SYNC_TAGS, failure_message, reap_dead_run, record_failure
-from ..status import StatusStore
+from ..sync.pipeline import error_line
+from ..sync.schedule import next_run
+from ..sync.dagster_runs import FAILED_TAG, REDELIVER_TAGS, SYNC_TAGS, failure_message, reap_dead_run, record_failure
+from ..sync.status import StatusStore
 from .partitions import baseline_cycles
 from .resources import HomeResource
 

@@ -34,7 +34,7 @@ def _aware(value: object) -> None:
 
 def check(store: Store) -> list[Problem]:
     from ..graph.secret_expiry import SecretExpiry
-    from ..status import ConnectorStatus
+    from ..sync.status import ConnectorStatus
 
     problems: list[Problem] = []
 

@@ -5,7 +5,7 @@ Who writes each (docs/architecture.md has the picture):
 - `snapshot_files`, `delta_links`, `baselines`, `status` (outcome): the run's commit, one transaction
   after the destination confirmed; `status` also Processing (run start), Failed (run end or
   the reaper) and Registered/Scheduled (the lifecycle sensor).
-- `records`: the local inventory, per entity in one transaction each (qualys/inventory.py).
+- `records`: the local inventory, per entity in one transaction each (destinations/local.py).
 - `qualys_progress`, `qualys_delivered`: the Qualys destination, per accepted batch / set.
 - `secret_expiry`: the pull and Test Connection; `anchors`: the baseline cycles' anchor.
 """

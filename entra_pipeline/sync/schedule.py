@@ -16,9 +16,9 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 
-from .config import INTERVAL, MIN_INTERVAL, TIME_FORMAT, Connector, Schedule
+from ..config import INTERVAL, MIN_INTERVAL, TIME_FORMAT, Connector, Schedule
 # Dagster's own cron iterator: the exact ticks the daemon will evaluate, DST rules included.
-from .dagster_private import cron_string_iterator, is_valid_cron_string
+from ..dagster_private import cron_string_iterator, is_valid_cron_string
 
 UNIT = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1)}
 CONFIRMATION_FORMAT = "%b %d, %Y %I:%M %p"  # "May 04, 2026 03:26 PM", as in the spec

@@ -10,10 +10,10 @@ from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
 from ..store import Lease, Store
-from .csam import CsamDestination
-from .destination import DeliveryReport, Destination
-from .inventory import InventoryDestination
-from .records import EntityRecords
+from .qualys.csam import CsamDestination
+from .protocol import DeliveryReport, Destination
+from .local import InventoryDestination
+from ..transform.records import EntityRecords
 
 # destination kind (the connector's `destination.kind`) -> how a run opens it
 DESTINATIONS: dict[str, Callable[[Connector, Store, Lease | None], Destination]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_connectors import home_argument
+from .connectors import home_argument
 from .terminal import printable
 
 
@@ -22,9 +22,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from .config import home_folder
-    from .store import Store
-    from .store.schema import SCHEMA_VERSION
+    from ..config import home_folder
+    from ..store import Store
+    from ..store.schema import SCHEMA_VERSION
 
     home = home_folder(args.home)
     store = Store(home)
@@ -36,9 +36,9 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .config import home_folder
-    from .store import open_store
-    from .store.check import check
+    from ..config import home_folder
+    from ..store import open_store
+    from ..store.check import check
 
     store = open_store(home_folder(args.home))
     problems = check(store)

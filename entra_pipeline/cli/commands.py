@@ -13,10 +13,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_connectors, cli_store, redact
-from .cli_connectors import home_argument as _home_argument
+from .. import redact
+from . import connectors as cli_connectors
+from . import store as cli_store
+from .connectors import home_argument as _home_argument
 from .progress import LiveLine
-from .qualys.maps import MAPS
+from ..transform.maps import MAPS
 from .terminal import json_line, printable, printable_data, printable_lines
 
 
@@ -60,8 +62,8 @@ def _simulator_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .simulator import Simulator, SimulatorConfig
-    from .simulator.catalog import SPEC_PERMISSIONS
+    from ..simulator import Simulator, SimulatorConfig
+    from ..simulator.catalog import SPEC_PERMISSIONS
 
     faults = tuple(spec for group in args.faults for spec in group.split(",") if spec.strip())
     try:
@@ -122,8 +124,8 @@ def _test_connection_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _test_connection(args: argparse.Namespace) -> int:
-    from .config import home_folder
-    from .graph.connection_test import run_checks
+    from ..config import home_folder
+    from ..graph.connection_test import run_checks
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "test-connection")
@@ -137,7 +139,7 @@ def _test_connection(args: argparse.Namespace) -> int:
     passed = all(r.passed for r in results)
     print("All five checks passed." if passed else "Test Connection failed.")
     if passed:
-        from .graph.secret_expiry import secret_expiry_note
+        from ..graph.secret_expiry import secret_expiry_note
 
         expiry, warning = secret_expiry_note(connector, home)
         if warning:
@@ -164,7 +166,7 @@ def _sync_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .config import home_folder
+    from ..config import home_folder
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "sync")
@@ -175,7 +177,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _warn_unsafe(home: Path) -> None:
-    from .permissions import unsafe_permissions
+    from .home_permissions import unsafe_permissions
 
     for warning in unsafe_permissions(home):
         print(f"warning: {warning}", file=sys.stderr)
@@ -250,8 +252,8 @@ EXIT_CODES_HELP = ("exit status: 0 Processed, 3 Partially Processed (some data n
 
 
 def exit_code(outcome) -> int:
-    from .pipeline import INTERRUPTED
-    from .state import PARTIALLY_PROCESSED, PROCESSED
+    from ..sync.pipeline import INTERRUPTED
+    from ..sync.outcome import PARTIALLY_PROCESSED, PROCESSED
 
     if INTERRUPTED in (outcome.failure or ""):
         return EXIT_CANCELLED
@@ -267,7 +269,7 @@ def _raw_rows(materialized: dict[str, dict]) -> tuple[list[str], dict[str, float
     service principals and their app role assignments, memberships from the groups', roles' and
     units' listings) share its requests: they are shown once, on the asset listed first, so the
     column adds up to the total."""
-    from .collect import requests_shown_with
+    from ..graph.collect import requests_shown_with
 
     lines, total = [], {"graph_requests": 0, "resource_units": 0, "throttled_429": 0}
     for name, metadata in materialized.items():
@@ -336,7 +338,7 @@ def _outcome_lines(outcome, connector: str, said: set[str]) -> tuple[list[str], 
     """(why the run is not Processed, other warnings): each cause once. The assets a cause
     stopped are named together; a warning already printed, or quoting a cause already named
     (the client secret's expiry not read for the same reason), is not repeated."""
-    from .state import derive_state, not_fetched
+    from ..sync.outcome import derive_state, not_fetched
 
     errors, others = {}, []
     for warning in outcome.warnings:
@@ -365,7 +367,7 @@ def _quotes_said(warning: str, said: set[str]) -> bool:
 
 
 def _print_outcome(outcome, connector: str, pull: str | None, said: set[str], hint) -> None:
-    from .state import not_fetched
+    from ..sync.outcome import not_fetched
 
     reasons, others = _outcome_lines(outcome, connector, said)
     for reason in reasons:
@@ -394,7 +396,7 @@ def _cancel(signum, frame) -> None:
 
 
 def _run_sync(connector, home, full: bool = False, wait: float | None = None) -> int:
-    from .runner import sync
+    from ..sync.runner import sync
 
     _progress_to_stdout()
     previous = signal.signal(signal.SIGTERM, _cancel)  # before the first line: whoever reads it may stop us
@@ -402,7 +404,7 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
         print(f"Syncing {connector.name} from {printable(connector.graph_host)} ...", flush=True)
         outcome = sync(connector, home, full=full, wait=wait)
     except KeyboardInterrupt:  # Ctrl-C: the run recorded itself failed; nothing was committed
-        from .pipeline import INTERRUPTED
+        from ..sync.pipeline import INTERRUPTED
 
         print(f"Cancelled: {INTERRUPTED}.")
         return EXIT_CANCELLED
@@ -436,7 +438,7 @@ def _program(name: str = "entra-pipeline") -> str:
 def command(home: Path, *words: str, program: str = "entra-pipeline") -> str:
     """A command to print as a next step: `--home` when the home is not the one the command
     finds by itself ($ENTRA_PIPELINE_HOME, else ~/.entra-pipeline), so it works as printed."""
-    from .config import home_folder
+    from ..config import home_folder
 
     where = [] if home == home_folder(None) else ["--home", shlex.quote(str(home))]
     return " ".join([_program(program), *words, *where])
@@ -469,10 +471,10 @@ def _status_parser(commands: argparse._SubParsersAction) -> None:
 def _status(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .config import home_folder, load_connectors
-    from .runner import instance
+    from ..config import home_folder, load_connectors
+    from ..sync.runner import instance
 
-    from .store import StoreError, open_store
+    from ..store import StoreError, open_store
 
     home = home_folder(args.home)
     if args.connector and pick_connector(home, args.connector, "status") is None:
@@ -511,10 +513,10 @@ def _demo_elsewhere(home: Path) -> str:
 
 def _status_facts(connector, store, dagster_instance, now) -> dict:
     """Everything `status` shows of one connector, as plain data (the --json form)."""
-    from .cycles import BaselineCycles
-    from .graph.secret_expiry import SecretExpiryStore
+    from ..sync.cycles import BaselineCycles
+    from ..graph.secret_expiry import SecretExpiryStore
     from .report import last_counts, runs
-    from .status import current_status
+    from ..sync.status import current_status
 
     status, upcoming = current_status(connector, store, now)
     cycles = BaselineCycles(connector, store, read_only=True)
@@ -611,9 +613,9 @@ def _logs_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from .config import home_folder
+    from ..config import home_folder
     from .report import run_log, runs
-    from .runner import instance
+    from ..sync.runner import instance
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "logs")
@@ -660,9 +662,9 @@ def _inventory_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _inventory_export(args: argparse.Namespace) -> int:
-    from .config import home_folder
-    from .qualys.inventory import LocalInventory
-    from .store import open_store
+    from ..config import home_folder
+    from ..destinations.local import LocalInventory
+    from ..store import open_store
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "inventory export")
@@ -675,11 +677,11 @@ def _inventory_export(args: argparse.Namespace) -> int:
 
 
 def _inventory_search(args: argparse.Namespace) -> int:
-    from .config import home_folder
-    from .qualys.inventory import LocalInventory
+    from ..config import home_folder
+    from ..destinations.local import LocalInventory
 
     try:
-        from .store import open_store
+        from ..store import open_store
 
         rows = LocalInventory(open_store(home_folder(args.home))).search(args.query)
     except ValueError as error:
@@ -715,7 +717,7 @@ def _name_width() -> int:
 def pick_connector(home: Path, name: str | None, what: str):
     """The connector named, or the only one when none is named. When there is no such
     connector, says which exist in which home and returns None."""
-    from .config import CONNECTORS_FILE, load_connectors
+    from ..config import CONNECTORS_FILE, load_connectors
 
     connectors = load_connectors(home)
     if name is None and len(connectors) == 1:
@@ -774,7 +776,7 @@ def _save_demo_settings(home: Path, port: int, users: int) -> None:
 
 
 def _demo_simulator(home: Path, users: int, port: int):
-    from .simulator import Simulator, SimulatorConfig
+    from ..simulator import Simulator, SimulatorConfig
 
     # One state folder per home: the CA bundle the connector names stays at the same path.
     return Simulator(SimulatorConfig(users=users, port=port, state_dir=home / "simulator"))
@@ -794,8 +796,8 @@ def _start_demo_simulator(home: Path, users: int, wanted: int):
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .config import Connector, SecretBox, home_folder, load_connectors, save_connector
-    from .graph.connection_test import run_checks
+    from ..config import Connector, SecretBox, home_folder, load_connectors, save_connector
+    from ..graph.connection_test import run_checks
 
     home = home_folder(args.home)
     saved = _demo_settings(home)
@@ -830,8 +832,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _demo_next_steps(home: Path) -> str:
-    from .runner import dagster_home
-    from .store import open_store
+    from ..sync.runner import dagster_home
+    from ..store import open_store
 
     # Dagster 1.13 notes on every start that `dagster dev` is superseded by `dg dev`, which needs a
     # package and project settings we do not have (docs/schedules.md, "In the Dagster UI").
@@ -895,8 +897,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import ConfigError
-    from .store import StoreError
+    from ..config import ConfigError
+    from ..store import StoreError
 
     os.umask(0o077)  # everything this process writes (state, Parquet, Dagster's logs) is owner-only
     redact.install()  # and every log line masks the secrets this process holds

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from ..killpoints import checkpoint
 from ..store.schema import records as table
-from .destination import INVENTORY_FIGURES, DeliveryReport
-from .records import canonical_json
+from .protocol import INVENTORY_FIGURES, DeliveryReport
+from ..transform.records import canonical_json
 
 if TYPE_CHECKING:
     from ..config import Connector

@@ -1,7 +1,7 @@
 """How a run ended, as the Dagster instance and the store record it: the tags a run carries,
 how it was launched, what its failed step raised, and recording Failed for a run that could
-not (its process died, or it failed before its step). Domain code the CLI (runner.py,
-report.py) and the Dagster layer (defs/) both read, so neither imports the other's modules."""
+not (its process died, or it failed before its step). Domain code the CLI (sync/runner.py,
+cli/report.py) and the Dagster layer (defs/) both read, so neither imports the other's modules."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import re
 
 import dagster as dg
 
-from . import redact
-from .config import Connector
+from .. import redact
+from ..config import Connector
 from .pipeline import INTERRUPTED
-from .state import with_remedy
+from .outcome import with_remedy
 from .status import PROCESSING, StatusStore
-from .store import LeaseInfo, Store
+from ..store import LeaseInfo, Store
 
 # Tags every sync / re-delivery run carries (the sensors and the per-connector run limit select on them).
 SYNC_TAGS = {"entra/kind": "sync"}
@@ -81,7 +81,7 @@ def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
         error = raised_error(event)
         if error is not None and error.cls_name in INTERRUPTS:
             return INTERRUPTED
-        if error is not None:  # without the exception's module path ("entra_pipeline.qualys.csam.QualysError: ")
+        if error is not None:  # without the exception's module path ("entra_pipeline.destinations.qualys.csam.QualysError: ")
             text = QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
             return with_remedy(redact.mask(text))
     return "the run failed before its sync step finished; see the run's logs"

@@ -16,14 +16,14 @@ import pyarrow as pa
 from ..config import Connector
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
-from ..snapshot import all_objects, objects_with, rows_with
+from ..graph.snapshot import all_objects, objects_with, rows_with
 from ..jsontext import json_text
 from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
 
-from ..collect import Collection, Delta
+from ..graph.collect import Collection, Delta
 from ..entities import ENTITIES, RAW_ASSETS, entities_for
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from .config import CONNECTORS_FILE, KEY_FILE, SecretBox, home_folder
+from ..config import CONNECTORS_FILE, KEY_FILE, SecretBox, home_folder
 from .terminal import printable, printable_lines
 
 T = TypeVar("T")
@@ -131,7 +131,7 @@ def _guarded(command: str, kept: str, flow: Callable[[], T], keyless_home: Path 
 
 
 def _create(args: argparse.Namespace) -> int:
-    from .schedule import confirmation
+    from ..sync.schedule import confirmation
     from .wizard import create
 
     home = home_folder(args.home)
@@ -149,8 +149,8 @@ def _create(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     """From flags only, without Test Connection: configuration as code (checked like create)."""
-    from .config import ConfigError, parse_connectors, save_connector
-    from .schedule import confirmation
+    from ..config import ConfigError, parse_connectors, save_connector
+    from ..sync.schedule import confirmation
 
     home = home_folder(args.home)
     answers, _ = _answers(args, home)
@@ -167,8 +167,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .config import load_connectors
-    from .schedule import confirmation
+    from ..config import load_connectors
+    from ..sync.schedule import confirmation
 
     home = home_folder(args.home)
     connectors = load_connectors(home)
@@ -182,7 +182,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from .config import find_connector
+    from ..config import find_connector
     from .wizard import review
 
     connector = find_connector(home_folder(args.home), args.name)
@@ -191,7 +191,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from .config import find_connector
+    from ..config import find_connector
     from .wizard import edit
 
     home = home_folder(args.home)
@@ -206,7 +206,7 @@ def _edit(args: argparse.Namespace) -> int:
 
 
 def _rotate_secret(args: argparse.Namespace) -> int:
-    from .config import find_connector
+    from ..config import find_connector
     from .wizard import SECRET_KEPT, rotate_secret
 
     home = home_folder(args.home)
@@ -223,8 +223,8 @@ def _rotate_secret(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from .config import delete_connector, find_connector
-    from .store import open_store
+    from ..config import delete_connector, find_connector
+    from ..store import open_store
     from .wizard import confirm
 
     home = home_folder(args.home)

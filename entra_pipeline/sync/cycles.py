@@ -15,9 +15,9 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from .config import Connector
+from ..config import Connector
 from .schedule import localize
-from .store import Store
+from ..store import Store
 
 CYCLE_DAYS = {"weekly": 7, "fortnightly": 14, "triweekly": 21}
 

@@ -1,8 +1,8 @@
 """What every destination is to the upload step (deliver.py): the `Destination` protocol, and
 `DeliveryReport`, the one account of what a destination did with one entity's records.
 
-Two destinations implement it: the local inventory (inventory.py, the embedded default) and
-Qualys CSAM (csam.py). A destination is opened for one run of one connector, under the run's
+Two destinations implement it: the local inventory (local.py, the embedded default) and
+Qualys CSAM (qualys/csam.py). A destination is opened for one run of one connector, under the run's
 lease, and delivers entity by entity: records it is given are current, ids it holds that are
 not among them are absent (removed, or kept under Retain Previously Ingested Delta).
 """

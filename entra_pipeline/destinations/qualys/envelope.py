@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Union
 
-from ..jsontext import json_text
+from ...jsontext import json_text
 
 # A record as an object, or as its canonical JSON text in UTF-8: what the records step built,
 # sent as it is (serialized once, from build to wire).

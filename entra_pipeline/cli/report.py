@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from .collect import requests_shown_with
-from .config import Connector
-from .defs.assets import asset_key, outcome_name, per_entity
-from .run_outcome import raised_error
+from ..graph.collect import requests_shown_with
+from ..config import Connector
+from ..defs.assets import asset_key, outcome_name, per_entity
+from ..sync.dagster_runs import raised_error
 
 RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
               dg.DagsterEventType.RUN_CANCELED)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .entities import grant_for
+from ..entities import grant_for
 
 PROCESSED = "Processed"
 PARTIALLY_PROCESSED = "Partially Processed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from .config import CONNECTORS_FILE, KEY_FILE
+from ..config import CONNECTORS_FILE, KEY_FILE
 
 
 def unsafe_permissions(home: Path) -> list[str]:

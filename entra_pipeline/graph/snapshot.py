@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .graph.delta import Changes
-from .store.files import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, OBJECT_SCHEMA, to_json
+from .delta import Changes
+from ..store.files import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, OBJECT_SCHEMA, to_json
 
 # delta entity -> its objects' raw file, and the kind its memberships rows carry (containers)
 OBJECT_FILES = {"users": "users", "groups": "groups", "directoryRoles": "directory_roles",

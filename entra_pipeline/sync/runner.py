@@ -11,18 +11,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from .config import Connector
+from ..config import Connector
 from .cycles import BaselineCycles
-from .defs.assets import PER_ENTITY, connector_assets, outcome_name, per_entity
-from .defs.code_location import runs_in_code_location
-from .defs.partitions import baseline_cycles
-from .defs.resources import HOME, HomeResource
-from .defs.schedules import sync_job
-from .run_outcome import FAILED_TAG, SYNC_TAGS, failure_message
+from ..defs.assets import PER_ENTITY, connector_assets, outcome_name, per_entity
+from ..defs.code_location import runs_in_code_location
+from ..defs.partitions import baseline_cycles
+from ..defs.resources import HOME, HomeResource
+from ..defs.schedules import sync_job
+from .dagster_runs import FAILED_TAG, SYNC_TAGS, failure_message
 from .status import StatusStore
-from .state import with_remedy
-from .store import StoreError, open_store
-from .store.database import owner_only_folder
+from .outcome import with_remedy
+from ..store import StoreError, open_store
+from ..store.database import owner_only_folder
 
 DAGSTER_HOME_ENV = "ENTRA_PIPELINE_DAGSTER_HOME"
 DAGSTER_YAML = """\

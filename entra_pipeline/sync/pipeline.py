@@ -19,19 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .collect import Collection, collect
-from .config import Connector
-from .entities import FEEDS_RECORDS, SNAPSHOT_FILES
+from ..graph.collect import Collection, collect
+from ..config import Connector
+from ..entities import FEEDS_RECORDS, SNAPSHOT_FILES
 from .cycles import BaselineCycles
-from .graph.client import ClientSettings
-from . import redact
-from .killpoints import checkpoint
-from .qualys.deliver import deliver
-from .qualys.destination import DeliveryReport
-from .qualys.records import EntityRecords, build_records
-from .state import RunState, derive_state, with_remedy
+from ..graph.client import ClientSettings
+from .. import redact
+from ..killpoints import checkpoint
+from ..destinations.deliver import deliver
+from ..destinations.protocol import DeliveryReport
+from ..transform.records import EntityRecords, build_records
+from .outcome import RunState, derive_state, with_remedy
 from .status import StatusStore, outcome_document
-from .store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
+from ..store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
 
 
 class NothingFetched(Exception):

@@ -15,10 +15,10 @@ import datetime as dt
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from .config import Connector
+from ..config import Connector
 from .schedule import describe, next_run
-from .store import Lease, LeaseInfo, Store, StoreDamaged
-from .store import status as table
+from ..store import Lease, LeaseInfo, Store, StoreDamaged
+from ..store import status as table
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
 NOT_LOADED = ("its schedule runs once the Dagster daemon has loaded the connector (`dagster dev -w workspace.yaml` "

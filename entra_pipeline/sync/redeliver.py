@@ -15,17 +15,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterator
 
-from .collect import AssetReport, Collection
-from .config import Connector
-from .entities import RAW_ASSETS, raw_assets_for
-from .graph.client import GraphStats
-from .graph.plan import Pull
+from ..graph.collect import AssetReport, Collection
+from ..config import Connector
+from ..entities import RAW_ASSETS, raw_assets_for
+from ..graph.client import GraphStats
+from ..graph.plan import Pull
 from .pipeline import Delivered, Started, holding
-from .qualys.deliver import deliver
-from .qualys.records import build_records
-from .state import derive_state
+from ..destinations.deliver import deliver
+from ..transform.records import build_records
+from .outcome import derive_state
 from .status import outcome_document
-from .store import RunCommit, Store, new_token
+from ..store import RunCommit, Store, new_token
 
 PULL = "redelivery"  # what the connector's state names as the run's kind (else "baseline" / "delta")
 NOT_COMMITTED = "no committed data to deliver again (never fetched in a run that committed): run a sync first"

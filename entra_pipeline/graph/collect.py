@@ -3,7 +3,7 @@
 Users, groups, directory roles and units come as rounds from the committed delta links,
 applied to the committed tables (snapshot.py). The pulled data goes on to the records step in
 memory, with what the changes touched when every round was incremental (`Collection.delta`);
-the files are the next run's snapshot once the run commits (pipeline.py), and artifacts to
+the files are the next run's snapshot once the run commits (sync/pipeline.py), and artifacts to
 inspect."""
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .config import Connector
-from .graph.client import ClientSettings, GraphClient, GraphStats
-from .graph.decode import Repair
-from .graph.delta import Round
-from .entities import DELTA_PARTS, MEMBERSHIP_PARTS, RAW_ASSETS, SNAPSHOT_FILES, plan_parts, raw_assets_for
-from .graph.plan import Pull, SetBasedPlan
-from .graph.secret_expiry import SecretExpiry, note_secret_expiry
-from .interrupts import quiet_stopped_tasks, stoppable
-from .killpoints import checkpoint
-from .memory import without_cyclic_gc
+from ..config import Connector
+from .client import ClientSettings, GraphClient, GraphStats
+from .decode import Repair
+from .delta import Round
+from ..entities import DELTA_PARTS, MEMBERSHIP_PARTS, RAW_ASSETS, SNAPSHOT_FILES, plan_parts, raw_assets_for
+from .plan import Pull, SetBasedPlan
+from .secret_expiry import SecretExpiry, note_secret_expiry
+from ..interrupts import quiet_stopped_tasks, stoppable
+from ..killpoints import checkpoint
+from ..memory import without_cyclic_gc
 from .snapshot import (OBJECT_FILES, Applied, MembershipUpdate, all_objects, apply_memberships, apply_objects,
                        assignment_table, changed_assignment_principals, touched)
-from .store import SnapshotBase, SnapshotFileError, Store, StoreDamaged, WrittenFile, new_token
-from .store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
+from ..store import SnapshotBase, SnapshotFileError, Store, StoreDamaged, WrittenFile, new_token
+from ..store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ four characters in the value."""
 
 from __future__ import annotations
 
-from .jsontext import json_text
+from ..jsontext import json_text
 
 # Short forms an operator recognises; every other escaped character is \xNN or \uNNNN.
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Callable
 import httpx
 from pydantic import SecretStr
 
-from ..config import Connector, QualysDestination
-from ..killpoints import checkpoint
-from ..retry import Attempts, RetryPolicy
+from ...config import Connector, QualysDestination
+from ...killpoints import checkpoint
+from ...retry import Attempts, RetryPolicy
 from . import envelope
-from .destination import CSAM_FIGURES, DeliveryReport
+from ..protocol import CSAM_FIGURES, DeliveryReport
 from .envelope import Record
 
 if TYPE_CHECKING:
-    from ..store import Lease, Store
+    from ...store import Lease, Store
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from typing import Callable, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
-from .config import (CLOUDS, ConfigError, Connector, Schedule, SecretBox, dagster_name_of, end_problem,
+from ..config import (CLOUDS, ConfigError, Connector, Schedule, SecretBox, dagster_name_of, end_problem,
                      field_problems, load_connectors, save_connector)
-from .graph.connection_test import CheckResult, run_checks
-from .schedule import confirmation, cron_problem, first_run_from, past_problem
+from ..graph.connection_test import CheckResult, run_checks
+from ..sync.schedule import confirmation, cron_problem, first_run_from, past_problem
 
 MASK = "********"
 YES, NO = ("y", "yes", "true", "1"), ("n", "no", "false", "0")

@@ -1,0 +1,1 @@
+"""Qualys CSAM: the import envelope and the gateway client with per-batch progress."""
