@@ -20,7 +20,7 @@ from pathlib import Path
 # imported once, here, for every child
 from entra_pipeline import defs  # noqa: F401
 from entra_pipeline.cli import commands as cli
-from entra_pipeline.sync import runner  # noqa: F401
+from entra_pipeline.defs import runner  # noqa: F401
 from entra_pipeline.config import find_connector
 from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.sync.pipeline import sync_steps

@@ -10,7 +10,7 @@ import sys
 import dagster as dg
 
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.sync.runner import instance, sync
+from entra_pipeline.defs.runner import instance, sync
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

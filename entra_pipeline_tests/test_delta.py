@@ -15,7 +15,7 @@ import pytest
 from entra_pipeline.store import open_store
 from entra_pipeline.store.schema import delta_links
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 
 from .conftest import connector_for
 from .helpers import assert_inventory_is_the_truth

@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from entra_pipeline.config import HOME_ENV, KEY_ENV
-from entra_pipeline.sync.runner import DAGSTER_HOME_ENV
+from entra_pipeline.defs.runner import DAGSTER_HOME_ENV
 from entra_pipeline.store import DATA_ENV, STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import pytest
 
 from entra_pipeline.graph.decode import MAX_STRING
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for

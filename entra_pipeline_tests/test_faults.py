@@ -17,7 +17,7 @@ import pytest
 from entra_pipeline.store import open_store
 from entra_pipeline.graph.client import ClientSettings
 from entra_pipeline.sync.pipeline import sync_steps
-from entra_pipeline.sync.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
+from entra_pipeline.defs.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
 
 from .conftest import connector_for
 from .helpers import changes, inventory_snapshot

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 
 from .conftest import connector_for
 from .helpers import assert_inventory_is_the_truth

@@ -13,7 +13,7 @@ import pytest
 
 from entra_pipeline.store import open_store
 from entra_pipeline.destinations.local import LocalInventory, parse_search
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 
 from .conftest import connector_for
 from .helpers import expected_records, record_id

@@ -22,7 +22,7 @@ from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.cli.progress import LiveLine
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 from entra_pipeline.store import open_store
 from entra_pipeline.cli.wizard import create
 

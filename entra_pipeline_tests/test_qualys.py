@@ -179,7 +179,7 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
         sim = make_sim(users=80, seed=6)
         connector = connector_for(sim, home, retain_previous_delta=retain,
                                   destination=qualys_destination(fake).model_dump(mode="json"))
-        from entra_pipeline.sync.runner import sync
+        from entra_pipeline.defs.runner import sync
         assert sync(connector, home).state == "Processed"
         assert removals_sent(fake) == []
         gone_user, soft_user = list(sim.tenant.users)[:2]

@@ -14,7 +14,7 @@ import pytest
 
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 from entra_pipeline.sync.status import FAILED, PROCESSING, StatusStore
 from entra_pipeline.store import open_store
 

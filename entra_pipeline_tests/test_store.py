@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import instance, sync
+from entra_pipeline.defs.runner import instance, sync
 from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import forget_stores, open_store
-from entra_pipeline.store.check import check
+from entra_pipeline.cli.store_check import check
 from entra_pipeline.store.schema import (anchors, baselines, delta_links, records, secret_expiry,
                                          snapshot_files, status)
 

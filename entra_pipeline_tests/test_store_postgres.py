@@ -9,9 +9,9 @@ import uuid
 import pytest
 
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 from entra_pipeline.store import open_store
-from entra_pipeline.store.check import check
+from entra_pipeline.cli.store_check import check
 from entra_pipeline.store.schema import delta_links
 
 from .conftest import connector_for

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from entra_pipeline.cli.commands import _PrintableLiveLine
 from entra_pipeline.config import Connector, save_connector
 from entra_pipeline.destinations.local import LocalInventory, parse_search, wildcard_match
-from entra_pipeline.sync.runner import sync
+from entra_pipeline.defs.runner import sync
 from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
 from entra_pipeline.cli.terminal import json_line, printable, printable_lines

@@ -16,7 +16,7 @@ from entra_pipeline.defs.code_location import LOCATION_NAME, REPOSITORY_NAME, jo
 from entra_pipeline.defs.partitions import baseline_cycles
 from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.cli.report import last_counts
-from entra_pipeline.sync.runner import instance, sync
+from entra_pipeline.defs.runner import instance, sync
 from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
 

@@ -396,7 +396,7 @@ def _cancel(signum, frame) -> None:
 
 
 def _run_sync(connector, home, full: bool = False, wait: float | None = None) -> int:
-    from ..sync.runner import sync
+    from ..defs.runner import sync
 
     _progress_to_stdout()
     previous = signal.signal(signal.SIGTERM, _cancel)  # before the first line: whoever reads it may stop us
@@ -472,7 +472,7 @@ def _status(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from ..config import home_folder, load_connectors
-    from ..sync.runner import instance
+    from ..defs.runner import instance
 
     from ..store import StoreError, open_store
 
@@ -615,7 +615,7 @@ def _logs_parser(commands: argparse._SubParsersAction) -> None:
 def _logs(args: argparse.Namespace) -> int:
     from ..config import home_folder
     from .report import run_log, runs
-    from ..sync.runner import instance
+    from ..defs.runner import instance
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "logs")
@@ -832,7 +832,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _demo_next_steps(home: Path) -> str:
-    from ..sync.runner import dagster_home
+    from ..defs.runner import dagster_home
     from ..store import open_store
 
     # Dagster 1.13 notes on every start that `dagster dev` is superseded by `dg dev`, which needs a

@@ -38,7 +38,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from ..config import home_folder
     from ..store import open_store
-    from ..store.check import check
+    from .store_check import check
 
     store = open_store(home_folder(args.home))
     problems = check(store)

@@ -12,15 +12,15 @@ from pathlib import Path
 import dagster as dg
 
 from ..config import Connector
-from .cycles import BaselineCycles
-from ..defs.assets import PER_ENTITY, connector_assets, outcome_name, per_entity
-from ..defs.code_location import runs_in_code_location
-from ..defs.partitions import baseline_cycles
-from ..defs.resources import HOME, HomeResource
-from ..defs.schedules import sync_job
-from .dagster_runs import FAILED_TAG, SYNC_TAGS, failure_message
-from .status import StatusStore
-from .outcome import with_remedy
+from ..sync.cycles import BaselineCycles
+from .assets import PER_ENTITY, connector_assets, outcome_name, per_entity
+from .code_location import runs_in_code_location
+from .partitions import baseline_cycles
+from .resources import HOME, HomeResource
+from .schedules import sync_job
+from ..sync.dagster_runs import FAILED_TAG, SYNC_TAGS, failure_message
+from ..sync.status import StatusStore
+from ..sync.outcome import with_remedy
 from ..store import StoreError, open_store
 from ..store.database import owner_only_folder
 

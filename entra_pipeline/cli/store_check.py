@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import (anchors, baselines, delta_links, qualys_delivered, qualys_progress, records, secret_expiry,
+from ..store.schema import (anchors, baselines, delta_links, qualys_delivered, qualys_progress, records, secret_expiry,
                      snapshot_files, status)
-from .store import Store
+from ..store.store import Store
 
 FULL = "run `entra-pipeline sync --full --connector {c}`: it replaces it"
 
