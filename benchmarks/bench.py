@@ -35,31 +35,55 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from entra_pipeline.graph.collect import collect  # noqa: E402
 from entra_pipeline.config import Connector, SecretBox  # noqa: E402
 from entra_pipeline.graph.client import GraphClient  # noqa: E402
+from entra_pipeline.graph.collect import collect  # noqa: E402
 from entra_pipeline.graph.plan import LiteralPlan  # noqa: E402
-from entra_pipeline.sync.pipeline import sync_steps  # noqa: E402
-from entra_pipeline.sync.pipeline import Started  # noqa: E402
 from entra_pipeline.store import open_store  # noqa: E402
+from entra_pipeline.sync.pipeline import Started, sync_steps  # noqa: E402
 
 BUDGET_RU_PER_SECOND = 800  # an L tenant: 8,000 RU per 10 s per app (graph.md §3)
 
 
 class SimulatorProcess:
-    def __init__(self, users: int, latency_ms: float, seed: int, state_dir: Path,
-                 tenant_profile: str = "realistic") -> None:
+    def __init__(
+        self, users: int, latency_ms: float, seed: int, state_dir: Path, tenant_profile: str = "realistic"
+    ) -> None:
         # BENCH_SIMULATOR_ROOT: the tree whose simulator serves (measuring an older client,
         # copied into its own tree, against today's simulator and profile).
         root = Path(os.environ.get("BENCH_SIMULATOR_ROOT", ROOT))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "entra_pipeline.cli", "simulator", "serve", "--port", "0", "--users", str(users),
-             "--seed", str(seed), "--tenant-size", "L", "--latency-ms", str(latency_ms), "--json",
-             "--state-dir", str(state_dir), "--profile", tenant_profile], stdout=subprocess.PIPE, text=True, cwd=root,
-            env={**os.environ, "PYTHONPATH": str(root)})
+            [
+                sys.executable,
+                "-m",
+                "entra_pipeline.cli",
+                "simulator",
+                "serve",
+                "--port",
+                "0",
+                "--users",
+                str(users),
+                "--seed",
+                str(seed),
+                "--tenant-size",
+                "L",
+                "--latency-ms",
+                str(latency_ms),
+                "--json",
+                "--state-dir",
+                str(state_dir),
+                "--profile",
+                tenant_profile,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
         self.info = json.loads(self.process.stdout.readline())
-        self.admin = httpx.Client(base_url=self.info["graph_endpoint"] + "/_sim", verify=self.info["ca_bundle"],
-                                  timeout=600)
+        self.admin = httpx.Client(
+            base_url=self.info["graph_endpoint"] + "/_sim", verify=self.info["ca_bundle"], timeout=600
+        )
 
     def stats(self) -> dict:
         return self.admin.get("/stats").json()
@@ -74,10 +98,16 @@ class SimulatorProcess:
 
 
 def connector_for(info: dict, home: Path) -> Connector:
-    return Connector(name="bench", tenant_id=info["tenant_id"], client_id=info["client_id"],
-                     client_secret=SecretBox(home).encrypt(info["client_secret"]),
-                     authority_host=info["authority_host"], graph_endpoint=info["graph_endpoint"],
-                     ca_bundle=info["ca_bundle"], asset_types="identities_with_security_posture")
+    return Connector(
+        name="bench",
+        tenant_id=info["tenant_id"],
+        client_id=info["client_id"],
+        client_secret=SecretBox(home).encrypt(info["client_secret"]),
+        authority_host=info["authority_host"],
+        graph_endpoint=info["graph_endpoint"],
+        ca_bundle=info["ca_bundle"],
+        asset_types="identities_with_security_posture",
+    )
 
 
 def longest_chain(stats: dict) -> int:
@@ -87,7 +117,11 @@ def longest_chain(stats: dict) -> int:
 
 
 def delta_ru(stats: dict) -> int:
-    return sum(e["resource_units"] for name, e in stats["endpoints"].items() if name.endswith(("/users/delta", "/groups/delta")))
+    return sum(
+        e["resource_units"]
+        for name, e in stats["endpoints"].items()
+        if name.endswith(("/users/delta", "/groups/delta"))
+    )
 
 
 def usage() -> tuple[float, float]:
@@ -95,8 +129,9 @@ def usage() -> tuple[float, float]:
     return self_.ru_utime + self_.ru_stime, self_.ru_maxrss / 1024  # CPU s, peak RSS MiB (Linux: KiB)
 
 
-def report(title: str, wall: float, cpu: float, stats: dict, latency_ms: float, users: int,
-           literal_ru: int | None = None) -> dict:
+def report(
+    title: str, wall: float, cpu: float, stats: dict, latency_ms: float, users: int, literal_ru: int | None = None
+) -> dict:
     _, peak = usage()
     ru, chain = stats["resource_units"], longest_chain(stats)
     budget = ru / BUDGET_RU_PER_SECOND
@@ -105,14 +140,27 @@ def report(title: str, wall: float, cpu: float, stats: dict, latency_ms: float, 
     # The plan-independent floor (issue #17): the budget, or the users listing's own chain of
     # pages, the one chain Graph cannot split cheaply.
     floor = max(budget, math.ceil(users / 999) * latency_ms / 1000)
-    figures = {"mode": title, "users": users, "wall_s": round(wall, 2), "floor_s": round(floor, 2),
-               "wall_over_floor": round(wall / floor, 2) if floor else None, "bound_s": round(bound, 2),
-               "wall_over_bound": round(wall / bound, 2) if bound else None,
-               "budget_part_s": round(budget, 2), "chain_part_s": round(serial, 2), "longest_chain": chain,
-               "graph_requests": stats["graph_requests"], "resource_units": ru, "throttled_429": stats["throttled"],
-               "client_cpu_s": round(cpu, 2), "peak_rss_mib": round(peak), "simulator_cpu_share": stats["cpu_share"],
-               "simulator_cpu_s": stats["cpu_seconds"], "peak_ru_per_10s": stats.get("peak_ru_per_10s"),
-               "ru_budget_per_10s": BUDGET_RU_PER_SECOND * 10}
+    figures = {
+        "mode": title,
+        "users": users,
+        "wall_s": round(wall, 2),
+        "floor_s": round(floor, 2),
+        "wall_over_floor": round(wall / floor, 2) if floor else None,
+        "bound_s": round(bound, 2),
+        "wall_over_bound": round(wall / bound, 2) if bound else None,
+        "budget_part_s": round(budget, 2),
+        "chain_part_s": round(serial, 2),
+        "longest_chain": chain,
+        "graph_requests": stats["graph_requests"],
+        "resource_units": ru,
+        "throttled_429": stats["throttled"],
+        "client_cpu_s": round(cpu, 2),
+        "peak_rss_mib": round(peak),
+        "simulator_cpu_share": stats["cpu_share"],
+        "simulator_cpu_s": stats["cpu_seconds"],
+        "peak_ru_per_10s": stats.get("peak_ru_per_10s"),
+        "ru_budget_per_10s": BUDGET_RU_PER_SECOND * 10,
+    }
     if literal_ru is not None:
         figures["literal_ru"] = literal_ru
     return figures
@@ -120,16 +168,25 @@ def report(title: str, wall: float, cpu: float, stats: dict, latency_ms: float, 
 
 def print_figures(figures: dict, per_endpoint: dict | None = None) -> None:
     print(json.dumps(figures))
-    print(f"  {figures['mode']}: wall {figures['wall_s']} s vs bound {figures['bound_s']} s "
-          f"(budget {figures['budget_part_s']} s = {figures['resource_units']} RU / {BUDGET_RU_PER_SECOND} RU/s; "
-          f"chain {figures['chain_part_s']} s = {figures['longest_chain']} requests x latency) -> "
-          f"{figures['wall_over_bound']} x bound", file=sys.stderr)
-    print(f"  requests {figures['graph_requests']}, 429s {figures['throttled_429']}, client CPU "
-          f"{figures['client_cpu_s']} s, peak RSS {figures['peak_rss_mib']} MiB, simulator CPU share "
-          f"{figures['simulator_cpu_share']}", file=sys.stderr)
+    print(
+        f"  {figures['mode']}: wall {figures['wall_s']} s vs bound {figures['bound_s']} s "
+        f"(budget {figures['budget_part_s']} s = {figures['resource_units']} RU / {BUDGET_RU_PER_SECOND} RU/s; "
+        f"chain {figures['chain_part_s']} s = {figures['longest_chain']} requests x latency) -> "
+        f"{figures['wall_over_bound']} x bound",
+        file=sys.stderr,
+    )
+    print(
+        f"  requests {figures['graph_requests']}, 429s {figures['throttled_429']}, client CPU "
+        f"{figures['client_cpu_s']} s, peak RSS {figures['peak_rss_mib']} MiB, simulator CPU share "
+        f"{figures['simulator_cpu_share']}",
+        file=sys.stderr,
+    )
     for name, endpoint in sorted((per_endpoint or {}).items(), key=lambda kv: -kv[1]["resource_units"])[:12]:
-        print(f"    {name:60} {endpoint['requests']:>7} req {endpoint['resource_units']:>8} RU "
-              f"{endpoint['throttled']:>4} x 429", file=sys.stderr)
+        print(
+            f"    {name:60} {endpoint['requests']:>7} req {endpoint['resource_units']:>8} RU "
+            f"{endpoint['throttled']:>4} x 429",
+            file=sys.stderr,
+        )
 
 
 STAGES: dict[str, tuple[float, float]] = {}  # stage -> (wall s, client CPU s)
@@ -171,8 +228,12 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here (slows it)")
     # `--profile` already names the cProfile output (BENCHMARKS.md documents it), so the tenant's
     # shape is `--tenant-profile`; it is passed to `simulator serve --profile`.
-    parser.add_argument("--tenant-profile", choices=("classic", "realistic"), default="realistic",
-                        help="the simulated tenant's shape (default realistic; see docs/simulator.md)")
+    parser.add_argument(
+        "--tenant-profile",
+        choices=("classic", "realistic"),
+        default="realistic",
+        help="the simulated tenant's shape (default realistic; see docs/simulator.md)",
+    )
     args = parser.parse_args()
     if args.profile:
         profiler = cProfile.Profile()
@@ -193,8 +254,11 @@ def run(args: argparse.Namespace) -> int:
         home.mkdir()
         started = time.monotonic()
         sim = SimulatorProcess(args.users, args.latency_ms, args.seed, Path(tmp) / "sim", args.tenant_profile)
-        print(f"simulator: {args.users} users, L tenant, {args.latency_ms} ms latency, ready in "
-              f"{time.monotonic() - started:.1f} s", file=sys.stderr)
+        print(
+            f"simulator: {args.users} users, L tenant, {args.latency_ms} ms latency, ready in "
+            f"{time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
         try:
             connector = connector_for(sim.info, home)
             if args.mode == "delta":
@@ -210,14 +274,19 @@ def run(args: argparse.Namespace) -> int:
                 sim.reset_stats()
                 cpu0, t0 = usage()[0], time.monotonic()
                 pipeline(connector, home, full=False)
-                figures = report("delta", time.monotonic() - t0, usage()[0] - cpu0, sim.stats(), args.latency_ms,
-                                 args.users)
+                figures = report(
+                    "delta", time.monotonic() - t0, usage()[0] - cpu0, sim.stats(), args.latency_ms, args.users
+                )
                 delta_stats = sim.stats()
-                figures.update(changed_objects=changed, full_pipeline_ru=full_ru,
-                               delta_over_full_ru=round(figures["resource_units"] / full_ru, 4),
-                               full_pipeline_cpu_s=round(full_cpu, 2),
-                               delta_cpu_over_full_cpu=round(figures["client_cpu_s"] / full_cpu, 4),
-                               users_groups_delta_ru=delta_ru(delta_stats), users_groups_full_ru=delta_ru(full_stats))
+                figures.update(
+                    changed_objects=changed,
+                    full_pipeline_ru=full_ru,
+                    delta_over_full_ru=round(figures["resource_units"] / full_ru, 4),
+                    full_pipeline_cpu_s=round(full_cpu, 2),
+                    delta_cpu_over_full_cpu=round(figures["client_cpu_s"] / full_cpu, 4),
+                    users_groups_delta_ru=delta_ru(delta_stats),
+                    users_groups_full_ru=delta_ru(full_stats),
+                )
                 figures.update({f"full_{stage}_wall_cpu_s": value for stage, value in full_stages.items()})
                 figures.update({f"delta_{stage}_wall_cpu_s": value for stage, value in STAGES.items()})
                 print_figures(figures, sim.stats()["endpoints"])
@@ -229,9 +298,11 @@ def run(args: argparse.Namespace) -> int:
             elif args.mode == "pipeline":
                 pipeline(connector, home, full=True)
             else:
+
                 async def literal() -> None:
                     async with GraphClient(connector, connector.secret(home)) as client:
                         await LiteralPlan(client).relationships()
+
                 asyncio.run(literal())
             stats = sim.stats()
             figures = report(args.mode, time.monotonic() - t0, usage()[0] - cpu0, stats, args.latency_ms, args.users)

@@ -19,23 +19,43 @@ from entra_pipeline.graph import decode  # noqa: E402
 
 
 def page(surrogate: bool = False) -> bytes:
-    users = [{"id": f"a2b3c4d5-0000-1111-2222-{i:012d}", "userPrincipalName": f"user{i}@contoso.onmicrosoft.com",
-              "accountEnabled": True, "displayName": f"User Number {i}", "mail": f"user{i}@contoso.com",
-              "givenName": "User", "surname": f"N{i}", "mobilePhone": None, "jobTitle": "Engineer",
-              "lastPasswordChangeDateTime": "2024-01-01T00:00:00Z", "streetAddress": "1 Main St", "state": "WA",
-              "city": "Redmond", "country": "US", "postalCode": "98052", "department": "Eng"} for i in range(999)]
+    users = [
+        {
+            "id": f"a2b3c4d5-0000-1111-2222-{i:012d}",
+            "userPrincipalName": f"user{i}@contoso.onmicrosoft.com",
+            "accountEnabled": True,
+            "displayName": f"User Number {i}",
+            "mail": f"user{i}@contoso.com",
+            "givenName": "User",
+            "surname": f"N{i}",
+            "mobilePhone": None,
+            "jobTitle": "Engineer",
+            "lastPasswordChangeDateTime": "2024-01-01T00:00:00Z",
+            "streetAddress": "1 Main St",
+            "state": "WA",
+            "city": "Redmond",
+            "country": "US",
+            "postalCode": "98052",
+            "department": "Eng",
+        }
+        for i in range(999)
+    ]
     if surrogate:
         users[500]["displayName"] = "half \ud83d"
-    return json.dumps({"value": users, "@odata.nextLink": "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=x"},
-                      ensure_ascii=surrogate).encode()
+    return json.dumps(
+        {"value": users, "@odata.nextLink": "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=x"},
+        ensure_ascii=surrogate,
+    ).encode()
 
 
 def main() -> None:
     for label, body in (("clean page", page()), ("page with one lone surrogate", page(surrogate=True))):
-        loads = min(timeit.repeat(lambda: json.loads(body), number=20, repeat=5)) / 20
-        repaired = min(timeit.repeat(lambda: decode.load(body), number=20, repeat=5)) / 20
-        print(f"{label} ({len(body) // 1024} KiB): json.loads {loads * 1000:.2f} ms, decode.load "
-              f"{repaired * 1000:.2f} ms, ratio {repaired / loads:.2f}")
+        loads = min(timeit.repeat(lambda body=body: json.loads(body), number=20, repeat=5)) / 20
+        repaired = min(timeit.repeat(lambda body=body: decode.load(body), number=20, repeat=5)) / 20
+        print(
+            f"{label} ({len(body) // 1024} KiB): json.loads {loads * 1000:.2f} ms, decode.load "
+            f"{repaired * 1000:.2f} ms, ratio {repaired / loads:.2f}"
+        )
 
 
 if __name__ == "__main__":

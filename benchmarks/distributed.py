@@ -50,9 +50,17 @@ def measure(tenants: list[Simulator], workers: tuple[str, ...], scratch: Path) -
             assert finished(deployed, run_id, timeout=1800) == "SUCCESS", run_id
             facts = step_facts(deployed, run_id)
             stats = tenant.sim.stats()
-            rows.append({"tenant": tenant.name, "started": facts.started, "ended": facts.ended,
-                         "ru": stats["resource_units"], "peak": stats["peak_ru_per_10s"],
-                         "budget": LIMITS[tenant.sim.throttle.size], "throttled": stats["throttled"]})
+            rows.append(
+                {
+                    "tenant": tenant.name,
+                    "started": facts.started,
+                    "ended": facts.ended,
+                    "ru": stats["resource_units"],
+                    "peak": stats["peak_ru_per_10s"],
+                    "budget": LIMITS[tenant.sim.throttle.size],
+                    "throttled": stats["throttled"],
+                }
+            )
         wall = max(r["ended"] for r in rows) - min(r["started"] for r in rows)
         return wall, rows
     finally:
@@ -65,21 +73,27 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
-    sims = [Simulator(SimulatorConfig(users=args.users, seed=100 + i, latency_ms=args.latency_ms)).start()
-            for i in range(args.tenants)]
+    sims = [
+        Simulator(SimulatorConfig(users=args.users, seed=100 + i, latency_ms=args.latency_ms)).start()
+        for i in range(args.tenants)
+    ]
     try:
         with tempfile.TemporaryDirectory() as scratch:
             results = {count: measure(sims, ("a", "b")[:count], Path(scratch)) for count in (1, 2)}
     finally:
         for sim in sims:
             sim.stop()
-    print(f"{args.tenants} tenants x {args.users} users, {args.latency_ms:.0f} ms Graph latency; baselines launched at once")
+    print(
+        f"{args.tenants} tenants x {args.users} users, {args.latency_ms:.0f} ms Graph latency; baselines launched at once"
+    )
     for count, (wall, rows) in results.items():
         print(f"\n{count} worker(s): wall {wall:.1f} s (first step start to last step end)")
         print(f"{'tenant':<8} {'step s':>7} {'RU':>7} {'peak RU/10 s':>13} {'budget':>7} {'429s':>5}")
         for r in rows:
-            print(f"{r['tenant']:<8} {r['ended'] - r['started']:>7.1f} {r['ru']:>7} {r['peak']:>13} {r['budget']:>7} "
-                  f"{r['throttled']:>5}")
+            print(
+                f"{r['tenant']:<8} {r['ended'] - r['started']:>7.1f} {r['ru']:>7} {r['peak']:>13} {r['budget']:>7} "
+                f"{r['throttled']:>5}"
+            )
     print(f"\nwall on 1 worker / on 2 workers: {results[1][0] / results[2][0]:.2f}")
 
 

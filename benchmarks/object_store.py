@@ -30,8 +30,12 @@ from entra_pipeline_tests.conftest import connector_for  # noqa: E402
 
 def timed_sync(home: Path, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "bench", "--home",
-                           str(home)], env={**os.environ, **env}, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "bench", "--home", str(home)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     assert done.returncode == 0 and "Processed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     return elapsed
@@ -64,8 +68,10 @@ def main() -> None:
     for label, full, delta in rows:
         print(f"{label:<20} {full:>9.2f}s {delta:>9.2f}s")
     (_, local_full, local_delta), (_, remote_full, remote_delta) = rows
-    print(f"ratio object store / local: full {remote_full / local_full:.2f}, delta {remote_delta / local_delta:.2f}; "
-          f"{len(stored)} objects committed in the store")
+    print(
+        f"ratio object store / local: full {remote_full / local_full:.2f}, delta {remote_delta / local_delta:.2f}; "
+        f"{len(stored)} objects committed in the store"
+    )
 
 
 if __name__ == "__main__":

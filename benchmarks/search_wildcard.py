@@ -56,8 +56,10 @@ def main() -> None:
         print(f"new  1 MB  inventory.search('name:\"*M*Q\"') {took * 1000:.1f} ms, {len(rows)} rows")
     for size in (4_000, 8_000, 16_000, 32_000):
         took, _ = cpu(old_matches, "M" * size, "*M*Q")
-        print(f"old  {size // 1000:>3} kB  *M*Q       {took:8.2f} s   (x {SIZE // size} in size: "
-              f"about {took * (SIZE / size) ** 2 / 60:.0f} min at 1 MB if quadratic)")
+        print(
+            f"old  {size // 1000:>3} kB  *M*Q       {took:8.2f} s   (x {SIZE // size} in size: "
+            f"about {took * (SIZE / size) ** 2 / 60:.0f} min at 1 MB if quadratic)"
+        )
     for size in (40_000, 100_000):
         took_new, _ = cpu(SEARCH_TOKEN.findall, "a" * size)
         old = f"old {cpu(OLD_TOKEN.findall, 'a' * size)[0]:.2f} s, " if size <= 40_000 else "old not run, "

@@ -110,8 +110,10 @@ class SecretBox:
             try:
                 return Path(named).read_bytes().strip()
             except OSError as error:
-                raise ConfigError(f"{KEY_FILE_ENV}={named}: the key file cannot be read ({error.strerror}): "
-                                  "mount the secret holding the key there, or set ENTRA_PIPELINE_KEY") from None
+                raise ConfigError(
+                    f"{KEY_FILE_ENV}={named}: the key file cannot be read ({error.strerror}): "
+                    "mount the secret holding the key there, or set ENTRA_PIPELINE_KEY"
+                ) from None
         path = self.home / KEY_FILE
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
@@ -125,11 +127,12 @@ class SecretBox:
 
     def decrypt(self, stored: str) -> SecretStr:
         try:
-            return SecretStr(Fernet(self._key()).decrypt(stored[len(ENCRYPTED_PREFIX):].encode()).decode())
+            return SecretStr(Fernet(self._key()).decrypt(stored[len(ENCRYPTED_PREFIX) :].encode()).decode())
         except (InvalidToken, ValueError) as error:
             raise ConfigError(
                 "the client secret cannot be decrypted with this key: set ENTRA_PIPELINE_KEY to the key it was "
-                "encrypted with, or store the secret again with `entra-pipeline connector rotate-secret NAME`") from error
+                "encrypted with, or store the secret again with `entra-pipeline connector rotate-secret NAME`"
+            ) from error
 
 
 def resolve_secret(home: Path, stored: str | None, env: str | None, owner: str) -> SecretStr:
@@ -178,9 +181,11 @@ class Schedule(BaseModel):
         if length is None:
             raise ValueError(f"interval {value!r} is not a number followed by m, h or d (e.g. 6h)")
         if length < MIN_INTERVAL:
-            raise ValueError(f"interval {value!r} is shorter than the minimum of {MIN_INTERVAL.seconds // 60}m, "
-                             "which keeps runs from overlapping and the tenant inside Graph's budget: give 15m or "
-                             "more (docs/schedules.md)")
+            raise ValueError(
+                f"interval {value!r} is shorter than the minimum of {MIN_INTERVAL.seconds // 60}m, "
+                "which keeps runs from overlapping and the tenant inside Graph's budget: give 15m or "
+                "more (docs/schedules.md)"
+            )
         return value
 
     @field_validator("cron")
@@ -191,12 +196,13 @@ class Schedule(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Schedule":
+    def _consistent(self) -> Schedule:
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is not None:
-                raise FieldError(name, f"give {name} as a local time (e.g. '{TIME_EXAMPLE}'); the timezone field "
-                                       "says where")
+                raise FieldError(
+                    name, f"give {name} as a local time (e.g. '{TIME_EXAMPLE}'); the timezone field says where"
+                )
         # Schedules run to the minute (cron's resolution): seconds would make every tick miss the start.
         self.start = self.start.replace(second=0, microsecond=0)
         self.end = self.end.replace(second=0, microsecond=0) if self.end else None
@@ -206,7 +212,9 @@ class Schedule(BaseModel):
             if (self.every is None) == (self.cron is None):
                 raise FieldError("every", "a recurring schedule needs exactly one of every (e.g. 6h) or cron")
         elif self.every is not None or self.cron is not None:
-            raise FieldError("every" if self.every is not None else "cron", "a single occurrence takes no every or cron")
+            raise FieldError(
+                "every" if self.every is not None else "cron", "a single occurrence takes no every or cron"
+            )
         problem = end_problem(self.start, self.end) if self.end is not None else None
         if problem:
             raise FieldError("end", problem)
@@ -258,23 +266,29 @@ class QualysDestination(BaseModel):
     @classmethod
     def _encrypted(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(ENCRYPTED_PREFIX):
-            raise ValueError("a plain-text Qualys secret is not accepted: store it encrypted (enc:...) or name an "
-                             "environment variable with password_env / client_secret_env")
+            raise ValueError(
+                "a plain-text Qualys secret is not accepted: store it encrypted (enc:...) or name an "
+                "environment variable with password_env / client_secret_env"
+            )
         return value
 
     @model_validator(mode="after")
-    def _credentials(self) -> "QualysDestination":
+    def _credentials(self) -> QualysDestination:
         if self.auth == "password":
             if not self.username or (self.password is None) == (self.password_env is None):
                 raise ValueError("password auth needs username and exactly one of password (encrypted) or password_env")
         elif not self.client_id or (self.client_secret is None) == (self.client_secret_env is None):
-            raise ValueError("oauth auth needs client_id and exactly one of client_secret (encrypted) or "
-                             "client_secret_env")
+            raise ValueError(
+                "oauth auth needs client_id and exactly one of client_secret (encrypted) or client_secret_env"
+            )
         return self
 
     def secret(self, home: Path) -> SecretStr:
-        stored, env = ((self.password, self.password_env) if self.auth == "password"
-                       else (self.client_secret, self.client_secret_env))
+        stored, env = (
+            (self.password, self.password_env)
+            if self.auth == "password"
+            else (self.client_secret, self.client_secret_env)
+        )
         return resolve_secret(home, stored, env, "Qualys destination")
 
 
@@ -322,8 +336,10 @@ class Connector(BaseModel):
     @classmethod
     def _tenant(cls, value: str) -> str:
         if not (GUID.match(value) or DOMAIN.match(value)):
-            raise ValueError(f"{value!r} is neither a directory (tenant) id GUID nor a verified domain such as "
-                             "contoso.onmicrosoft.com")
+            raise ValueError(
+                f"{value!r} is neither a directory (tenant) id GUID nor a verified domain such as "
+                "contoso.onmicrosoft.com"
+            )
         return value.lower()
 
     @field_validator("client_id")
@@ -337,9 +353,11 @@ class Connector(BaseModel):
     @classmethod
     def _encrypted(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(ENCRYPTED_PREFIX):
-            raise ValueError("a plain-text secret is not accepted in connectors.yaml: store it encrypted with "
-                             "`entra-pipeline connector add --client-secret-stdin ...`, or name an environment "
-                             "variable with client_secret_env")
+            raise ValueError(
+                "a plain-text secret is not accepted in connectors.yaml: store it encrypted with "
+                "`entra-pipeline connector add --client-secret-stdin ...`, or name an environment "
+                "variable with client_secret_env"
+            )
         return value
 
     @field_validator("client_secret_env")
@@ -364,13 +382,15 @@ class Connector(BaseModel):
         try:
             found = value.expanduser().is_file()
         except (OSError, ValueError) as error:  # a name too long, a NUL byte
-            raise ValueError(f"CA bundle path cannot be used ({type(error).__name__}): give the path of a PEM file")
+            raise ValueError(
+                f"CA bundle path cannot be used ({type(error).__name__}): give the path of a PEM file"
+            ) from None
         if not found:
             raise ValueError(f"CA bundle {str(value)[:200]} does not exist")
         return value.expanduser().resolve()
 
     @model_validator(mode="after")
-    def _one_secret(self) -> "Connector":
+    def _one_secret(self) -> Connector:
         if (self.client_secret is None) == (self.client_secret_env is None):
             raise ValueError("give exactly one of client_secret (encrypted) or client_secret_env")
         return self
@@ -430,7 +450,9 @@ def _problem_text(problem: dict) -> str:
         return f"{_shown(given)} is not a date and time: write it as YYYY-MM-DD HH:MM, e.g. {TIME_EXAMPLE}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         words = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
-        return f"got {_shown(given)}; allowed: " + ", ".join(f"{words.get(k, k)} {v}" for k, v in problem["ctx"].items())
+        return f"got {_shown(given)}; allowed: " + ", ".join(
+            f"{words.get(k, k)} {v}" for k, v in problem["ctx"].items()
+        )
     if kind in _EXPECTED:
         return _EXPECTED[kind](_kind(given))
     message = problem["msg"].removeprefix("Value error, ")
@@ -462,9 +484,11 @@ MAX_FILE_BYTES = 1 << 20
 # recurses once per level, so a file of nested brackets would otherwise end in a RecursionError.
 MAX_DEPTH = 32
 TOP_LEVEL_KEYS = ("connectors",)
-ENTRY_SHAPE = ("a mapping of fields, e.g.\n  connectors:\n    - name: contoso-prod\n"
-               "      tenant_id: contoso.onmicrosoft.com\n      client_id: <application (client) id>\n"
-               "      client_secret_env: CONTOSO_SECRET")
+ENTRY_SHAPE = (
+    "a mapping of fields, e.g.\n  connectors:\n    - name: contoso-prod\n"
+    "      tenant_id: contoso.onmicrosoft.com\n      client_id: <application (client) id>\n"
+    "      client_secret_env: CONTOSO_SECRET"
+)
 
 
 def _line(mark_holder: yaml.Node | yaml.Event) -> int:
@@ -501,13 +525,16 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise ConfigError(f"YAML aliases are not accepted in connectors.yaml{_at(_line(event))}: "
-                              "write each value out in full (no & anchors or * aliases)")
+            raise ConfigError(
+                f"YAML aliases are not accepted in connectors.yaml{_at(_line(event))}: "
+                "write each value out in full (no & anchors or * aliases)"
+            )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep{_at(_line(event))}: "
-                                  "a connector entry needs five")
+                raise ConfigError(
+                    f"nested more than {MAX_DEPTH} levels deep{_at(_line(event))}: a connector entry needs five"
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -525,8 +552,10 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:
                 continue  # an unhashable key: the base class names it
             if first is not None:
-                raise ConfigError(f"duplicate key {_shown(key)} (lines {first} and {_line(key_node)}): "
-                                  "a key may appear once in a mapping; remove one of them")
+                raise ConfigError(
+                    f"duplicate key {_shown(key)} (lines {first} and {_line(key_node)}): "
+                    "a key may appear once in a mapping; remove one of them"
+                )
             first_lines[key] = _line(key_node)
         return super().construct_mapping(node, deep)
 
@@ -537,8 +566,10 @@ class _StrictLoader(yaml.SafeLoader):
             # PyYAML's constructors raise these, without a place, for a value its tag does not fit:
             # `2026-02-30`, `!!int x`, `!!int ""`, `!!bool maybe`, `!!timestamp soon`.
             detail = f": {error}" if isinstance(error, ValueError) else ""
-            raise ConfigError(f"{_shown(node.value, 60)}{_at(_line(node))} cannot be read as a YAML "
-                              f"{node.tag.rsplit(':', 1)[-1]}{detail}") from None
+            raise ConfigError(
+                f"{_shown(node.value, 60)}{_at(_line(node))} cannot be read as a YAML "
+                f"{node.tag.rsplit(':', 1)[-1]}{detail}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -594,8 +625,10 @@ def _read_text(path: Path) -> str | None:
         os.close(fd)
     size = max(info.st_size, len(data))  # it may have grown since fstat
     if size > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit of connectors.yaml "
-                          "(about two thousand connectors): is this the right file?")
+        raise ConfigError(
+            f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit of connectors.yaml "
+            "(about two thousand connectors): is this the right file?"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -619,8 +652,10 @@ def read_document(path: Path) -> tuple[object, Lines]:
 def _unknown_key(key: object, source: str, line: int | None) -> str:
     close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return (f"{source}: unknown top-level key {_shown(key)}{_at(line)}: {hint}"
-            f"connectors.yaml has one top-level key, 'connectors' (the list of connector entries)")
+    return (
+        f"{source}: unknown top-level key {_shown(key)}{_at(line)}: {hint}"
+        f"connectors.yaml has one top-level key, 'connectors' (the list of connector entries)"
+    )
 
 
 def _entries(raw: object, source: str, lines: Lines = Lines()) -> list[dict]:
@@ -633,8 +668,10 @@ def _entries(raw: object, source: str, lines: Lines = Lines()) -> list[dict]:
     problems = [_unknown_key(key, source, lines.keys.get(key)) for key in raw if key not in TOP_LEVEL_KEYS]
     entries = raw.get("connectors", [])
     if not isinstance(entries, list):
-        problems.append(f"{source}: expected a mapping with a 'connectors' list"
-                        f"{_at(lines.keys.get('connectors'))}, got {_kind(entries)}")
+        problems.append(
+            f"{source}: expected a mapping with a 'connectors' list"
+            f"{_at(lines.keys.get('connectors'))}, got {_kind(entries)}"
+        )
         entries = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -667,12 +704,18 @@ def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = 
     connectors: list[Connector] = []
     for index, entry in enumerate(_entries(raw, source, lines)):
         name = entry.get("name")
-        where = (f"{source}: connector {_shown(name)}" if isinstance(name, str) and name
-                 else f"{source}: connector #{index + 1}")
+        where = (
+            f"{source}: connector {_shown(name)}"
+            if isinstance(name, str) and name
+            else f"{source}: connector #{index + 1}"
+        )
         broken = [key for key, value in entry.items() if _not_unicode(key) or _not_unicode(value)]
         if broken:  # pydantic cannot even report on such a value: it raises UnicodeEncodeError
-            problems.extend(f"{where}: field {_shown(key)}: holds a lone UTF-16 surrogate (an escape such as "
-                            "\\ud83d without its pair): write the text again" for key in broken)
+            problems.extend(
+                f"{where}: field {_shown(key)}: holds a lone UTF-16 surrogate (an escape such as "
+                "\\ud83d without its pair): write the text again"
+                for key in broken
+            )
             continue
         try:
             connectors.append(Connector.model_validate(entry))
@@ -682,8 +725,10 @@ def parse_connectors(raw: object, source: str = CONNECTORS_FILE, lines: Lines = 
     for connector in connectors:
         key = connector.dagster_name.lower()
         if key in seen:
-            problems.append(f"{source}: connector {connector.name!r}: field 'name': duplicate of {seen[key]!r} "
-                            "(names must be unique, '-' and '_' counting as the same)")
+            problems.append(
+                f"{source}: connector {connector.name!r}: field 'name': duplicate of {seen[key]!r} "
+                "(names must be unique, '-' and '_' counting as the same)"
+            )
         seen[key] = connector.name
     if problems:
         raise ConfigError("\n".join(problems))

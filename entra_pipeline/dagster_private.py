@@ -22,5 +22,13 @@ from dagster._core.execution.retries import RetryMode, get_retries_config
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 
-__all__ = ["RegisteredCodeLocationOrigin", "RemoteJobOrigin", "RemoteRepositoryOrigin", "RetryMode",
-           "UnresolvedAssetJobDefinition", "cron_string_iterator", "get_retries_config", "is_valid_cron_string"]
+__all__ = [
+    "RegisteredCodeLocationOrigin",
+    "RemoteJobOrigin",
+    "RemoteRepositoryOrigin",
+    "RetryMode",
+    "UnresolvedAssetJobDefinition",
+    "cron_string_iterator",
+    "get_retries_config",
+    "is_valid_cron_string",
+]

@@ -68,63 +68,153 @@ class Entity:
 
 READ_DIRECTORY = ("Directory.Read.All", "Directory.ReadWrite.All")
 READ_APPLICATIONS = ("Directory.Read.All", "Application.Read.All", "Directory.ReadWrite.All")
-ROLES = Requirement("Roles", "role definitions and assignments",
-                    ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory",
-                     *READ_DIRECTORY), "/roleManagement/directory/roleDefinitions?$select=id")
+ROLES = Requirement(
+    "Roles",
+    "role definitions and assignments",
+    ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", *READ_DIRECTORY),
+    "/roleManagement/directory/roleDefinitions?$select=id",
+)
 MEMBERSHIP_PARTS = ("groups", "directoryRoles", "administrativeUnits")  # memberships are complete with all three
 
 _RAW = (
-    RawAsset("users", ("users",), "users",
-             Requirement("Users", "users", ("User.Read.All", "User.ReadWrite.All", *READ_DIRECTORY),
-                         "/users?$top=1&$select=id"),
-             "Entra ID users (spec: Users), with the properties the Users transformation map reads.", merged=True),
-    RawAsset("groups", ("groups",), "groups",
-             Requirement("Groups", "groups and their members",
-                         ("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *READ_DIRECTORY),
-                         "/groups?$top=1&$select=id"),
-             "Entra ID groups (spec: Groups), with the properties the Groups transformation map reads.", merged=True),
-    RawAsset("roles", ("roles",), "roles", ROLES,
-             "Role definitions (spec: Roles, GET /roleManagement/directory/roleDefinitions), always pulled in full."),
-    RawAsset("role_assignments", ("roles",), "roleAssignments", ROLES,
-             "Active directory role assignments (roleManagement/directory/roleAssignments)."),
-    RawAsset("role_eligibility_schedules", ("roles",), "roleEligibilitySchedules",
-             Requirement("Roles", "eligible (PIM) role assignments",
-                         ("RoleEligibilitySchedule.Read.Directory", "RoleManagement.Read.Directory",
-                          "RoleManagement.Read.All", "RoleEligibilitySchedule.ReadWrite.Directory",
-                          "RoleManagement.ReadWrite.Directory"),
-                         "/roleManagement/directory/roleEligibilitySchedules?$top=1"),
-             "Eligible (PIM) role assignments (roleManagement/directory/roleEligibilitySchedules)."),
-    RawAsset("directory_roles", ("directoryRoles",), "directoryRoles",
-             Requirement("Users", "directory-role memberships (memberOf)",
-                         ("Directory.Read.All", "RoleManagement.Read.Directory", "RoleManagement.Read.All",
-                          "Directory.ReadWrite.All"), "/directoryRoles?$select=id"),
-             "Activated directory roles: the roles a user's or group's memberOf can name.", merged=True,
-             remedy="RoleManagement.Read.Directory"),
-    RawAsset("administrative_units", ("administrativeUnits",), "administrativeUnits",
-             Requirement("Users", "administrative-unit memberships (memberOf)",
-                         ("Directory.Read.All", "AdministrativeUnit.Read.All", "Directory.ReadWrite.All"),
-                         "/directory/administrativeUnits?$top=1&$select=id"),
-             "Administrative units: the units a user's or group's memberOf can name.", merged=True),
-    RawAsset("memberships", MEMBERSHIP_PARTS, "", None,
-             "Direct memberships (group, directory role, administrative unit -> user, group, service principal), "
-             "from which every memberOf is derived without a call per user.", merged=True),
-    RawAsset("app_role_assignments", ("appRoleAssignments",), "",
-             Requirement("Users", "app role assignments (permissions)", READ_APPLICATIONS,
-                         "/servicePrincipals?$top=1&$select=id"),
-             "App role assignments of every service principal (appRoleAssignedTo), from which users' and "
-             "groups' appRoleAssignments are derived."),
-    RawAsset("applications", ("applications",), "applications",
-             Requirement("Applications", "applications", READ_APPLICATIONS, "/applications?$top=1&$select=id"),
-             "Applications (spec: Applications, Identities with Security Posture).", posture=True),
+    RawAsset(
+        "users",
+        ("users",),
+        "users",
+        Requirement(
+            "Users", "users", ("User.Read.All", "User.ReadWrite.All", *READ_DIRECTORY), "/users?$top=1&$select=id"
+        ),
+        "Entra ID users (spec: Users), with the properties the Users transformation map reads.",
+        merged=True,
+    ),
+    RawAsset(
+        "groups",
+        ("groups",),
+        "groups",
+        Requirement(
+            "Groups",
+            "groups and their members",
+            ("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *READ_DIRECTORY),
+            "/groups?$top=1&$select=id",
+        ),
+        "Entra ID groups (spec: Groups), with the properties the Groups transformation map reads.",
+        merged=True,
+    ),
+    RawAsset(
+        "roles",
+        ("roles",),
+        "roles",
+        ROLES,
+        "Role definitions (spec: Roles, GET /roleManagement/directory/roleDefinitions), always pulled in full.",
+    ),
+    RawAsset(
+        "role_assignments",
+        ("roles",),
+        "roleAssignments",
+        ROLES,
+        "Active directory role assignments (roleManagement/directory/roleAssignments).",
+    ),
+    RawAsset(
+        "role_eligibility_schedules",
+        ("roles",),
+        "roleEligibilitySchedules",
+        Requirement(
+            "Roles",
+            "eligible (PIM) role assignments",
+            (
+                "RoleEligibilitySchedule.Read.Directory",
+                "RoleManagement.Read.Directory",
+                "RoleManagement.Read.All",
+                "RoleEligibilitySchedule.ReadWrite.Directory",
+                "RoleManagement.ReadWrite.Directory",
+            ),
+            "/roleManagement/directory/roleEligibilitySchedules?$top=1",
+        ),
+        "Eligible (PIM) role assignments (roleManagement/directory/roleEligibilitySchedules).",
+    ),
+    RawAsset(
+        "directory_roles",
+        ("directoryRoles",),
+        "directoryRoles",
+        Requirement(
+            "Users",
+            "directory-role memberships (memberOf)",
+            (
+                "Directory.Read.All",
+                "RoleManagement.Read.Directory",
+                "RoleManagement.Read.All",
+                "Directory.ReadWrite.All",
+            ),
+            "/directoryRoles?$select=id",
+        ),
+        "Activated directory roles: the roles a user's or group's memberOf can name.",
+        merged=True,
+        remedy="RoleManagement.Read.Directory",
+    ),
+    RawAsset(
+        "administrative_units",
+        ("administrativeUnits",),
+        "administrativeUnits",
+        Requirement(
+            "Users",
+            "administrative-unit memberships (memberOf)",
+            ("Directory.Read.All", "AdministrativeUnit.Read.All", "Directory.ReadWrite.All"),
+            "/directory/administrativeUnits?$top=1&$select=id",
+        ),
+        "Administrative units: the units a user's or group's memberOf can name.",
+        merged=True,
+    ),
+    RawAsset(
+        "memberships",
+        MEMBERSHIP_PARTS,
+        "",
+        None,
+        "Direct memberships (group, directory role, administrative unit -> user, group, service principal), "
+        "from which every memberOf is derived without a call per user.",
+        merged=True,
+    ),
+    RawAsset(
+        "app_role_assignments",
+        ("appRoleAssignments",),
+        "",
+        Requirement(
+            "Users", "app role assignments (permissions)", READ_APPLICATIONS, "/servicePrincipals?$top=1&$select=id"
+        ),
+        "App role assignments of every service principal (appRoleAssignedTo), from which users' and "
+        "groups' appRoleAssignments are derived.",
+    ),
+    RawAsset(
+        "applications",
+        ("applications",),
+        "applications",
+        Requirement("Applications", "applications", READ_APPLICATIONS, "/applications?$top=1&$select=id"),
+        "Applications (spec: Applications, Identities with Security Posture).",
+        posture=True,
+    ),
     # Read with the app role assignments (the same listing), kept as records only with posture.
-    RawAsset("service_principals", ("appRoleAssignments",), "servicePrincipals",
-             Requirement("Service Principals", "service principals", READ_APPLICATIONS,
-                         "/servicePrincipals?$top=1&$select=id"),
-             "Service principals (spec: Service Principals, Identities with Security Posture).", posture=True),
-    RawAsset("tenant", ("tenant",), "tenant",
-             Requirement("Tenant", "the organization", ("Directory.Read.All", "Organization.Read.All",
-                                                        "Directory.ReadWrite.All"), "/organization?$select=id"),
-             "The organization (spec: Tenant, Identities with Security Posture).", posture=True),
+    RawAsset(
+        "service_principals",
+        ("appRoleAssignments",),
+        "servicePrincipals",
+        Requirement(
+            "Service Principals", "service principals", READ_APPLICATIONS, "/servicePrincipals?$top=1&$select=id"
+        ),
+        "Service principals (spec: Service Principals, Identities with Security Posture).",
+        posture=True,
+    ),
+    RawAsset(
+        "tenant",
+        ("tenant",),
+        "tenant",
+        Requirement(
+            "Tenant",
+            "the organization",
+            ("Directory.Read.All", "Organization.Read.All", "Directory.ReadWrite.All"),
+            "/organization?$select=id",
+        ),
+        "The organization (spec: Tenant, Identities with Security Posture).",
+        posture=True,
+    ),
 )
 _CONTAINERS = ("groups", "directory_roles", "administrative_units", "memberships", "app_role_assignments")
 _ENTITIES = (
@@ -142,8 +232,9 @@ ENTITIES: dict[str, Entity] = {entity.name: entity for entity in _ENTITIES}
 # files its changes are merged into and the records those feed: a link is committed only with them.
 DELTA_PARTS = tuple(dict.fromkeys(part for asset in _RAW if asset.merged for part in asset.parts))
 SNAPSHOT_FILES = {part: tuple(a.name for a in _RAW if a.merged and part in a.parts) for part in DELTA_PARTS}
-FEEDS_RECORDS = {part: tuple(e.name for e in _ENTITIES if set(e.inputs) & set(files))
-                 for part, files in SNAPSHOT_FILES.items()}
+FEEDS_RECORDS = {
+    part: tuple(e.name for e in _ENTITIES if set(e.inputs) & set(files)) for part, files in SNAPSHOT_FILES.items()
+}
 
 
 def raw_assets_for(asset_types: str) -> tuple[str, ...]:

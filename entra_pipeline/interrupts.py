@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Iterator
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _stopped = threading.Event()
@@ -70,6 +71,7 @@ def _only_stops(error: BaseException | None) -> bool:
 def quiet_stopped_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """After a stop, tasks of the HTTP stack that ended with it are reported by asyncio as
     "exception never retrieved", with a traceback on stderr: the stop is said once, by the run."""
+
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if not _only_stops(context.get("exception")):
             loop.default_exception_handler(context)

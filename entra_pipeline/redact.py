@@ -20,13 +20,17 @@ MASK = "********"
 _MIN_LENGTH = 6  # shorter "secrets" (a test's "x") would mask ordinary words
 _CREDENTIAL_SHAPES = (
     # form fields and query parameters: client_secret=..., password=..., access_token=...
-    re.compile(r"(?i)\b((?:client_secret|client_assertion|password|passwd|access_token|refresh_token|"
-               r"id_token|assertion|api[_-]?key)=)[^&\s\"']+"),
+    re.compile(
+        r"(?i)\b((?:client_secret|client_assertion|password|passwd|access_token|refresh_token|"
+        r"id_token|assertion|api[_-]?key)=)[^&\s\"']+"
+    ),
     # storage connection strings and SAS tokens: AccountKey=...; SharedAccessSignature=...; sig=...
     re.compile(r"(?i)\b((?:accountkey|sharedaccesssignature|sig)=)[^;&\s\"']+"),
     # the same as JSON members
-    re.compile(r"(?i)(\"(?:client_secret|client_assertion|password|access_token|refresh_token|id_token)\"\s*:\s*\")"
-               r"(?:[^\"\\]|\\.)*"),
+    re.compile(
+        r"(?i)(\"(?:client_secret|client_assertion|password|access_token|refresh_token|id_token)\"\s*:\s*\")"
+        r"(?:[^\"\\]|\\.)*"
+    ),
     # Authorization: Bearer <token> / Basic <credentials>
     re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{20,}"),  # not "Basic authentication"
 )

@@ -17,8 +17,8 @@ import email.utils
 import math
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from .interrupts import raise_if_stopped
 
@@ -54,7 +54,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Exponential, capped, then jittered to between half and all of it, so clients that
         failed together do not come back together."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        return float(min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
 
     def told(self, headers: Mapping[str, str]) -> float | None:
         """The wait the server asked for, in seconds, if it asked in a way we understand."""

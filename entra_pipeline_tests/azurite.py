@@ -44,18 +44,33 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={KEY};"
-                f"BlobEndpoint={self.endpoint};")
+        return f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={self.endpoint};"
 
-    def start(self) -> "Azurite":
+    def start(self) -> Azurite:
         """Start (or start again, on the same port and blobs: an outage that ends)."""
         (self.root / "blobs").mkdir(exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
-                 str(self.root / "blobs"), "--cert", str(self.tls.server_cert), "--key", str(self.tls.server_key),
-                 "--disableTelemetry", "--skipApiVersionCheck", "--silent"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(BINARY),
+                    "--blobHost",
+                    "127.0.0.1",
+                    "--blobPort",
+                    str(self.port),
+                    "--location",
+                    str(self.root / "blobs"),
+                    "--cert",
+                    str(self.tls.server_cert),
+                    "--key",
+                    str(self.tls.server_key),
+                    "--disableTelemetry",
+                    "--skipApiVersionCheck",
+                    "--silent",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"Azurite exited: {self.log.read_text()[-2000:]}"
@@ -73,8 +88,9 @@ class Azurite:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import BlobServiceClient
 
-        client = BlobServiceClient.from_connection_string(self.connection_string,
-                                                          connection_verify=str(self.tls.ca_cert))
+        client = BlobServiceClient.from_connection_string(
+            self.connection_string, connection_verify=str(self.tls.ca_cert)
+        )
         try:
             client.create_container(self.container)
         except ResourceExistsError:
@@ -85,18 +101,23 @@ class Azurite:
     def environment(self, prefix: str) -> dict[str, str]:
         """What every process that runs steps is given: the data location, the storage account's
         standard connection string, and the CA to verify the emulator's certificate with."""
-        return {"ENTRA_PIPELINE_DATA": f"abfs://{self.container}/{prefix}",
-                "AZURE_STORAGE_CONNECTION_STRING": self.connection_string, "SSL_CERT_FILE": str(self.tls.ca_cert)}
+        return {
+            "ENTRA_PIPELINE_DATA": f"abfs://{self.container}/{prefix}",
+            "AZURE_STORAGE_CONNECTION_STRING": self.connection_string,
+            "SSL_CERT_FILE": str(self.tls.ca_cert),
+        }
 
     def blobs(self, prefix: str = "") -> list[str]:
         """Names of the blobs under `prefix` in the container, read with Azure's own SDK."""
         from azure.storage.blob import BlobServiceClient
 
-        client = BlobServiceClient.from_connection_string(self.connection_string,
-                                                          connection_verify=str(self.tls.ca_cert))
+        client = BlobServiceClient.from_connection_string(
+            self.connection_string, connection_verify=str(self.tls.ca_cert)
+        )
         try:
-            return sorted(b.name for b in client.get_container_client(self.container).list_blobs(
-                name_starts_with=prefix or None))
+            return sorted(
+                b.name for b in client.get_container_client(self.container).list_blobs(name_starts_with=prefix or None)
+            )
         finally:
             client.close()
 

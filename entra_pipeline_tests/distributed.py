@@ -46,15 +46,22 @@ class LocalRedis:
     def __repr__(self) -> str:  # never the password, in a pytest failure or anywhere else
         return f"LocalRedis(redis://:***@127.0.0.1:{self.port}/0)"
 
-    def start(self) -> "LocalRedis":
+    def start(self) -> LocalRedis:
         config = self.root / "redis.conf"
         # the password in a file of its own (owner-only), not on a command line `ps` shows
         descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            handle.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.root}\nrequirepass {self.password}\n"
-                         'save ""\nappendonly no\nprotected-mode yes\n')
-        self.process = subprocess.Popen([self.binary, str(config)], stdout=self.log.open("wb"),
-                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root)
+            handle.write(
+                f"port {self.port}\nbind 127.0.0.1\ndir {self.root}\nrequirepass {self.password}\n"
+                'save ""\nappendonly no\nprotected-mode yes\n'
+            )
+        self.process = subprocess.Popen(
+            [self.binary, str(config)],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
+        )
         wait_for("redis-server to answer", self.ping, timeout=30, every=0.1)
         return self
 
@@ -74,8 +81,12 @@ class LocalRedis:
 
 def celery_environment(redis: LocalRedis, **extra: str) -> dict[str, str]:
     """What the code location and the workers read to run steps on Celery."""
-    return {"ENTRA_PIPELINE_EXECUTOR": "celery", "ENTRA_PIPELINE_CELERY_BROKER": redis.url,
-            "ENTRA_PIPELINE_CELERY_BACKEND": redis.url, **extra}
+    return {
+        "ENTRA_PIPELINE_EXECUTOR": "celery",
+        "ENTRA_PIPELINE_CELERY_BROKER": redis.url,
+        "ENTRA_PIPELINE_CELERY_BACKEND": redis.url,
+        **extra,
+    }
 
 
 class CeleryWorker:
@@ -83,40 +94,75 @@ class CeleryWorker:
     and the shared one, one step at a time. Its pause gate (ENTRA_PIPELINE_PAUSE_AT at
     PAUSE_POINT) is open unless a test closes it."""
 
-    def __init__(self, name: str, root: Path, connectors_yaml: Path, env: dict[str, str],
-                 queues: tuple[str, ...] = ("dagster",)) -> None:
+    def __init__(
+        self, name: str, root: Path, connectors_yaml: Path, env: dict[str, str], queues: tuple[str, ...] = ("dagster",)
+    ) -> None:
         self.name, self.root = name, root
         self.queue = f"worker-{name}"
         self.cwd, self.tmp, self.dagster_home, self.home, self.gate = (
-            root / "cwd", root / "tmp", root / "dagster-home", root / "home", root / "gate")
+            root / "cwd",
+            root / "tmp",
+            root / "dagster-home",
+            root / "home",
+            root / "gate",
+        )
         for folder in (root, self.cwd, self.tmp, self.dagster_home, self.home, self.gate):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copy(REPO / "dagster.celery.yaml", self.dagster_home / "dagster.yaml")
         shutil.copy(connectors_yaml, self.home / "connectors.yaml")
         self.open_gate()
         self.log_path = root / "worker.log"
-        self.env = {**os.environ, **env, "DAGSTER_HOME": str(self.dagster_home), "ENTRA_PIPELINE_HOME": str(self.home),
-                    "TMPDIR": str(self.tmp), "ENTRA_PIPELINE_PAUSE_AT": f"{PAUSE_POINT}={self.gate}"}
+        self.env = {
+            **os.environ,
+            **env,
+            "DAGSTER_HOME": str(self.dagster_home),
+            "ENTRA_PIPELINE_HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
+            "ENTRA_PIPELINE_PAUSE_AT": f"{PAUSE_POINT}={self.gate}",
+        }
         self.env.pop("PYTHONPATH", None)
         self.queues = (self.queue, *queues)
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "CeleryWorker":
+    def start(self) -> CeleryWorker:
         celery = str(Path(sys.executable).with_name("celery"))
         # pid 1 of its own namespace: killing it ends every process of the worker, as losing a machine does
         isolate = ["unshare", "--pid", "--fork", "--mount-proc"] if os.geteuid() == 0 else []
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*isolate, celery, "-A", "entra_pipeline.defs.celery_app", "worker", "-n", f"{self.name}@%h",
-             "-Q", ",".join(self.queues), "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                *isolate,
+                celery,
+                "-A",
+                "entra_pipeline.defs.celery_app",
+                "worker",
+                "-n",
+                f"{self.name}@%h",
+                "-Q",
+                ",".join(self.queues),
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout: float = 90) -> None:
         def ready() -> bool:
             assert self.process is not None and self.process.poll() is None, f"worker {self.name} exited: {self.log()}"
             return " ready." in self.log()
+
         wait_for(f"celery worker {self.name}", ready, timeout=timeout, every=0.3)
 
     def log(self) -> str:
@@ -194,15 +240,21 @@ class Deployment:
             self.postgres = LocalPostgres().start()
             self.redis = LocalRedis().start()
             self.blob_store = Azurite().start()
-            self.env = {**self.postgres.environment(), "ENTRA_PIPELINE_STORE": self.postgres.store_url("entra_pipeline"),
-                        **celery_environment(self.redis), **self.blob_store.environment(self.DATA_PREFIX), **env}
+            self.env = {
+                **self.postgres.environment(),
+                "ENTRA_PIPELINE_STORE": self.postgres.store_url("entra_pipeline"),
+                **celery_environment(self.redis),
+                **self.blob_store.environment(self.DATA_PREFIX),
+                **env,
+            }
             self.dagster_home = root / "daemon-dagster-home"
             self.dagster_home.mkdir(mode=0o700)
             shutil.copy(REPO / "dagster.celery.yaml", self.dagster_home / "dagster.yaml")
             self.server = LiveDagster(home, self.dagster_home, root / "dagster-dev.log", env=self.env)
             for name in workers:
-                self.workers[name] = CeleryWorker(name, root / f"worker-{name}", home / "connectors.yaml",
-                                                  self.env).start()
+                self.workers[name] = CeleryWorker(
+                    name, root / f"worker-{name}", home / "connectors.yaml", self.env
+                ).start()
         except BaseException:
             self.stop()  # nothing left running for a start that failed half-way
             raise

@@ -20,8 +20,15 @@ CONNECTOR_UUID = "489e8429-2e82-4599-a2a8-0123456789ab"
 
 
 class FakeQualys:
-    def __init__(self, state_dir: Path, username: str = "api-user", password: str = "Qualys-Pa55",
-                 client_id: str = "client-1", client_secret: str = "Client-S3cret", delay: float = 0.02) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        username: str = "api-user",
+        password: str = "Qualys-Pa55",
+        client_id: str = "client-1",
+        client_secret: str = "Client-S3cret",
+        delay: float = 0.02,
+    ) -> None:
         self.tls = tls.generate(state_dir)
         self.username, self.password = username, password
         self.client_id, self.client_secret = client_id, client_secret
@@ -41,7 +48,7 @@ class FakeQualys:
     def gateway(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def start(self) -> "FakeQualys":
+    def start(self) -> FakeQualys:
         ready = threading.Event()
 
         def run() -> None:
@@ -67,12 +74,19 @@ class FakeQualys:
         if request.method == "POST" and request.path == "/auth":
             form = dict(parse_qsl(request.body.decode()))
             self.auth_calls.append({"kind": "password", **{k: v for k, v in form.items() if k != "password"}})
-            if form.get("username") == self.username and form.get("password") == self.password and form.get("token") == "true":
+            if (
+                form.get("username") == self.username
+                and form.get("password") == self.password
+                and form.get("token") == "true"
+            ):
                 return self._token(201)
             return http.Response(401, b'{"message":"Invalid credentials"}')
         if request.method == "POST" and request.path == "/auth/oauth":
             self.auth_calls.append({"kind": "oauth", "clientId": request.headers.get("clientid")})
-            if request.headers.get("clientid") == self.client_id and request.headers.get("clientsecret") == self.client_secret:
+            if (
+                request.headers.get("clientid") == self.client_id
+                and request.headers.get("clientsecret") == self.client_secret
+            ):
                 return self._token(200)
             return http.Response(401, b'{"message":"Invalid client"}')
         if request.method == "POST" and request.path == "/rest/2.0/am/connector/asset/data/sync":
@@ -99,9 +113,17 @@ class FakeQualys:
             body = json.loads(request.body)
             self.accepted.append(body)
             self.request_ids[body["connectorMetaData"]["requestId"]] += 1
-            return http.Response(200, json.dumps({
-                "message": "All assets are submitted for processing.", "responseCode": "SUCCESSFULLY_PUBLISHED",
-                "assetsError": {}}).encode(), {"Content-Type": "application/json"})
+            return http.Response(
+                200,
+                json.dumps(
+                    {
+                        "message": "All assets are submitted for processing.",
+                        "responseCode": "SUCCESSFULLY_PUBLISHED",
+                        "assetsError": {},
+                    }
+                ).encode(),
+                {"Content-Type": "application/json"},
+            )
         finally:
             self.in_flight -= 1
 
@@ -122,13 +144,24 @@ class FakeQualys:
 
 def qualys_destination(fake: FakeQualys, **overrides) -> QualysDestination:
     """A connector's Qualys destination settings pointing at `fake`."""
-    fields = dict(kind="qualys", gateway=fake.gateway, connector_uuid=CONNECTOR_UUID, username=fake.username,
-                  password_env="QUALYS_PASSWORD", ca_bundle=str(fake.tls.ca_cert), batch_size=100)
+    fields = dict(
+        kind="qualys",
+        gateway=fake.gateway,
+        connector_uuid=CONNECTOR_UUID,
+        username=fake.username,
+        password_env="QUALYS_PASSWORD",
+        ca_bundle=str(fake.tls.ca_cert),
+        batch_size=100,
+    )
     fields.update(overrides)
     return QualysDestination(**fields)
 
 
 def removals_sent(fake: FakeQualys) -> list[dict]:
     """The assets `fake` accepted in removal batches (identities sent as deleted)."""
-    return [asset for body in fake.accepted if "-removals-" in body["connectorMetaData"]["requestId"]
-            for asset in body["assetData"]]
+    return [
+        asset
+        for body in fake.accepted
+        if "-removals-" in body["connectorMetaData"]["requestId"]
+        for asset in body["assetData"]
+    ]

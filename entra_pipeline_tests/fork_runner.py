@@ -10,21 +10,20 @@ Protocol: one JSON object per line on stdin, one exit code per line on stdout:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
-
-import datetime as dt
 from pathlib import Path
 
 # imported once, here, for every child
 from entra_pipeline import defs  # noqa: F401
 from entra_pipeline.cli import commands as cli
-from entra_pipeline.defs import runner  # noqa: F401
 from entra_pipeline.config import find_connector
+from entra_pipeline.defs import runner  # noqa: F401
+from entra_pipeline.store import open_store
 from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.sync.pipeline import sync_steps
-from entra_pipeline.store import open_store
 
 
 def sync_bare(home: str, connector: str, full: bool) -> int:
@@ -32,7 +31,7 @@ def sync_bare(home: str, connector: str, full: bool) -> int:
     folder = Path(home)
     found = find_connector(folder, connector)
     store = open_store(folder)
-    cycle = BaselineCycles(found, store).at(dt.datetime.now(dt.timezone.utc)).key
+    cycle = BaselineCycles(found, store).at(dt.datetime.now(dt.UTC)).key
     for _ in sync_steps(found, store, cycle, f"bare-{os.getpid()}", "baseline" if full else "auto"):
         pass
     return 0

@@ -11,28 +11,45 @@ import sys
 import time
 from pathlib import Path
 
-from entra_pipeline.transform.engine import apply
 from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.store import open_store
+from entra_pipeline.transform.engine import apply
 from entra_pipeline.transform.maps import MAPS
 from entra_pipeline.transform.sources import user_and_group_sources
-from entra_pipeline.store import open_store
 
 
 # ------------------------------------------------------------------ the truth, through the maps
 def expected_records(truth: dict, asset_types_posture: bool = True) -> dict[str, dict[str, dict]]:
     """The truth, through the same sources and maps: what the inventory must hold."""
-    memberships = [{"container_id": c, "container_type": kind, "member_id": m["id"], "member_type": m["kind"]}
-                   for kind, table in (("group", "groupMembers"), ("directoryRole", "directoryRoleMembers"),
-                                       ("administrativeUnit", "administrativeUnitMembers"))
-                   for c, members in truth[table].items() for m in members]
-    users, groups = user_and_group_sources(truth["users"], truth["groups"], truth["directoryRoles"],
-                                           truth["administrativeUnits"], memberships, truth["appRoleAssignments"])
+    memberships = [
+        {"container_id": c, "container_type": kind, "member_id": m["id"], "member_type": m["kind"]}
+        for kind, table in (
+            ("group", "groupMembers"),
+            ("directoryRole", "directoryRoleMembers"),
+            ("administrativeUnit", "administrativeUnitMembers"),
+        )
+        for c, members in truth[table].items()
+        for m in members
+    ]
+    users, groups = user_and_group_sources(
+        truth["users"],
+        truth["groups"],
+        truth["directoryRoles"],
+        truth["administrativeUnits"],
+        memberships,
+        truth["appRoleAssignments"],
+    )
     sources = {"users": users, "groups": groups, "roles": truth["roleDefinitions"]}
     if asset_types_posture:
-        sources.update(applications=truth["applications"], servicePrincipals=truth["servicePrincipals"],
-                       tenant=truth["organization"])
-    return {entity: {o.vendor_asset_id: o.record for o in (apply(MAPS[entity], d) for d in docs)}
-            for entity, docs in sources.items()}
+        sources.update(
+            applications=truth["applications"],
+            servicePrincipals=truth["servicePrincipals"],
+            tenant=truth["organization"],
+        )
+    return {
+        entity: {o.vendor_asset_id: o.record for o in (apply(MAPS[entity], d) for d in docs)}
+        for entity, docs in sources.items()
+    }
 
 
 def record_id(entity: str, record: dict) -> str:
@@ -47,19 +64,25 @@ def assert_inventory_is_the_truth(sim, home, connector) -> None:
         stored = {record_id(entity, r): r for r in inventory.export(connector.name, entity)}
         assert stored.keys() == expected.keys(), entity
         wrong = [k for k in expected if stored[k] != json.loads(json.dumps(expected[k]))]
-        assert wrong == [], (entity, wrong[0], differences(stored[wrong[0]], json.loads(json.dumps(expected[wrong[0]]))))
+        assert wrong == [], (
+            entity,
+            wrong[0],
+            differences(stored[wrong[0]], json.loads(json.dumps(expected[wrong[0]]))),
+        )
 
 
 def differences(got, want, path: str = "") -> list[str]:
     if isinstance(got, dict) and isinstance(want, dict):
         return [d for k in sorted(set(got) | set(want)) for d in differences(got.get(k), want.get(k), f"{path}.{k}")]
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True)) for d in differences(g, w, f"{path}[{i}]")]
     return [] if got == want else [f"{path}: got {got!r}, want {want!r}"]
 
 
 def inventory_snapshot(home, connector, entity: str) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, entity))
+    return sorted(
+        json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, entity)
+    )
 
 
 def changes(sim) -> None:
@@ -90,9 +113,14 @@ def scan(root: Path, needles: list[bytes]) -> tuple[int, int, list[str]]:
 # ------------------------------------------------------------------ the command line
 def start_cli(home: Path, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
     """The command started, its output (stdout and stderr) read by `finished`."""
-    return subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
 def finished(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
@@ -138,15 +166,32 @@ class Script:
         return "\n".join(self.transcript)
 
 
-def cli(home: Path, *args: str, stdin: str | None = None, env: dict | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(
+    home: Path, *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """`entra-pipeline ARGS --home HOME`, as an operator runs it, to its end."""
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def flags(sim) -> list[str]:
     """The connectivity flags that point a connector at `sim`."""
     info = sim.info
-    return ["--tenant-id", info.tenant_id, "--client-id", info.client_id, "--authority-host", info.authority_host,
-            "--graph-endpoint", info.graph_endpoint, "--ca-bundle", str(info.ca_bundle)]
+    return [
+        "--tenant-id",
+        info.tenant_id,
+        "--client-id",
+        info.client_id,
+        "--authority-host",
+        info.authority_host,
+        "--graph-endpoint",
+        info.graph_endpoint,
+        "--ca-bundle",
+        str(info.ca_bundle),
+    ]

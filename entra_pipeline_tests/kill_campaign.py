@@ -10,10 +10,9 @@ import re
 import subprocess
 import sys
 
-
 from entra_pipeline.entities import RAW_ASSETS
-from entra_pipeline.transform.maps import MAPS
 from entra_pipeline.simulator.tenant import SimulatorError
+from entra_pipeline.transform.maps import MAPS
 
 from .conftest import connector_for
 from .helpers import assert_inventory_is_the_truth
@@ -21,11 +20,15 @@ from .helpers import assert_inventory_is_the_truth
 KILLS = int(os.environ.get("ENTRA_CRASH_KILLS", "52"))
 DAGSTER_RECOVERY_EVERY = 8
 SEED = int(os.environ.get("ENTRA_CRASH_SEED", "20261128"))
-POINTS = ([f"graph:page#{n}" for n in range(1, 25)] + [f"raw:{asset}:written" for asset in RAW_ASSETS]
-          + ["raw:all:written"] + [f"records:{entity}:written" for entity in MAPS]
-          + [f"inventory:{entity}:mid-transaction" for entity in MAPS]
-          + [f"deliver:{entity}:{when}" for entity in MAPS for when in ("before", "after-commit")]
-          + ["delta:before-commit", "store:commit:mid-transaction"])
+POINTS = (
+    [f"graph:page#{n}" for n in range(1, 25)]
+    + [f"raw:{asset}:written" for asset in RAW_ASSETS]
+    + ["raw:all:written"]
+    + [f"records:{entity}:written" for entity in MAPS]
+    + [f"inventory:{entity}:mid-transaction" for entity in MAPS]
+    + [f"deliver:{entity}:{when}" for entity in MAPS for when in ("before", "after-commit")]
+    + ["delta:before-commit", "store:commit:mid-transaction"]
+)
 
 
 class ForkRunner:
@@ -33,8 +36,12 @@ class ForkRunner:
     run's own work, not two seconds of imports (entra_pipeline_tests/fork_runner.py)."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "entra_pipeline_tests.fork_runner"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "entra_pipeline_tests.fork_runner"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def sync(self, home, connector: str, full: bool, kill_at: str, dagster: bool = False) -> int:
         if dagster:
@@ -82,8 +89,6 @@ def _one_change(tenant, rng: random.Random) -> None:
         tenant.add_member(rng.choice(groups), rng.choice(users))
 
 
-
-
 def campaign(make_sim, home, store: str) -> None:
     """The campaign on the store ENTRA_PIPELINE_STORE names (the home's SQLite file if unset)."""
     rng = random.Random(SEED)
@@ -115,5 +120,7 @@ def campaign(make_sim, home, store: str) -> None:
     changed = [int(n) for n in re.findall(r"(?:inserted|updated|deleted) (\d+)", quiet.stdout)]
     assert changed and set(changed) == {0}, quiet.stdout  # nothing doubled, nothing left to apply
     assert_inventory_is_the_truth(sim, home, connector)
-    print(f"kill campaign on {store} (seed {SEED}): {len(kills)} kills at {len(set(kills))} distinct points, "
-          f"{not_reached} points not reached, {rounds} recoveries checked against the truth")
+    print(
+        f"kill campaign on {store} (seed {SEED}): {len(kills)} kills at {len(set(kills))} distinct points, "
+        f"{not_reached} points not reached, {rounds} recoveries checked against the truth"
+    )

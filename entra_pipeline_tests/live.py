@@ -35,9 +35,22 @@ class LiveDagster:
         env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home), "ENTRA_PIPELINE_HOME": str(home)}
         self._log = log.open("wb")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-             "-p", str(self.port)], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.log_path = log
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -47,8 +60,10 @@ class LiveDagster:
             try:
                 if httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200:
                     # the code location loads after the server answers
-                    entries = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { "
-                                           "locationOrLoadError { __typename } } } } }")["workspaceOrError"]
+                    entries = self.graphql(
+                        "{ workspaceOrError { ... on Workspace { locationEntries { "
+                        "locationOrLoadError { __typename } } } } }"
+                    )["workspaceOrError"]
                     loaded = entries["locationEntries"][0]["locationOrLoadError"]
                     assert loaded is None or loaded["__typename"] != "PythonError", f"code location failed: {loaded}"
                     if loaded and loaded["__typename"] == "RepositoryLocation":
@@ -119,32 +134,81 @@ class LocalPostgres:
         done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120, cwd="/")
         assert done.returncode == 0, f"{' '.join(command)} failed: {done.stdout}{done.stderr}"
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start", "-o",
-                  f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c timezone=UTC")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "start",
+            "-o",
+            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c timezone=UTC",
+        )
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database)
         return self
 
     def environment(self) -> dict[str, str]:
         """What dagster.postgres.yaml reads."""
-        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
-                "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": self.database, "PGTZ": "UTC"}
+        return {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": self.database,
+            "PGTZ": "UTC",
+        }
 
     def store_url(self, schema: str = "entra_pipeline") -> str:
         """ENTRA_PIPELINE_STORE for a connector store in this server, in its own schema."""
         return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/{self.database}?schema={schema}"
 
     def dump(self, schema: str, path: Path) -> None:
-        done = subprocess.run([str(self.bin / "pg_dump"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                               "-n", schema, "-f", str(path), self.database], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                str(self.bin / "pg_dump"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-n",
+                schema,
+                "-f",
+                str(path),
+                self.database,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
 
     def restore(self, schema: str, path: Path) -> None:
         self.query(f"DROP SCHEMA {schema} CASCADE", fetch=False)
-        done = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                               "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path), self.database],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-f",
+                str(path),
+                self.database,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
 
     def query(self, sql: str, *params, fetch: bool = True) -> list[tuple]:

@@ -16,16 +16,34 @@ from entra_pipeline.transform.maps import MAPS
 from entra_pipeline.transform.records import canonical_json
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12)
-HOSTILE_TEXT = st.sampled_from(["", " ", "\x00", "a\nb", "\u202eevil", "x" * 20_000, "../../etc/passwd",
-                                "${HOME}", "'; DROP TABLE records;--", "ünïcødé ✓", "\r\n\t", "\x1b[2J\x1b]0;t\x07",
-                                "half \ud83d", "\udc00", "\ud83d\ude00 whole", "\x9b31m"])
+    max_leaves=12,
+)
+HOSTILE_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "\x00",
+        "a\nb",
+        "\u202eevil",
+        "x" * 20_000,
+        "../../etc/passwd",
+        "${HOME}",
+        "'; DROP TABLE records;--",
+        "ünïcødé ✓",
+        "\r\n\t",
+        "\x1b[2J\x1b]0;t\x07",
+        "half \ud83d",
+        "\udc00",
+        "\ud83d\ude00 whole",
+        "\x9b31m",
+    ]
+)
 # Any code point, lone surrogates (category Cs) and controls included, and strings past the bound.
-ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=60) | st.builds(
-    lambda unit, n: unit * n, st.sampled_from(["M", "\ud800", "é", "\x00"]), st.integers(16_000, 17_000))
+ANY_TEXT = st.text(
+    st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=60
+) | st.builds(lambda unit, n: unit * n, st.sampled_from(["M", "\ud800", "é", "\x00"]), st.integers(16_000, 17_000))
 
 
 def source_fields(entity: str) -> list[str]:
@@ -43,7 +61,8 @@ def document(entity: str):
     fields = source_fields(entity)
     values = st.one_of(JSON, HOSTILE_TEXT)
     return st.fixed_dictionaries({}, optional={name: values for name in fields}).flatmap(
-        lambda doc: st.sampled_from([doc, {**doc, "id": "6e7b-valid", "userPrincipalName": "ada@contoso.com"}]))
+        lambda doc: st.sampled_from([doc, {**doc, "id": "6e7b-valid", "userPrincipalName": "ada@contoso.com"}])
+    )
 
 
 def _scalar(source: dict, path: str):
@@ -76,8 +95,16 @@ def test_any_json_in_mapped_fields_gives_a_correct_record_or_a_reason(entity, da
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(objects=st.lists(st.dictionaries(st.sampled_from(["displayName", "jobTitle", "mail", "tags"]),
-                                        ANY_TEXT | st.lists(ANY_TEXT, max_size=3), max_size=4), max_size=4))
+@given(
+    objects=st.lists(
+        st.dictionaries(
+            st.sampled_from(["displayName", "jobTitle", "mail", "tags"]),
+            ANY_TEXT | st.lists(ANY_TEXT, max_size=3),
+            max_size=4,
+        ),
+        max_size=4,
+    )
+)
 def test_any_text_graph_sends_arrives_encodable_bounded_and_each_repair_named(objects):
     page = {"value": [{"id": f"id-{n}", **fields} for n, fields in enumerate(objects)]}
     body = json.dumps(page, ensure_ascii=True).encode()  # lone surrogates travel as \\u escapes
@@ -89,8 +116,9 @@ def test_any_text_graph_sends_arrives_encodable_bounded_and_each_repair_named(ob
         elif isinstance(value, list):
             for inner in value:
                 yield from strings(inner)
+
     changed = set()
-    for sent, got in zip(page["value"], loaded["value"]):
+    for sent, got in zip(page["value"], loaded["value"], strict=True):
         for key, value in sent.items():
             for text in strings(got[key]):
                 text.encode("utf-8")  # storable, sendable, printable
@@ -106,12 +134,22 @@ def test_a_non_string_id_is_a_per_object_reason_not_a_record_without_an_id():
         assert outcome.record is None and any("id" in p for p in outcome.problems), bad
 
 
-CONNECTOR = {"name": "ok", "tenant_id": "contoso.onmicrosoft.com",
-             "client_id": "00000000-0000-0000-0000-000000000001", "client_secret_env": "SECRET"}
-HOSTILE_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                           st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
-                                                                                  max_size=2),
-                           HOSTILE_TEXT, st.text(max_size=300))
+CONNECTOR = {
+    "name": "ok",
+    "tenant_id": "contoso.onmicrosoft.com",
+    "client_id": "00000000-0000-0000-0000-000000000001",
+    "client_secret_env": "SECRET",
+}
+HOSTILE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    HOSTILE_TEXT,
+    st.text(max_size=300),
+)
 
 
 @settings(max_examples=600, deadline=None)
@@ -136,20 +174,25 @@ def test_names_that_would_escape_the_home_folder_are_refused():
 
 
 @settings(max_examples=200, deadline=None)
-@given(schedule=st.fixed_dictionaries({}, optional={
-    "occurs": st.one_of(st.sampled_from(["single", "recurring", "weekly"]), HOSTILE_VALUES),
-    "start": st.one_of(st.sampled_from(["2026-12-01 02:00", "2026-02-30 00:00", "tomorrow"]), HOSTILE_VALUES),
-    "end": st.one_of(st.sampled_from(["2027-01-01 00:00", "2025-01-01 00:00"]), HOSTILE_VALUES),
-    "every": st.one_of(st.sampled_from(["6h", "0m", "1w", "-1d"]), HOSTILE_VALUES),
-    "cron": st.one_of(st.sampled_from(["0 2 * * 1", "* *", "61 * * * *"]), HOSTILE_VALUES),
-    "timezone": st.one_of(st.sampled_from(["UTC", "Asia/Calcutta", "Mars/Base"]), HOSTILE_VALUES),
-    "extra": HOSTILE_VALUES}))
+@given(
+    schedule=st.fixed_dictionaries(
+        {},
+        optional={
+            "occurs": st.one_of(st.sampled_from(["single", "recurring", "weekly"]), HOSTILE_VALUES),
+            "start": st.one_of(st.sampled_from(["2026-12-01 02:00", "2026-02-30 00:00", "tomorrow"]), HOSTILE_VALUES),
+            "end": st.one_of(st.sampled_from(["2027-01-01 00:00", "2025-01-01 00:00"]), HOSTILE_VALUES),
+            "every": st.one_of(st.sampled_from(["6h", "0m", "1w", "-1d"]), HOSTILE_VALUES),
+            "cron": st.one_of(st.sampled_from(["0 2 * * 1", "* *", "61 * * * *"]), HOSTILE_VALUES),
+            "timezone": st.one_of(st.sampled_from(["UTC", "Asia/Calcutta", "Mars/Base"]), HOSTILE_VALUES),
+            "extra": HOSTILE_VALUES,
+        },
+    )
+)
 def test_any_schedule_is_a_schedule_or_a_named_refusal(schedule):
     try:
         parse_connectors({"connectors": [{**CONNECTOR, "schedule": schedule}]})
     except ConfigError as error:
         assert "field 'schedule" in str(error), str(error)
-
 
 
 def test_only_a_lone_surrogate_is_reported_as_one():

@@ -18,13 +18,19 @@ from .conftest import connector_for
 
 # What must never reach an operator: exception class names (ConnectError, ClientConnectorError,
 # ServiceRequestError ...), Python object addresses, module paths, tracebacks.
-LEAKS = re.compile(r"\b\w*(Error|Exception)\b|0x[0-9a-f]{4,}|\b(aiohttp|httpx|httpcore|azure|kiota|dagster)\.\w|"
-                   r"\.py\b|Traceback")
+LEAKS = re.compile(
+    r"\b\w*(Error|Exception)\b|0x[0-9a-f]{4,}|\b(aiohttp|httpx|httpcore|azure|kiota|dagster)\.\w|"
+    r"\.py\b|Traceback"
+)
 
 
 def sync(home: Path, connector: str = "sim") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", connector,
-                           "--home", str(home)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", connector, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def normalised(text: str, port: int) -> str:
@@ -50,7 +56,8 @@ def test_a_refused_part_is_one_line_naming_the_permission_and_exits_3(make_sim, 
         "  ! applications not fetched: 403 Authorization_RequestDenied: Insufficient privileges to complete the "
         f"operation. ({sim.origin}/v1.0/applications). Previously ingested data kept. Typically caused by missing "
         "or unconsented API permissions for a specific object type: grant Directory.Read.All (application "
-        "permission) and have an administrator give admin consent."], done.stdout
+        "permission) and have an administrator give admin consent."
+    ], done.stdout
     assert re.fullmatch(r"Run \S+ \(baseline \(full\) pull, cycle \S+\) ended Partially Processed\.", lines[-1])
     assert not [line for line in lines if "warning:" in line], done.stdout  # the 403 is not repeated as a warning
     # The Graph figures add up: requests shared by assets of one listing are shown once.
@@ -77,12 +84,19 @@ def test_an_unreachable_endpoint_is_said_once_and_the_run_fails_with_exit_1(home
         "  ! users, groups, roles and 9 more not fetched: cannot reach the identity platform at https://127.0.0.1:PORT "
         "(connection refused): is the simulator (or the local proxy) running? Previously ingested data kept.\n"
         "Run RUN (baseline (full) pull, cycle CYCLE) FAILED.\n"
-        "  reason: nothing could be fetched for connector 'sim' (the cause is above)\n"), done.stdout
+        "  reason: nothing could be fetched for connector 'sim' (the cause is above)\n"
+    ), done.stdout
     assert_no_leaks(done.stdout + done.stderr)
-    status = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "status", "--home", str(home)],
-                            capture_output=True, text=True, timeout=300)
-    assert "  ! nothing could be fetched for connector 'sim': cannot reach the identity platform at " \
-           f"https://127.0.0.1:{port} (connection refused)" in status.stdout, status.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "status", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        "  ! nothing could be fetched for connector 'sim': cannot reach the identity platform at "
+        f"https://127.0.0.1:{port} (connection refused)" in status.stdout
+    ), status.stdout
     assert_no_leaks(status.stdout + status.stderr)
 
 
@@ -97,11 +111,16 @@ def test_exit_codes_tell_processed_from_usage_errors(make_sim, home):
     assert again.stdout.count("resyncRequired") == 1 and "warning:" not in again.stdout, again.stdout
     missing = sync(home, "nope")
     assert missing.returncode == 2 and "no connector named 'nope'" in missing.stderr and missing.stdout == ""
-    usage = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home)],
-                           capture_output=True, text=True, timeout=300)
+    usage = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert usage.returncode == 2
-    helped = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--help"],
-                            capture_output=True, text=True, timeout=300)
+    helped = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--help"], capture_output=True, text=True, timeout=300
+    )
     assert "0 Processed, 3 Partially Processed" in " ".join(helped.stdout.split()) and "130 cancelled" in helped.stdout
 
 
@@ -110,8 +129,12 @@ def test_a_cancelled_sync_exits_130_and_commits_nothing(make_sim, home):
 
     sim = make_sim(users=20, latency_ms=1500)  # every request takes 1.5 s: the run is mid-pull when stopped
     connector_for(sim, home)
-    running = subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim", "--home",
-                                str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert running.stdout.readline().startswith("Syncing sim from ")
     deadline = time.monotonic() + 120
     while sim.stats()["graph_requests"] == 0:  # the run holds the connector and is pulling
@@ -131,6 +154,12 @@ def test_a_cancelled_sync_exits_130_and_commits_nothing(make_sim, home):
 def test_only_graphs_refusal_gets_the_permissions_advice_not_any_403_in_the_text():
     unreachable = derive_state({"applications": "could not reach 127.0.0.1:33403 (connection refused)"}, {}, {})
     assert "grant" not in unreachable.reasons[0], unreachable.reasons
-    refused = derive_state({"applications": "403 Authorization_RequestDenied: Insufficient privileges "
-                                            "(https://graph.microsoft.com/v1.0/applications)"}, {}, {})
+    refused = derive_state(
+        {
+            "applications": "403 Authorization_RequestDenied: Insufficient privileges "
+            "(https://graph.microsoft.com/v1.0/applications)"
+        },
+        {},
+        {},
+    )
     assert "grant Directory.Read.All" in refused.reasons[0], refused.reasons

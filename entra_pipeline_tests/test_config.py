@@ -12,7 +12,13 @@ import pytest
 import yaml
 
 from entra_pipeline.config import (
-    CLOUDS, ConfigError, Connector, SecretBox, find_connector, load_connectors, parse_connectors,
+    CLOUDS,
+    ConfigError,
+    Connector,
+    SecretBox,
+    find_connector,
+    load_connectors,
+    parse_connectors,
 )
 
 TENANT = "4a3f2b1c-0d9e-4f8a-b7c6-5d4e3f2a1b0c"
@@ -20,12 +26,26 @@ CLIENT = "9c1e8d7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f"
 
 
 def entry(**overrides) -> dict:
-    base = {"name": "contoso-prod", "description": "Production tenant", "tenant_id": TENANT, "client_id": CLIENT,
-            "client_secret_env": "CONTOSO_SECRET", "cloud": "global", "asset_types": "identities_only",
-            "schedule": {"occurs": "recurring", "start": "2026-12-01 02:00", "end": "2027-12-01 02:00",
-                         "every": "6h", "timezone": "Asia/Calcutta"},
-            "baseline": "weekly", "retain_previous_delta": False, "require_manual_sync": False,
-            "destination": {"kind": "local"}}
+    base = {
+        "name": "contoso-prod",
+        "description": "Production tenant",
+        "tenant_id": TENANT,
+        "client_id": CLIENT,
+        "client_secret_env": "CONTOSO_SECRET",
+        "cloud": "global",
+        "asset_types": "identities_only",
+        "schedule": {
+            "occurs": "recurring",
+            "start": "2026-12-01 02:00",
+            "end": "2027-12-01 02:00",
+            "every": "6h",
+            "timezone": "Asia/Calcutta",
+        },
+        "baseline": "weekly",
+        "retain_previous_delta": False,
+        "require_manual_sync": False,
+        "destination": {"kind": "local"},
+    }
     base.update(overrides)
     return base
 
@@ -38,7 +58,9 @@ def error_for(**overrides) -> str:
 
 def test_the_documented_example_loads():
     [connector] = parse_connectors({"connectors": [entry()]})
-    assert connector.schedule.timezone == "Asia/Calcutta" and connector.login_host == "https://login.microsoftonline.com"
+    assert (
+        connector.schedule.timezone == "Asia/Calcutta" and connector.login_host == "https://login.microsoftonline.com"
+    )
 
 
 def test_duplicate_names_are_refused_naming_both():
@@ -88,8 +110,9 @@ def test_http_endpoints_are_refused_tls_is_required():
 
 def test_unknown_fields_and_recurring_without_interval():
     assert "field 'colour': unknown field" in error_for(colour="blue")
-    message = error_for(schedule={"occurs": "recurring", "start": "2026-12-01 02:00", "end": "2027-01-01 00:00",
-                                  "timezone": "UTC"})
+    message = error_for(
+        schedule={"occurs": "recurring", "start": "2026-12-01 02:00", "end": "2027-01-01 00:00", "timezone": "UTC"}
+    )
     assert "exactly one of every" in message
 
 
@@ -140,7 +163,7 @@ def test_secret_key_from_a_mounted_key_file(home, tmp_path, monkeypatch):
     monkeypatch.setenv("ENTRA_PIPELINE_KEY_FILE", str(mounted))
     stored = SecretBox(home).encrypt("from-a-mounted-key")
     assert not (home / "secret.key").exists(), "no key of its own is made in the home"
-    assert Fernet(key).decrypt(stored[len("enc:"):].encode()) == b"from-a-mounted-key"
+    assert Fernet(key).decrypt(stored[len("enc:") :].encode()) == b"from-a-mounted-key"
     assert key.decode() not in redact.mask(f"key {key.decode()}"), "the key is masked like any secret"
     monkeypatch.setenv("ENTRA_PIPELINE_KEY_FILE", str(tmp_path / "not-mounted"))
     with pytest.raises(ConfigError, match="ENTRA_PIPELINE_KEY_FILE=.*not-mounted: the key file cannot be read"):
@@ -157,9 +180,24 @@ def test_secret_from_environment_variable(home, monkeypatch):
 
 
 def test_connector_add_from_flags_encrypts_and_refuses_bad_values(home):
-    command = [sys.executable, "-m", "entra_pipeline.cli", "connector", "add", "--home", str(home),
-               "--name", "contoso-prod", "--tenant-id", TENANT, "--client-id", CLIENT, "--client-secret-stdin",
-               "--description", "Production tenant"]
+    command = [
+        sys.executable,
+        "-m",
+        "entra_pipeline.cli",
+        "connector",
+        "add",
+        "--home",
+        str(home),
+        "--name",
+        "contoso-prod",
+        "--tenant-id",
+        TENANT,
+        "--client-id",
+        CLIENT,
+        "--client-secret-stdin",
+        "--description",
+        "Production tenant",
+    ]
     added = subprocess.run(command, input="very-secret-value\n", capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     text = (home / "connectors.yaml").read_text()
@@ -167,8 +205,13 @@ def test_connector_add_from_flags_encrypts_and_refuses_bad_values(home):
     assert find_connector(home, "contoso-prod").secret(home).get_secret_value() == "very-secret-value"
     duplicate = subprocess.run(command, input="x\n", capture_output=True, text=True, timeout=60)
     assert duplicate.returncode == 2 and "duplicate of 'contoso-prod'" in duplicate.stderr
-    bad = subprocess.run([*command[:8], "other", *command[9:12], "nope", *command[13:]], input="x\n",
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*command[:8], "other", *command[9:12], "nope", *command[13:]],
+        input="x\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "connector 'other': field 'client_id'" in bad.stderr
 
 

@@ -22,12 +22,22 @@ from entra_pipeline.cli import commands as cli
 from entra_pipeline.config import MAX_FILE_BYTES, ConfigError, load_connectors
 
 MEMORY_LIMIT = 1 << 30  # the CLI needs about 400 MB of address space; the unguarded bomb needs many GB
-CONNECTOR = ("  - name: {name}\n"
-             "    tenant_id: contoso.onmicrosoft.com\n"
-             "    client_id: 00000000-0000-0000-0000-000000000001\n"
-             "    client_secret_env: CONTOSO_SECRET\n")
-ADD = ["connector", "add", "--tenant-id", "contoso.onmicrosoft.com",
-       "--client-id", "00000000-0000-0000-0000-000000000002", "--client-secret-env", "CONTOSO_SECRET"]
+CONNECTOR = (
+    "  - name: {name}\n"
+    "    tenant_id: contoso.onmicrosoft.com\n"
+    "    client_id: 00000000-0000-0000-0000-000000000001\n"
+    "    client_secret_env: CONTOSO_SECRET\n"
+)
+ADD = [
+    "connector",
+    "add",
+    "--tenant-id",
+    "contoso.onmicrosoft.com",
+    "--client-id",
+    "00000000-0000-0000-0000-000000000002",
+    "--client-secret-env",
+    "CONTOSO_SECRET",
+]
 
 
 # Address space reserved per core (OpenBLAS buffers, malloc arenas) would make the limit depend on the machine.
@@ -41,9 +51,15 @@ def _limit_memory() -> None:
 def run(home: Path, *args: str) -> subprocess.CompletedProcess:
     """`entra-pipeline <args> --home <home>` in a process that cannot take more than MEMORY_LIMIT."""
     env = {**os.environ, **FRUGAL}
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
-                          capture_output=True, text=True, timeout=280, env=env, preexec_fn=_limit_memory,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env=env,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
 
 
 def refused(result: subprocess.CompletedProcess, *expected: str) -> None:
@@ -93,18 +109,25 @@ def test_a_file_at_the_size_limit_is_read_and_one_byte_more_is_not(home, monkeyp
 
 def test_a_misspelt_top_level_key_is_refused_naming_it_its_line_and_the_known_key(home):
     write(home, "# production tenants\nconectors:\n" + CONNECTOR.format(name="a"))
-    refused(run(home, "connector", "list"),
-            "unknown top-level key 'conectors' (line 2): did you mean 'connectors'?")
+    refused(run(home, "connector", "list"), "unknown top-level key 'conectors' (line 2): did you mean 'connectors'?")
     write(home, "connectors:\n" + CONNECTOR.format(name="a") + "schedules: []\n")
     refused(run(home, "connector", "list"), "unknown top-level key 'schedules' (line 6): connectors.yaml has one")
 
 
-@pytest.mark.parametrize(("text", "key", "lines"), [
-    ("connectors:\n" + CONNECTOR.format(name="a") + "    name: b\n", "'name'", "lines 2 and 6"),
-    ("connectors:\n" + CONNECTOR.format(name="a") + "connectors: []\n", "'connectors'", "lines 1 and 6"),
-    ("connectors:\n" + CONNECTOR.format(name="a") + "    schedule:\n      occurs: single\n"
-     "      start: 2026-12-01 02:00\n      occurs: recurring\n", "'occurs'", "lines 7 and 9"),
-], ids=["in-an-entry", "top-level", "nested"])
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("connectors:\n" + CONNECTOR.format(name="a") + "    name: b\n", "'name'", "lines 2 and 6"),
+        ("connectors:\n" + CONNECTOR.format(name="a") + "connectors: []\n", "'connectors'", "lines 1 and 6"),
+        (
+            "connectors:\n" + CONNECTOR.format(name="a") + "    schedule:\n      occurs: single\n"
+            "      start: 2026-12-01 02:00\n      occurs: recurring\n",
+            "'occurs'",
+            "lines 7 and 9",
+        ),
+    ],
+    ids=["in-an-entry", "top-level", "nested"],
+)
 def test_a_duplicate_key_anywhere_is_refused_naming_the_key_and_both_lines(home, text, key, lines):
     write(home, text)
     refused(run(home, "connector", "list"), f"duplicate key {key} ({lines})")
@@ -128,21 +151,31 @@ def test_add_writes_through_a_symlinked_connectors_yaml(home, tmp_path):
     assert sorted(p.name for p in (*home.iterdir(), *target.parent.iterdir())) == ["connectors.yaml"] * 2
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("connectors: [42]\n", "connector #1 (line 1): got a number 42, not a mapping"),
-    ("connectors:\n" + CONNECTOR.format(name="a") + "  - just a string\n",
-     "connector #2 (line 6): got a string 'just a string', not a mapping"),
-], ids=["number", "string"])
-@pytest.mark.parametrize("command", [[*ADD, "--name", "a", "--replace"], ["connector", "delete", "a", "--yes"],
-                                     ["connector", "list"]], ids=["add-replace", "delete", "list"])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("connectors: [42]\n", "connector #1 (line 1): got a number 42, not a mapping"),
+        (
+            "connectors:\n" + CONNECTOR.format(name="a") + "  - just a string\n",
+            "connector #2 (line 6): got a string 'just a string', not a mapping",
+        ),
+    ],
+    ids=["number", "string"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [[*ADD, "--name", "a", "--replace"], ["connector", "delete", "a", "--yes"], ["connector", "list"]],
+    ids=["add-replace", "delete", "list"],
+)
 def test_a_non_mapping_entry_is_refused_naming_its_position_and_the_shape_of_an_entry(home, text, where, command):
     write(home, text)
     refused(run(home, *command), where, "a connector entry is a mapping of fields, e.g.", "- name: contoso-prod")
     assert (home / "connectors.yaml").read_text() == text
 
 
-@pytest.mark.parametrize(("text", "got"), [("- a\n- b\n", "got a list ['a', 'b']"),
-                                           ("just some text\n", "got a string 'just some text'")])
+@pytest.mark.parametrize(
+    ("text", "got"), [("- a\n- b\n", "got a list ['a', 'b']"), ("just some text\n", "got a string 'just some text'")]
+)
 def test_a_top_level_that_is_not_a_mapping_is_refused(home, text, got):
     write(home, text)
     refused(run(home, "connector", "list"), f"expected a mapping with a 'connectors' list at the top, {got}")
@@ -161,21 +194,45 @@ MALFORMED = {
     "not-utf8": None,
     "directory": None,
 }
-SAYS = {"alias": "(line 2)", "misspelt-key": "(line 1)", "duplicate-key": "lines 2 and 6", "number-entry": "(line 6)",
-        "top-level-list": "at the top, got a list", "too-deep": "nested more than 32 levels deep (line 1)",
-        "bad-date": "(line 6) cannot be read as a YAML timestamp", "bad-tag": "(line 6) cannot be read as a YAML bool",
-        "not-utf8": "not UTF-8 text", "directory": "not a regular file"}
+SAYS = {
+    "alias": "(line 2)",
+    "misspelt-key": "(line 1)",
+    "duplicate-key": "lines 2 and 6",
+    "number-entry": "(line 6)",
+    "top-level-list": "at the top, got a list",
+    "too-deep": "nested more than 32 levels deep (line 1)",
+    "bad-date": "(line 6) cannot be read as a YAML timestamp",
+    "bad-tag": "(line 6) cannot be read as a YAML bool",
+    "not-utf8": "not UTF-8 text",
+    "directory": "not a regular file",
+}
 COMMANDS = {
-    "connector-list": ["connector", "list"], "connector-show": ["connector", "show", "a"],
-    "connector-add": [*ADD, "--name", "b"], "connector-add-replace": [*ADD, "--name", "a", "--replace"],
-    "connector-create": ["connector", "create", "--name", "b", "--tenant-id", "contoso.onmicrosoft.com",
-                         "--client-id", "00000000-0000-0000-0000-000000000002", "--client-secret-env", "X",
-                         "--no-input", "--yes"],
+    "connector-list": ["connector", "list"],
+    "connector-show": ["connector", "show", "a"],
+    "connector-add": [*ADD, "--name", "b"],
+    "connector-add-replace": [*ADD, "--name", "a", "--replace"],
+    "connector-create": [
+        "connector",
+        "create",
+        "--name",
+        "b",
+        "--tenant-id",
+        "contoso.onmicrosoft.com",
+        "--client-id",
+        "00000000-0000-0000-0000-000000000002",
+        "--client-secret-env",
+        "X",
+        "--no-input",
+        "--yes",
+    ],
     "connector-edit": ["connector", "edit", "a", "--no-input", "--yes"],
     "connector-rotate-secret": ["connector", "rotate-secret", "a"],
     "connector-delete": ["connector", "delete", "a", "--yes"],
-    "test-connection": ["test-connection", "--connector", "a"], "sync": ["sync", "--connector", "a"],
-    "status": ["status"], "status-one": ["status", "--connector", "a"], "logs": ["logs", "a"],
+    "test-connection": ["test-connection", "--connector", "a"],
+    "sync": ["sync", "--connector", "a"],
+    "status": ["status"],
+    "status-one": ["status", "--connector", "a"],
+    "logs": ["logs", "a"],
     "inventory-export": ["inventory", "export", "--connector", "a", "--entity", "users"],
 }
 
@@ -215,24 +272,65 @@ def test_every_command_that_reads_connectors_yaml_refuses_a_malformed_file_by_na
         assert code == 2 and SAYS[kind] in said and str(home / "connectors.yaml") in said, (name, code, said)
     if kind != "directory":
         assert (home / "connectors.yaml").read_bytes() == (
-            b"connectors:\n  - name: caf\xe9\n" if kind == "not-utf8" else MALFORMED[kind].encode())
+            b"connectors:\n  - name: caf\xe9\n" if kind == "not-utf8" else MALFORMED[kind].encode()
+        )
 
 
 def test_the_dagster_code_location_names_the_problem_of_a_malformed_file(home):
     write(home, alias_bomb())
     env = {**os.environ, **FRUGAL, "ENTRA_PIPELINE_HOME": str(home), "DAGSTER_HOME": str(home)}
-    result = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate",
-                             "-m", "entra_pipeline.definitions"], capture_output=True, text=True, timeout=280,
-                            env=env, preexec_fn=_limit_memory, check=False)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "entra_pipeline.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env=env,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "MemoryError" not in output, output
-    assert (f"ConfigError: {home / 'connectors.yaml'}: YAML aliases are not accepted in connectors.yaml (line 2)"
-            in output), output
+    assert (
+        f"ConfigError: {home / 'connectors.yaml'}: YAML aliases are not accepted in connectors.yaml (line 2)" in output
+    ), output
 
 
-TOKENS = st.sampled_from(["connectors:", "\n", "  ", "- ", "name: a", "tenant_id: t", "&x ", "*x", "[", "]", "{",
-                          "}", ",", ": ", "? ", "!!int ", "!!bool ", "!!timestamp ", "!!set ", "!!binary ", "<<: ",
-                          "2026-02-30", "1", "null", "'", '"', "#", "---\n", "%YAML 1.1\n", "\t", "é", "|\n"])
+TOKENS = st.sampled_from(
+    [
+        "connectors:",
+        "\n",
+        "  ",
+        "- ",
+        "name: a",
+        "tenant_id: t",
+        "&x ",
+        "*x",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ": ",
+        "? ",
+        "!!int ",
+        "!!bool ",
+        "!!timestamp ",
+        "!!set ",
+        "!!binary ",
+        "<<: ",
+        "2026-02-30",
+        "1",
+        "null",
+        "'",
+        '"',
+        "#",
+        "---\n",
+        "%YAML 1.1\n",
+        "\t",
+        "é",
+        "|\n",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -30,8 +30,9 @@ def test_port_closed_fails_network_reachability(home, sim):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]  # bound, never listening: connections are refused
-        connector = connector_for(sim, home, authority_host=f"https://127.0.0.1:{closed}",
-                                  graph_endpoint=f"https://127.0.0.1:{closed}")
+        connector = connector_for(
+            sim, home, authority_host=f"https://127.0.0.1:{closed}", graph_endpoint=f"https://127.0.0.1:{closed}"
+        )
         results = run_checks(connector, home)
     failure = first_failure(results)
     assert failure.name == "Network Reachability" and f"HTTPS ({closed})" in failure.detail
@@ -84,12 +85,20 @@ def test_a_token_without_roles_is_probed_endpoint_by_endpoint(make_sim, home):
 
 def test_cli_exit_status_and_output(sim, home):
     connector_for(sim, home)
-    ok = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "test-connection", "--home", str(home),
-                         "--connector", "sim"], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "test-connection", "--home", str(home), "--connector", "sim"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0 and ok.stdout.count("PASS") == 5
     connector_for(sim, home, secret="Wrong-Secret-7Q2x")
-    bad = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "test-connection", "--home", str(home),
-                          "--connector", "sim"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "test-connection", "--home", str(home), "--connector", "sim"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "FAIL  Authentication Credential Check" in bad.stdout
     assert "Resolution:" in bad.stdout
     assert "Wrong-Secret-7Q2x" not in bad.stdout + bad.stderr

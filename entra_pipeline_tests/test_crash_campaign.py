@@ -24,6 +24,7 @@ from .kill_campaign import campaign
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 
+
 @pytest.mark.timeout(1200)
 def test_killed_anywhere_any_number_of_times_the_next_run_leaves_the_truth(make_sim, home):
     campaign(make_sim, home, "SQLite")

@@ -22,10 +22,19 @@ def test_definitions_hold_one_asset_group_per_connector(sim, home):
     defs = build_definitions(home)
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert {"contoso-prod/raw_users", "contoso-prod/raw_applications", "contoso-prod/raw_tenant",
-            "fabrikam/raw_users", "fabrikam/raw_roles", "fabrikam/raw_memberships"} <= keys
-    assert not {k for k in keys if k.startswith("fabrikam/raw_") and k.split("_", 1)[-1] in
-                ("applications", "service_principals", "tenant")}
+    assert {
+        "contoso-prod/raw_users",
+        "contoso-prod/raw_applications",
+        "contoso-prod/raw_tenant",
+        "fabrikam/raw_users",
+        "fabrikam/raw_roles",
+        "fabrikam/raw_memberships",
+    } <= keys
+    assert not {
+        k
+        for k in keys
+        if k.startswith("fabrikam/raw_") and k.split("_", 1)[-1] in ("applications", "service_principals", "tenant")
+    }
     assert {job.name for job in defs.jobs} >= {"contoso_prod__test_connection", "fabrikam__test_connection"}
 
 
@@ -39,13 +48,19 @@ def test_sync_is_a_materialization_with_counts_and_graph_costs(make_sim, home):
     outcome = sync(connector, home)
     assert outcome.success
     assert outcome.materialized["raw/users"]["count"] == 150
-    assert outcome.materialized["raw/users"]["graph_requests"] >= 1 and outcome.materialized["raw/users"]["resource_units"] >= 1
+    assert (
+        outcome.materialized["raw/users"]["graph_requests"] >= 1
+        and outcome.materialized["raw/users"]["resource_units"] >= 1
+    )
     assert outcome.materialized["raw/tenant"]["count"] == 1
     store = open_store(home)
     assert len(store.committed_objects(connector.name, "users")) == 150
     memberships = store.committed_files(connector.name, "raw")["memberships"]
     assert {row["container_type"] for row in store.read_rows(connector.name, memberships)} == {
-        "group", "directoryRole", "administrativeUnit"}
+        "group",
+        "directoryRole",
+        "administrativeUnit",
+    }
     with instance(home) as dagster_instance:  # the UI reads the same instance
         record = dagster_instance.get_latest_materialization_event(dg.AssetKey(["sim", "raw_users"]))
         assert record is not None and record.run_id == outcome.run_id
@@ -69,8 +84,12 @@ def test_a_forbidden_entity_is_skipped_and_its_previous_data_kept(make_sim, home
 def test_nothing_fetched_is_a_failed_run_and_a_failing_cli(make_sim, home):
     sim = make_sim(users=20)
     connector_for(sim, home, secret="wrong-secret")
-    result = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home),
-                             "--connector", "sim"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", "sim"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1 and "FAILED" in result.stdout
 
 
@@ -81,8 +100,12 @@ def test_test_connection_runs_as_a_dagster_job(sim, home):
 
 
 def test_demo_runs_the_main_job_on_the_embedded_simulator(home):
-    result = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "demo", "--home", str(home), "--users", "120"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "demo", "--home", str(home), "--users", "120"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("PASS") == 5 and "users" in result.stdout and "succeeded" in result.stdout
     assert "dagster dev -w workspace.yaml" in result.stdout
@@ -96,8 +119,14 @@ def test_dagster_definitions_validate_passes_on_the_workspace(sim, home):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "ENTRA_PIPELINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     (home / "dagster").mkdir(exist_ok=True)
-    result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
-                             str(root / "workspace.yaml")], capture_output=True, text=True, timeout=300, cwd=root, env=env)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", str(root / "workspace.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
 

@@ -28,9 +28,11 @@ def test_every_private_dagster_name_we_use_is_still_where_we_import_it_from():
             moved += [f"{module_name}.{name} (module gone: {error})" for name in names]
             continue
         moved += [f"{module_name}.{name}" for name in names if not hasattr(module, name)]
-    assert not moved, (f"Dagster {dg.__version__} moved private names entra_pipeline/dagster_private.py imports: "
-                       f"{', '.join(moved)}. Find their new place (or a public replacement) and change that "
-                       "module only.")
+    assert not moved, (
+        f"Dagster {dg.__version__} moved private names entra_pipeline/dagster_private.py imports: "
+        f"{', '.join(moved)}. Find their new place (or a public replacement) and change that "
+        "module only."
+    )
     from entra_pipeline import dagster_private
 
     assert sorted(dagster_private.__all__) == sorted(name for names in USED.values() for name in names)
@@ -38,10 +40,15 @@ def test_every_private_dagster_name_we_use_is_still_where_we_import_it_from():
 
 def test_only_dagster_private_imports_dagsters_private_modules():
     package = Path(entra_pipeline.__file__).parent
-    offenders = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py"))
-                 if path.name != "dagster_private.py" and PRIVATE_IMPORT.search(path.read_text())]
-    assert not offenders, (f"{offenders} import Dagster's private modules (dagster._...): import the name from "
-                           "entra_pipeline.dagster_private, with a line there saying why it is needed")
+    offenders = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "dagster_private.py" and PRIVATE_IMPORT.search(path.read_text())
+    ]
+    assert not offenders, (
+        f"{offenders} import Dagster's private modules (dagster._...): import the name from "
+        "entra_pipeline.dagster_private, with a line there saying why it is needed"
+    )
 
 
 def test_our_cron_iterator_is_the_daemons():

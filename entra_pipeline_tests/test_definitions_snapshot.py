@@ -23,11 +23,26 @@ UPDATE_ENV = "UPDATE_SNAPSHOTS"
 
 def _connectors(home: Path) -> None:
     """One connector with security posture on a schedule, one identities-only and manual."""
-    common = dict(tenant_id="contoso.onmicrosoft.com", client_id="00000000-0000-0000-0000-000000000001",
-                  client_secret_env="UNUSED")
-    save_connector(home, Connector(name="contoso-prod", asset_types="identities_with_security_posture", **common,
-                                   schedule=Schedule(occurs="recurring", start="2026-01-01 02:00",
-                                                     end="2027-01-01 00:00", every="6h", timezone="Europe/Berlin")))
+    common = dict(
+        tenant_id="contoso.onmicrosoft.com",
+        client_id="00000000-0000-0000-0000-000000000001",
+        client_secret_env="UNUSED",
+    )
+    save_connector(
+        home,
+        Connector(
+            name="contoso-prod",
+            asset_types="identities_with_security_posture",
+            **common,
+            schedule=Schedule(
+                occurs="recurring",
+                start="2026-01-01 02:00",
+                end="2027-01-01 00:00",
+                every="6h",
+                timezone="Europe/Berlin",
+            ),
+        ),
+    )
     save_connector(home, Connector(name="fabrikam", asset_types="identities_only", **common))
 
 
@@ -48,19 +63,33 @@ def listing(defs: dg.Definitions) -> dict:
         (step,) = [a for a in defs.assets or [] if any(spec.group_name == group for spec in a.specs)]
         per_connector[group] = {
             "sync_step": {"name": step.op.name, "partitions": step.partitions_def.name, "pool": step.op.pool},
-            "assets": {spec.key.to_user_string(): sorted(dep.asset_key.to_user_string() for dep in spec.deps)
-                       for spec in sorted(mine, key=lambda s: s.key.to_user_string())},
-            "asset_checks": sorted(f"{check.asset_key.to_user_string()}:{check.name}" for check in checks
-                                   if check.asset_key in keys),
-            "jobs": {job.name: dict(sorted(job.tags.items())) for job in sorted(jobs, key=lambda j: j.name)
-                     if job.name.startswith(prefix)},
-            "schedules": {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
-                                   "default_status": s.default_status.value}
-                          for s in sorted(schedules, key=lambda s: s.name) if s.name.startswith(prefix)},
+            "assets": {
+                spec.key.to_user_string(): sorted(dep.asset_key.to_user_string() for dep in spec.deps)
+                for spec in sorted(mine, key=lambda s: s.key.to_user_string())
+            },
+            "asset_checks": sorted(
+                f"{check.asset_key.to_user_string()}:{check.name}" for check in checks if check.asset_key in keys
+            ),
+            "jobs": {
+                job.name: dict(sorted(job.tags.items()))
+                for job in sorted(jobs, key=lambda j: j.name)
+                if job.name.startswith(prefix)
+            },
+            "schedules": {
+                s.name: {
+                    "cron": s.cron_schedule,
+                    "timezone": s.execution_timezone,
+                    "job": s.job_name,
+                    "default_status": s.default_status.value,
+                }
+                for s in sorted(schedules, key=lambda s: s.name)
+                if s.name.startswith(prefix)
+            },
             "sensors": {s.name: _sensor(s) for s in sorted(sensors, key=lambda s: s.name) if s.name.startswith(prefix)},
         }
-    owned = {name for listed in per_connector.values() for kind in ("jobs", "schedules", "sensors")
-             for name in listed[kind]}
+    owned = {
+        name for listed in per_connector.values() for kind in ("jobs", "schedules", "sensors") for name in listed[kind]
+    }
     return {
         "connectors": per_connector,
         "shared": {
@@ -72,8 +101,11 @@ def listing(defs: dg.Definitions) -> dict:
 
 
 def _sensor(sensor: dg.SensorDefinition) -> dict:
-    return {"type": sensor.sensor_type.value, "minimum_interval_seconds": sensor.minimum_interval_seconds,
-            "default_status": sensor.default_status.value}
+    return {
+        "type": sensor.sensor_type.value,
+        "minimum_interval_seconds": sensor.minimum_interval_seconds,
+        "default_status": sensor.default_status.value,
+    }
 
 
 def test_the_definitions_match_the_committed_snapshot(home):
@@ -85,4 +117,5 @@ def test_the_definitions_match_the_committed_snapshot(home):
     assert actual == expected, (
         f"The Definitions changed (assets, checks, jobs, schedules, sensors or resources). If the change is meant, "
         f"regenerate {SNAPSHOT.relative_to(Path(__file__).parent.parent)} with `{UPDATE_ENV}=1 ./dev test --quick "
-        f"entra_pipeline_tests/test_definitions_snapshot.py` and commit it with the change.")
+        f"entra_pipeline_tests/test_definitions_snapshot.py` and commit it with the change."
+    )

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
+from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.store import open_store
 from entra_pipeline.store.schema import delta_links
-from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.defs.runner import sync
 
 from .conftest import connector_for
 from .helpers import assert_inventory_is_the_truth
@@ -34,8 +34,12 @@ def tenant(make_sim, home):
 
 def test_later_runs_are_delta_rounds_and_cost_a_page_each(tenant, home):
     sim, connector = tenant
-    assert set(open_store(home).delta_links(connector.name)) == {"users", "groups", "directoryRoles",
-                                                                 "administrativeUnits"}
+    assert set(open_store(home).delta_links(connector.name)) == {
+        "users",
+        "groups",
+        "directoryRoles",
+        "administrativeUnits",
+    }
     sim.reset_stats()
     outcome = sync(connector, home)
     for raw in ("users", "groups", "directory_roles", "administrative_units"):
@@ -57,8 +61,12 @@ def test_mutations_between_runs_reach_the_inventory_exactly(tenant, home):
     t = sim.tenant
     users, groups = list(t.users), list(t.groups)
     # round 1: creates, updates, deletes, membership changes
-    ada = t.create_user(displayName="Ada Lovelace", userPrincipalName="ada@contoso7.onmicrosoft.com",
-                        department="Maths", accountEnabled=True)
+    ada = t.create_user(
+        displayName="Ada Lovelace",
+        userPrincipalName="ada@contoso7.onmicrosoft.com",
+        department="Maths",
+        accountEnabled=True,
+    )
     t.update_user(users[0], department="Changed", accountEnabled=False)
     t.soft_delete(users[1])
     t.hard_delete(users[2])
@@ -88,8 +96,11 @@ def test_a_membership_change_reaches_the_users_record_in_that_run(tenant, home):
     sim.tenant.add_member(group, user)
     outcome = sync(connector, home)
     assert outcome.materialized["raw/users"]["changes_in_round"] == 0  # the user object did not change
-    record = next(r for r in LocalInventory(open_store(home)).export(connector.name, "users")
-                  if r["asset"]["assetHeader"]["vendorAssetId"] == user)
+    record = next(
+        r
+        for r in LocalInventory(open_store(home)).export(connector.name, "users")
+        if r["asset"]["assetHeader"]["vendorAssetId"] == user
+    )
     assert group in {rel["assetHeader"]["vendorAssetId"] for rel in record["asset"]["assetRelations"]}
 
 
@@ -100,7 +111,9 @@ def test_replayed_changes_change_nothing(tenant, home):
     sim.faults.add("replay")
     outcome = sync(connector, home)
     assert outcome.materialized["raw/users"]["changes_in_round"] >= 1  # the replayed change came again
-    assert outcome.materialized["upload"]["users_updated"] == 0 and outcome.materialized["upload"]["users_inserted"] == 0
+    assert (
+        outcome.materialized["upload"]["users_updated"] == 0 and outcome.materialized["upload"]["users_inserted"] == 0
+    )
     assert_inventory_is_the_truth(sim, home, connector)
 
 
@@ -116,8 +129,10 @@ def test_delta_cost_grows_with_changes_not_with_tenant_size(make_sim, tmp_path, 
             sim.tenant.update_user(user, department="Moved")
         sim.tenant.add_member(next(iter(sim.tenant.groups)), sim.tenant.create_user()["id"])
         delta = sync(connector, home)
-        costs[users] = (full.materialized["raw/users"]["resource_units"] + full.materialized["raw/groups"]["resource_units"],
-                        delta.materialized["raw/users"]["resource_units"] + delta.materialized["raw/groups"]["resource_units"])
+        costs[users] = (
+            full.materialized["raw/users"]["resource_units"] + full.materialized["raw/groups"]["resource_units"],
+            delta.materialized["raw/users"]["resource_units"] + delta.materialized["raw/groups"]["resource_units"],
+        )
     assert costs[4000][0] > costs[400][0]  # a full pull grows with the tenant
     assert costs[4000][1] == costs[400][1] == 2  # a delta round of a few changes: one page each
 
@@ -146,7 +161,7 @@ def test_a_reset_410_is_a_full_resync(tenant, home):
 
 def test_a_committed_link_older_than_seven_days_is_not_used(tenant, home):
     sim, connector = tenant
-    eight_days_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)).isoformat()
+    eight_days_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
     with open_store(home).db.write() as connection:
         connection.execute(delta_links.update().values(issued_at=eight_days_ago))
     outcome = sync(connector, home)
@@ -166,8 +181,9 @@ def test_links_are_committed_only_after_delivery_so_a_crash_loses_nothing(tenant
     sim.tenant.add_member(next(iter(sim.tenant.groups)), newcomer["id"])
     command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
     for point in ("deliver:users:before", "delta:before-commit"):
-        killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
-                                text=True, timeout=300)
+        killed = subprocess.run(
+            command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True, text=True, timeout=300
+        )
         assert killed.returncode == -9, killed.stdout + killed.stderr
         assert open_store(home).delta_links(connector.name) == before  # links not advanced
     sim.tenant.update_user(newcomer["id"], department="After the crash")
@@ -189,8 +205,11 @@ def test_soft_deleted_users_and_groups_get_their_memberships_back_on_restore(ten
     t.restore(member)
     assert sync(connector, home).success
     assert_inventory_is_the_truth(sim, home, connector)  # both are back, with their memberships
-    record = next(r for r in LocalInventory(open_store(home)).export(connector.name, "users")
-                  if r["asset"]["assetHeader"]["vendorAssetId"] == member)
+    record = next(
+        r
+        for r in LocalInventory(open_store(home)).export(connector.name, "users")
+        if r["asset"]["assetHeader"]["vendorAssetId"] == member
+    )
     assert group in {rel["assetHeader"]["vendorAssetId"] for rel in record["asset"]["assetRelations"]}
 
 
@@ -198,7 +217,9 @@ def test_links_do_not_advance_when_what_they_feed_was_not_delivered(tenant, home
     sim, connector = tenant
     before = open_store(home).delta_links(connector.name)
     user, group = next(iter(sim.tenant.users)), list(sim.tenant.groups)[4]
-    sim.tenant.add_member(group, user) if user not in sim.tenant.members[group] else sim.tenant.remove_member(group, user)
+    sim.tenant.add_member(group, user) if user not in sim.tenant.members[group] else sim.tenant.remove_member(
+        group, user
+    )
     sim.faults.add("forbidden=administrativeUnits")  # memberships incomplete: users and groups held back
     outcome = sync(connector, home)
     assert outcome.state == "Partially Processed"
@@ -209,8 +230,10 @@ def test_links_do_not_advance_when_what_they_feed_was_not_delivered(tenant, home
     assert_inventory_is_the_truth(sim, home, connector)
 
 
-@pytest.mark.parametrize("point", ["graph:page", "raw:users:written", "raw:all:written",
-                                   "inventory:groups:mid-transaction", "delta:before-commit"])
+@pytest.mark.parametrize(
+    "point",
+    ["graph:page", "raw:users:written", "raw:all:written", "inventory:groups:mid-transaction", "delta:before-commit"],
+)
 def test_a_delta_run_killed_at_any_stage_and_run_again_leaves_the_truth(tenant, home, point):
     """Killed during the pull, between raw files, after the pull, in the middle of the upload, or
     just before the links commit: the next run re-reads from the committed links and the
@@ -226,8 +249,9 @@ def test_a_delta_run_killed_at_any_stage_and_run_again_leaves_the_truth(tenant, 
     t.soft_delete(groups[12])
     before = open_store(home).delta_links(connector.name)
     command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
-    killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
-                            text=True, timeout=300)
+    killed = subprocess.run(
+        command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert open_store(home).delta_links(connector.name) == before
     t.update_user(users[13], department="Changed while it was down")

@@ -42,8 +42,10 @@ def test_the_demo_runs_again_on_its_home_and_every_printed_step_works(home):
     first = demo(home, env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     port = json.loads((home / "simulator" / "demo.json").read_text())["port"]
-    assert f"Registered connector 'demo' in {home / 'connectors.yaml'} (simulator on https://127.0.0.1:{port})" \
+    assert (
+        f"Registered connector 'demo' in {home / 'connectors.yaml'} (simulator on https://127.0.0.1:{port})"
         in first.stdout
+    )
 
     second = demo(home, env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -64,12 +66,12 @@ def test_the_demo_runs_again_on_its_home_and_every_printed_step_works(home):
     export = run(*steps["inventory export"], env=env)
     assert export.returncode == 0 and len(export.stdout.splitlines()) == 200
 
-    served = subprocess.Popen(steps["demo --serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env)
+    served = subprocess.Popen(steps["demo --serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         announced = served.stdout.readline()
-        assert f"on https://127.0.0.1:{port}, where the connector 'demo' in {home} expects it" in announced, \
+        assert f"on https://127.0.0.1:{port}, where the connector 'demo' in {home} expects it" in announced, (
             announced + served.stderr.read() if served.poll() is not None else announced
+        )
         synced = run(*steps["sync"], env=env)
         assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
         assert re.search(r"^Run \S+ \(delta run in baseline cycle \S+\) succeeded: Processed\.$", synced.stdout, re.M)
@@ -91,6 +93,8 @@ def test_demo_serve_before_any_demo_says_what_to_run(home):
     done = run(ENTRA_PIPELINE, "demo", "--serve", "--home", str(home), env=env)
     assert done.returncode == 2 and re.fullmatch(
         rf"entra-pipeline demo --serve: no demo on {re.escape(str(home))} yet: run `(\S*entra-pipeline) demo --home "
-        rf"{re.escape(str(home))}` first", done.stderr.strip()), done.stderr
+        rf"{re.escape(str(home))}` first",
+        done.stderr.strip(),
+    ), done.stderr
     helped = run(ENTRA_PIPELINE, "demo", "--help", env=env)
     assert "./dev demo` passes --home .demo-home" in " ".join(helped.stdout.split())

@@ -255,12 +255,15 @@ def test_values_match_the_charts_schema_for_every_key_we_set(values):
     assert values.userDeployments.enabled
 
 
-@pytest.mark.parametrize("path, typo", [
-    (("runLauncher", "config", "k8sRunLauncher"), "envSecret"),
-    (("concurrency", "pools"), "default_limit"),  # dagster.yaml's spelling, not the chart's
-    (("dagster-user-deployments", "deployments", 0), "dagsterApiGRPCArgs"),
-    ((), "dagsterDeamon"),
-])
+@pytest.mark.parametrize(
+    "path, typo",
+    [
+        (("runLauncher", "config", "k8sRunLauncher"), "envSecret"),
+        (("concurrency", "pools"), "default_limit"),  # dagster.yaml's spelling, not the chart's
+        (("dagster-user-deployments", "deployments", 0), "dagsterApiGRPCArgs"),
+        ((), "dagsterDeamon"),
+    ],
+)
 def test_a_misspelt_key_is_refused_not_ignored(path, typo):
     raw = raw_values()
     node = raw
@@ -278,23 +281,40 @@ def chart_instance(values: Values) -> dict:
     these values decide. The run coordinator follows the template as fixed for dagster-io/dagster
     issue 33225: with `concurrency.enabled`, unset run-queue fields are left out."""
     pg = values.postgresql
-    postgres = {"postgres_db": {"username": pg.postgresqlUsername, "password": {"env": "DAGSTER_PG_PASSWORD"},
-                                "hostname": pg.postgresqlHost, "db_name": pg.postgresqlDatabase,
-                                "port": pg.service.port, "params": pg.postgresqlParams,
-                                **({"scheme": pg.postgresqlScheme} if pg.postgresqlScheme else {})}}
+    postgres = {
+        "postgres_db": {
+            "username": pg.postgresqlUsername,
+            "password": {"env": "DAGSTER_PG_PASSWORD"},
+            "hostname": pg.postgresqlHost,
+            "db_name": pg.postgresqlDatabase,
+            "port": pg.service.port,
+            "params": pg.postgresqlParams,
+            **({"scheme": pg.postgresqlScheme} if pg.postgresqlScheme else {}),
+        }
+    }
     launcher = values.runLauncher.config.k8sRunLauncher
-    k8s = {"load_incluster_config": True, "job_namespace": "entra", "image_pull_policy": "IfNotPresent",
-           "service_account_name": "dagster", "dagster_home": values.global_.dagsterHome,
-           "instance_config_map": "dagster-instance", "postgres_password_secret": values.global_.postgresqlSecretName,
-           "env_config_maps": [s.name for s in launcher.envConfigMaps or []],
-           "env_secrets": [s.name for s in launcher.envSecrets or []],
-           **({"fail_pod_on_run_failure": True} if launcher.failPodOnRunFailure else {})}
+    k8s = {
+        "load_incluster_config": True,
+        "job_namespace": "entra",
+        "image_pull_policy": "IfNotPresent",
+        "service_account_name": "dagster",
+        "dagster_home": values.global_.dagsterHome,
+        "instance_config_map": "dagster-instance",
+        "postgres_password_secret": values.global_.postgresqlSecretName,
+        "env_config_maps": [s.name for s in launcher.envConfigMaps or []],
+        "env_secrets": [s.name for s in launcher.envSecrets or []],
+        **({"fail_pod_on_run_failure": True} if launcher.failPodOnRunFailure else {}),
+    }
     instance: dict[str, Any] = {
         "scheduler": {"module": "dagster.core.scheduler", "class": "DagsterDaemonScheduler"},
-        **{kind: {"module": f"dagster_postgres.{module}", "class": cls, "config": postgres} for kind, module, cls in (
-            ("run_storage", "run_storage", "PostgresRunStorage"),
-            ("event_log_storage", "event_log", "PostgresEventLogStorage"),
-            ("schedule_storage", "schedule_storage", "PostgresScheduleStorage"))},
+        **{
+            kind: {"module": f"dagster_postgres.{module}", "class": cls, "config": postgres}
+            for kind, module, cls in (
+                ("run_storage", "run_storage", "PostgresRunStorage"),
+                ("event_log_storage", "event_log", "PostgresEventLogStorage"),
+                ("schedule_storage", "schedule_storage", "PostgresScheduleStorage"),
+            )
+        },
         "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": k8s},
         "telemetry": {"enabled": values.telemetry.enabled},
     }
@@ -306,32 +326,52 @@ def chart_instance(values: Values) -> dict:
         if not concurrency_on or queued.maxConcurrentRuns is not None:
             config["max_concurrent_runs"] = -1 if queued.maxConcurrentRuns is None else queued.maxConcurrentRuns
         if queued.tagConcurrencyLimits:
-            config["tag_concurrency_limits"] = [limit.model_dump(exclude_none=True) for limit in queued.tagConcurrencyLimits]
-        for key, field in (("dequeue_interval_seconds", "dequeueIntervalSeconds"),
-                           ("dequeue_use_threads", "dequeueUseThreads"), ("dequeue_num_workers", "dequeueNumWorkers")):
+            config["tag_concurrency_limits"] = [
+                limit.model_dump(exclude_none=True) for limit in queued.tagConcurrencyLimits
+            ]
+        for key, field in (
+            ("dequeue_interval_seconds", "dequeueIntervalSeconds"),
+            ("dequeue_use_threads", "dequeueUseThreads"),
+            ("dequeue_num_workers", "dequeueNumWorkers"),
+        ):
             if getattr(queued, field):
                 config[key] = getattr(queued, field)
-        instance["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
-                                       **({"config": config} if config else {})}
+        instance["run_coordinator"] = {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            **({"config": config} if config else {}),
+        }
     if values.pythonLogs.managedPythonLoggers or values.pythonLogs.pythonLogLevel:
-        instance["python_logs"] = {"managed_python_loggers": values.pythonLogs.managedPythonLoggers,
-                                   "python_log_level": values.pythonLogs.pythonLogLevel}
+        instance["python_logs"] = {
+            "managed_python_loggers": values.pythonLogs.managedPythonLoggers,
+            "python_log_level": values.pythonLogs.pythonLogLevel,
+        }
     monitoring = values.dagsterDaemon.runMonitoring
     if monitoring.enabled:  # the chart's defaults where the values set nothing
         instance["run_monitoring"] = {
-            "enabled": True, "start_timeout_seconds": monitoring.startTimeoutSeconds or 300,
+            "enabled": True,
+            "start_timeout_seconds": monitoring.startTimeoutSeconds or 300,
             "poll_interval_seconds": monitoring.pollIntervalSeconds or 120,
-            "free_slots_after_run_end_seconds": monitoring.freeSlotsAfterRunEndSeconds or 0}
+            "free_slots_after_run_end_seconds": monitoring.freeSlotsAfterRunEndSeconds or 0,
+        }
     if values.concurrency.enabled:
         pools, runs = values.concurrency.pools, values.concurrency.runs
         block: dict[str, Any] = {}
         if pools.defaultLimit is not None:
             block["pools"] = {"default_limit": pools.defaultLimit}
         if runs.maxConcurrentRuns is not None or runs.tagConcurrencyLimits:
-            block["runs"] = {**({"max_concurrent_runs": runs.maxConcurrentRuns} if runs.maxConcurrentRuns is not None else {}),
-                             **({"tag_concurrency_limits": [limit.model_dump(exclude_none=True)
-                                                            for limit in runs.tagConcurrencyLimits]}
-                                if runs.tagConcurrencyLimits else {})}
+            block["runs"] = {
+                **({"max_concurrent_runs": runs.maxConcurrentRuns} if runs.maxConcurrentRuns is not None else {}),
+                **(
+                    {
+                        "tag_concurrency_limits": [
+                            limit.model_dump(exclude_none=True) for limit in runs.tagConcurrencyLimits
+                        ]
+                    }
+                    if runs.tagConcurrencyLimits
+                    else {}
+                ),
+            }
         instance["concurrency"] = block
     return instance
 
@@ -346,8 +386,11 @@ def validate_instance(config: dict, folder: Path) -> dict:
     return validated
 
 
-@pytest.mark.parametrize("chart_defaults", [{}, {"dequeueUseThreads": True, "dequeueNumWorkers": 4}],
-                         ids=["ours-only", "with-dequeue-threads"])
+@pytest.mark.parametrize(
+    "chart_defaults",
+    [{}, {"dequeueUseThreads": True, "dequeueNumWorkers": 4}],
+    ids=["ours-only", "with-dequeue-threads"],
+)
 def test_the_instance_the_chart_renders_is_one_dagster_accepts(values, tmp_path, chart_defaults):
     # The chart's own defaults for the queued run coordinator's other fields merge with ours; the
     # dequeue settings are not run-queue limits and may sit next to the concurrency section.
@@ -373,14 +416,20 @@ def test_run_queue_fields_next_to_the_concurrency_section_would_stop_the_daemon(
 def test_the_rendered_instance_keeps_dagster_postgres_yamls_limits_and_settings(values):
     reference = yaml.safe_load((ROOT / "dagster.postgres.yaml").read_text())
     rendered = chart_instance(values)
-    assert rendered["concurrency"]["runs"]["tag_concurrency_limits"] == \
-        reference["concurrency"]["runs"]["tag_concurrency_limits"]
-    assert rendered["concurrency"]["runs"]["max_concurrent_runs"] == 10  # Dagster's default: the same as the reference's
+    assert (
+        rendered["concurrency"]["runs"]["tag_concurrency_limits"]
+        == reference["concurrency"]["runs"]["tag_concurrency_limits"]
+    )
+    assert (
+        rendered["concurrency"]["runs"]["max_concurrent_runs"] == 10
+    )  # Dagster's default: the same as the reference's
     assert rendered["telemetry"] == reference["telemetry"]
     assert rendered["python_logs"] == reference["python_logs"]
     assert rendered["run_monitoring"]["enabled"] == reference["run_monitoring"]["enabled"]
-    assert rendered["run_storage"]["config"]["postgres_db"]["scheme"] == \
-        reference["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert (
+        rendered["run_storage"]["config"]["postgres_db"]["scheme"]
+        == reference["storage"]["postgres"]["postgres_db"]["scheme"]
+    )
 
 
 def test_one_sync_step_per_tenant_is_what_the_default_pool_limit_gives(values, tmp_path):
@@ -390,11 +439,23 @@ def test_one_sync_step_per_tenant_is_what_the_default_pool_limit_gives(values, t
     assert values.concurrency.pools.defaultLimit == 1
     home = tmp_path / "home"
     for name in ("contoso-prod", "fabrikam"):
-        save_connector(home, Connector(name=name, tenant_id="contoso.example", client_id="33333333-3333-3333-3333-333333333333",
-                                       client_secret_env="UNUSED"), replace=True)
+        save_connector(
+            home,
+            Connector(
+                name=name,
+                tenant_id="contoso.example",
+                client_id="33333333-3333-3333-3333-333333333333",
+                client_secret_env="UNUSED",
+            ),
+            replace=True,
+        )
     defs = build_definitions(home)
-    pools = {node.name: node.definition.pool for job in defs.resolve_all_job_defs()
-             for node in job.graph.nodes if node.definition.pool}
+    pools = {
+        node.name: node.definition.pool
+        for job in defs.resolve_all_job_defs()
+        for node in job.graph.nodes
+        if node.definition.pool
+    }
     # One pool per tenant and no limit set for any in values.yaml: each gets the default, 1.
     assert set(pools.values()) == {"msgraph_contoso_prod", "msgraph_fabrikam"}, pools
     # and a slot a lost step held is freed once its run ended, or the tenant would queue for ever
@@ -427,8 +488,9 @@ def code_server_env(deployment: UserDeployment) -> dict[str, str]:
 
 def run_pod_env(values: Values, deployment: UserDeployment) -> dict[str, str]:
     launcher = values.runLauncher.config.k8sRunLauncher
-    env = pod_env([*(launcher.envConfigMaps or []), *(launcher.envSecrets or [])],
-                  {name: "" for name in launcher.envVars or []})
+    env = pod_env(
+        [*(launcher.envConfigMaps or []), *(launcher.envSecrets or [])], {name: "" for name in launcher.envVars or []}
+    )
     if deployment.includeConfigInLaunchedRuns and deployment.includeConfigInLaunchedRuns.enabled:
         env.update(code_server_env(deployment))
     return env
@@ -469,12 +531,15 @@ def test_paths_in_the_environment_are_the_images_and_the_charts(values, deployme
 def test_the_key_vault_variant_syncs_the_same_secrets_under_the_same_keys():
     (provider,) = manifests("keyvault.example.yaml")
     synced = {obj["secretName"]: {item["key"] for item in obj["data"]} for obj in provider["spec"]["secretObjects"]}
-    declared = {obj.strip().split("\n")[0].split(":", 1)[1].strip()
-                for obj in yaml.safe_load(provider["spec"]["parameters"]["objects"])["array"]}
+    declared = {
+        obj.strip().split("\n")[0].split(":", 1)[1].strip()
+        for obj in yaml.safe_load(provider["spec"]["parameters"]["objects"])["array"]
+    }
     used = {item["objectName"] for obj in provider["spec"]["secretObjects"] for item in obj["data"]}
     assert used == declared
-    secrets = {name: set(keys) for name, keys in env_sources().items()
-               if all(kind == "Secret" for kind in keys.values())}
+    secrets = {
+        name: set(keys) for name, keys in env_sources().items() if all(kind == "Secret" for kind in keys.values())
+    }
     assert synced == secrets
 
 
@@ -489,7 +554,9 @@ def test_no_real_secret_is_in_deploy():
 def test_the_example_store_url_is_one_the_postgres_extra_can_open():
     import sqlalchemy as sa
 
-    (secret,) = [doc for doc in manifests("secrets.example.yaml") if doc["metadata"]["name"] == "entra-pipeline-secrets"]
+    (secret,) = [
+        doc for doc in manifests("secrets.example.yaml") if doc["metadata"]["name"] == "entra-pipeline-secrets"
+    ]
     url = sa.make_url(secret["stringData"][STORE_ENV])
     assert url.drivername == "postgresql+psycopg2" and url.query.get("schema") == "entra_pipeline"
 
@@ -518,19 +585,25 @@ def test_the_dockerfile_agrees_with_values_and_build_sh(values, deployment):
     assert env["DAGSTER_HOME"] == values.global_.dagsterHome
     command = json.loads(by("ENTRYPOINT")[0]) + json.loads(by("CMD")[0])
     assert command[:3] == ["dagster", "api", "grpc"]
-    assert command[command.index("--module-name") + 1] == \
-        deployment.dagsterApiGrpcArgs[deployment.dagsterApiGrpcArgs.index("--module-name") + 1] == \
-        "entra_pipeline.definitions"
+    assert (
+        command[command.index("--module-name") + 1]
+        == deployment.dagsterApiGrpcArgs[deployment.dagsterApiGrpcArgs.index("--module-name") + 1]
+        == "entra_pipeline.definitions"
+    )
     assert command[command.index("--port") + 1] == str(deployment.port) == by("EXPOSE")[0]
 
 
 def test_the_build_context_sends_only_what_the_dockerfile_copies():
-    rules = [line.strip() for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    rules = [
+        line.strip()
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert rules[0] == "*", "an allowlist: everything else (.venv, homes with keys) stays out of the build"
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    default_config = next(args.split("=", 1)[1] for instr, args in dockerfile()
-                          if instr == "ARG" and args.startswith("CONFIG_DIR="))
+    default_config = next(
+        args.split("=", 1)[1] for instr, args in dockerfile() if instr == "ARG" and args.startswith("CONFIG_DIR=")
+    )
     for instr, args in dockerfile():
         if instr == "COPY":
             *sources, _ = shlex.split(args.replace("${CONFIG_DIR}", default_config))
@@ -540,13 +613,23 @@ def test_the_build_context_sends_only_what_the_dockerfile_copies():
 
 def connector_add(home: Path, env: dict, *args: str, stdin: str | None = None) -> None:
     cli = Path(sys.executable).with_name("entra-pipeline")
-    subprocess.run([str(cli), "connector", "add", "--home", str(home), *args], input=stdin, text=True,
-                   env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(cli), "connector", "add", "--home", str(home), *args],
+        input=stdin,
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ENTRA_PIPELINE_", "DAGSTER_", "AZURE_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ENTRA_PIPELINE_", "DAGSTER_", "AZURE_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")
+    }
     return {**env, **extra}
 
 
@@ -575,19 +658,56 @@ def test_build_sh_builds_a_code_location_that_loads_with_nothing_but_its_environ
     key = Fernet.generate_key().decode()
     config = tmp_path / "config"
     cli_env = clean_env(**{KEY_ENV: key})
-    schedule = ["--occurs", "recurring", "--start", "2026-12-01 02:00", "--end", "2027-12-01 02:00",
-                "--every", "6h", "--timezone", "UTC"]
-    connector_add(config, cli_env, "--name", "contoso-prod", "--tenant-id", "contoso.example",
-                  "--client-id", "11111111-1111-1111-1111-111111111111", "--client-secret-env", "CONTOSO_PROD_SECRET",
-                  "--asset-types", "identities_with_security_posture", *schedule)
-    connector_add(config, cli_env, "--name", "fabrikam", "--tenant-id", "fabrikam.example",
-                  "--client-id", "22222222-2222-2222-2222-222222222222", "--client-secret-stdin",
-                  "--require-manual-sync", stdin="placeholder-not-a-secret\n")
+    schedule = [
+        "--occurs",
+        "recurring",
+        "--start",
+        "2026-12-01 02:00",
+        "--end",
+        "2027-12-01 02:00",
+        "--every",
+        "6h",
+        "--timezone",
+        "UTC",
+    ]
+    connector_add(
+        config,
+        cli_env,
+        "--name",
+        "contoso-prod",
+        "--tenant-id",
+        "contoso.example",
+        "--client-id",
+        "11111111-1111-1111-1111-111111111111",
+        "--client-secret-env",
+        "CONTOSO_PROD_SECRET",
+        "--asset-types",
+        "identities_with_security_posture",
+        *schedule,
+    )
+    connector_add(
+        config,
+        cli_env,
+        "--name",
+        "fabrikam",
+        "--tenant-id",
+        "fabrikam.example",
+        "--client-id",
+        "22222222-2222-2222-2222-222222222222",
+        "--client-secret-stdin",
+        "--require-manual-sync",
+        stdin="placeholder-not-a-secret\n",
+    )
 
     prefix = tmp_path / "opt"
     started = time.monotonic()
-    build = subprocess.run(["bash", str(DEPLOY / "build.sh"), str(ROOT), str(prefix), str(config)],
-                           env=clean_env(PYTHON=sys._base_executable), capture_output=True, text=True, timeout=840)
+    build = subprocess.run(
+        ["bash", str(DEPLOY / "build.sh"), str(ROOT), str(prefix), str(config)],
+        env=clean_env(PYTHON=sys._base_executable),
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
     took = time.monotonic() - started
     print(f"deploy/build.sh: {took:.0f} s")
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
@@ -597,27 +717,56 @@ def test_build_sh_builds_a_code_location_that_loads_with_nothing_but_its_environ
     home = prefix / "home"
     before = sorted((p.relative_to(home), p.stat().st_mtime_ns) for p in home.rglob("*"))
     # What a pod has: the image's paths, the ConfigMap's and Secret's settings; no home carried over.
-    pod_env = clean_env(**{HOME_ENV: str(home), DAGSTER_HOME_ENV: str(tmp_path / "dagster_home"),
-                           "DAGSTER_HOME": str(tmp_path / "dagster_home"), KEY_ENV: key,
-                           STORE_ENV: f"sqlite:///{tmp_path / 'store.sqlite'}", DATA_ENV: str(tmp_path / "data"),
-                           "CONTOSO_PROD_SECRET": "placeholder-not-a-secret"})
+    pod_env = clean_env(
+        **{
+            HOME_ENV: str(home),
+            DAGSTER_HOME_ENV: str(tmp_path / "dagster_home"),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            KEY_ENV: key,
+            STORE_ENV: f"sqlite:///{tmp_path / 'store.sqlite'}",
+            DATA_ENV: str(tmp_path / "data"),
+            "CONTOSO_PROD_SECRET": "placeholder-not-a-secret",
+        }
+    )
     (tmp_path / "dagster_home").mkdir()
     (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     venv = prefix / "venv" / "bin"
-    validate = subprocess.run([str(venv / "dagster"), "definitions", "validate", "-m", "entra_pipeline.definitions"],
-                              env=pod_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    validate = subprocess.run(
+        [str(venv / "dagster"), "definitions", "validate", "-m", "entra_pipeline.definitions"],
+        env=pod_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert validate.returncode == 0, validate.stdout[-3000:] + validate.stderr[-3000:]
-    listed = subprocess.run([str(venv / "python"), "-c", LIST_DEFINITIONS], env=pod_env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    listed = subprocess.run(
+        [str(venv / "python"), "-c", LIST_DEFINITIONS],
+        env=pod_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert listed.returncode == 0, listed.stderr[-3000:]
     found = json.loads(listed.stdout.strip().splitlines()[-1])
 
     assert found["package"].startswith(str(prefix)), "the code came from the checkout, not the build"
-    assert {"contoso_prod__sync_job", "contoso_prod__test_connection",
-            "fabrikam__sync_job", "fabrikam__test_connection"} <= set(found["jobs"]), found["jobs"]
+    assert {
+        "contoso_prod__sync_job",
+        "contoso_prod__test_connection",
+        "fabrikam__sync_job",
+        "fabrikam__test_connection",
+    } <= set(found["jobs"]), found["jobs"]
     assert found["schedules"] == ["contoso_prod__schedule"]  # fabrikam: Require Manual Sync
-    assert {"contoso-prod/raw_users", "contoso-prod/raw_applications", "contoso-prod/records_users",
-            "contoso-prod/upload", "fabrikam/raw_users", "fabrikam/upload"} <= set(found["assets"]), found["assets"]
+    assert {
+        "contoso-prod/raw_users",
+        "contoso-prod/raw_applications",
+        "contoso-prod/records_users",
+        "contoso-prod/upload",
+        "fabrikam/raw_users",
+        "fabrikam/upload",
+    } <= set(found["assets"]), found["assets"]
     assert not [a for a in found["assets"] if a.startswith("fabrikam/raw_applications")]
     assert found["warnings"] == []
     after = sorted((p.relative_to(home), p.stat().st_mtime_ns) for p in home.rglob("*"))

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from entra_pipeline.config import Connector, QualysDestination
-from entra_pipeline.destinations.qualys import envelope
 from entra_pipeline.destinations.deliver import deliver
-from entra_pipeline.destinations.protocol import CSAM_FIGURES, INVENTORY_FIGURES
 from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.transform.records import EntityRecords, canonical_json
+from entra_pipeline.destinations.protocol import CSAM_FIGURES, INVENTORY_FIGURES
+from entra_pipeline.destinations.qualys import envelope
 from entra_pipeline.store import open_store
+from entra_pipeline.transform.records import EntityRecords, canonical_json
 
 from .fake_qualys import CONNECTOR_UUID, FakeQualys
 
@@ -20,14 +20,20 @@ TENANT = "11111111-2222-3333-4444-555555555555"
 
 
 def user(i: int) -> dict:
-    return {"asset": {"assetHeader": {"vendorAssetId": f"u-{i}", "externalAssetId": f"u{i}@x", "status": "ACTIVE"},
-                      "assetDetail": {"name": f"Ünïcode user {i}"}}}
+    return {
+        "asset": {
+            "assetHeader": {"vendorAssetId": f"u-{i}", "externalAssetId": f"u{i}@x", "status": "ACTIVE"},
+            "assetDetail": {"name": f"Ünïcode user {i}"},
+        }
+    }
 
 
 def built(*ids: int) -> dict[str, EntityRecords]:
     rows = [(f"u-{i}", canonical_json(user(i))) for i in ids]
-    return {"users": EntityRecords(count=len(rows), rows=rows),
-            "groups": EntityRecords(skipped="raw data incomplete (groups: never fetched)")}
+    return {
+        "users": EntityRecords(count=len(rows), rows=rows),
+        "groups": EntityRecords(skipped="raw data incomplete (groups: never fetched)"),
+    }
 
 
 @pytest.fixture
@@ -41,17 +47,27 @@ def connector(kind: str, fake: FakeQualys, monkeypatch) -> Connector:
     destination: dict = {"kind": "local"}
     if kind == "qualys":
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
-        destination = QualysDestination(kind="qualys", gateway=fake.gateway, connector_uuid=CONNECTOR_UUID,
-                                        username=fake.username, password_env="QUALYS_PASSWORD",
-                                        ca_bundle=str(fake.tls.ca_cert), batch_size=2).model_dump(mode="json")
-    return Connector(name="dest", tenant_id=TENANT, client_id=TENANT, client_secret_env="UNUSED_SECRET",
-                     destination=destination)
+        destination = QualysDestination(
+            kind="qualys",
+            gateway=fake.gateway,
+            connector_uuid=CONNECTOR_UUID,
+            username=fake.username,
+            password_env="QUALYS_PASSWORD",
+            ca_bundle=str(fake.tls.ca_cert),
+            batch_size=2,
+        ).model_dump(mode="json")
+    return Connector(
+        name="dest", tenant_id=TENANT, client_id=TENANT, client_secret_env="UNUSED_SECRET", destination=destination
+    )
 
 
 def held(kind: str, home, fake: FakeQualys) -> dict[str, dict]:
     """What the destination holds now, by vendor id."""
     if kind == "local":
-        return {r["asset"]["assetHeader"]["vendorAssetId"]: r for r in LocalInventory(open_store(home)).export("dest", "users")}
+        return {
+            r["asset"]["assetHeader"]["vendorAssetId"]: r
+            for r in LocalInventory(open_store(home)).export("dest", "users")
+        }
     holding: dict[str, dict] = {}
     for body in fake.accepted:
         for record in body["assetData"]:
@@ -86,8 +102,14 @@ def test_both_destinations_take_the_same_deliveries_and_report_them_alike(kind, 
 def test_the_import_body_is_the_records_built_text_as_it_is():
     texts = [canonical_json(user(i)).encode() for i in (1, 2)]
     data = envelope.payload(texts, CONNECTOR_UUID, "entra-x-users-00000", "Microsoft")
-    assert data == (b'{"connectorMetaData":{"requestId":"entra-x-users-00000","connectorUuid":"' + CONNECTOR_UUID.encode()
-                    + b'","source":"Microsoft","assetCount":2},"assetData":[' + b",".join(texts) + b"]}")
+    assert data == (
+        b'{"connectorMetaData":{"requestId":"entra-x-users-00000","connectorUuid":"'
+        + CONNECTOR_UUID.encode()
+        + b'","source":"Microsoft","assetCount":2},"assetData":['
+        + b",".join(texts)
+        + b"]}"
+    )
     removal = envelope.removal(envelope.identity(user(1)))
     assert envelope.payload([removal], CONNECTOR_UUID, "r", "Microsoft").endswith(
-        b'"assetData":[{"asset":{"assetHeader":{"externalAssetId":"u1@x","vendorAssetId":"u-1","status":"DELETED"}}}]}')
+        b'"assetData":[{"asset":{"assetHeader":{"externalAssetId":"u1@x","vendorAssetId":"u-1","status":"DELETED"}}}]}'
+    )

@@ -18,16 +18,16 @@ import pytest
 from cryptography.fernet import Fernet
 from dagster._core.instance.ref import InstanceRef
 
-from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.defs.executor import QUEUE_TAG
 from entra_pipeline.simulator import running_simulator
-from entra_pipeline.sync.status import StatusStore
 from entra_pipeline.store import open_store
+from entra_pipeline.sync.cycles import BaselineCycles
+from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
 from .distributed import Deployment
-from .live import LOCATION, REPOSITORY, wait_for
 from .helpers import assert_inventory_is_the_truth
+from .live import LOCATION, REPOSITORY, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.deployment]
 
@@ -49,13 +49,18 @@ def deployment(tmp_path_factory):
     home = root / "daemon-home"
     home.mkdir(mode=0o700)
     key = Fernet.generate_key().decode()
-    with pytest.MonkeyPatch.context() as patch, \
-            running_simulator(users=60, seed=31) as north, running_simulator(users=90, seed=32) as south:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        running_simulator(users=60, seed=31) as north,
+        running_simulator(users=90, seed=32) as south,
+    ):
         # connectors.yaml is configuration shipped with the code location: every worker gets a copy;
         # the key comes from the environment, as from a secret store (no secret.key file anywhere)
         patch.setenv("ENTRA_PIPELINE_KEY", key)
-        tenants = {name: Tenant(name, sim, connector_for(sim, home, name=name))
-                   for name, sim in (("north", north), ("south", south))}
+        tenants = {
+            name: Tenant(name, sim, connector_for(sim, home, name=name))
+            for name, sim in (("north", north), ("south", south))
+        }
         assert not (home / "secret.key").exists()
         deployed = Deployment(root, home, {"ENTRA_PIPELINE_KEY": key, "ENTRA_PIPELINE_LEASE_TTL": str(LEASE_TTL)})
         patch.setenv("ENTRA_PIPELINE_STORE", deployed.env["ENTRA_PIPELINE_STORE"])
@@ -77,19 +82,26 @@ def instance(deployed: Deployment) -> dg.DagsterInstance:
 
 def launch(deployed: Deployment, tenant: Tenant, queue: str) -> str:
     """A delta-or-baseline run of the tenant's sync job, its steps sent to `queue`."""
-    cycle = BaselineCycles(tenant.connector, open_store(deployed.home)).at(dt.datetime.now(dt.timezone.utc)).key
+    cycle = BaselineCycles(tenant.connector, open_store(deployed.home)).at(dt.datetime.now(dt.UTC)).key
     added = deployed.server.graphql(
         "mutation($repo: RepositorySelector!, $name: String!, $key: String!) { addDynamicPartition("
         "repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename } }",
-        {"repo": REPO_SELECTOR, "name": f"{tenant.name}__baseline_cycles", "key": cycle})["addDynamicPartition"]
+        {"repo": REPO_SELECTOR, "name": f"{tenant.name}__baseline_cycles", "key": cycle},
+    )["addDynamicPartition"]
     assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), added
     launched = deployed.server.graphql(
         "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
         "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {**REPO_SELECTOR, "jobName": f"{tenant.name}__sync_job"},
-                    "runConfigData": {"ops": {f"{tenant.name}__sync": {"config": {"mode": "auto"}}}},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle},
-                                                   {"key": QUEUE_TAG, "value": queue}]}}})["launchRun"]
+        {
+            "params": {
+                "selector": {**REPO_SELECTOR, "jobName": f"{tenant.name}__sync_job"},
+                "runConfigData": {"ops": {f"{tenant.name}__sync": {"config": {"mode": "auto"}}}},
+                "executionMetadata": {
+                    "tags": [{"key": "dagster/partition", "value": cycle}, {"key": QUEUE_TAG, "value": queue}]
+                },
+            }
+        },
+    )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
 
@@ -98,6 +110,7 @@ def finished(deployed: Deployment, run_id: str, timeout: float = 240) -> str:
     def status():
         run = instance(deployed).get_run_by_id(run_id)
         return run.status.value if run and run.status.value in FINISHED else None
+
     return wait_for(f"run {run_id} to finish", status, timeout=timeout, every=1)
 
 
@@ -117,16 +130,35 @@ def step_facts(deployed: Deployment, run_id: str) -> StepFacts:
     events = [(e.timestamp, e.dagster_event) for e in entries if e.dagster_event is not None]
     step = next(event.step_key for _, event in events if event.step_key and event.step_key.endswith("__sync"))
     starts = [t for t, event in events if event.event_type == dg.DagsterEventType.STEP_START and event.step_key == step]
-    ends = [t for t, event in events if event.step_key == step and event.event_type in (
-        dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)]
-    nodes = [event.event_specific_data.metadata["Celery worker"].value for _, event in events
-             if event.event_type == dg.DagsterEventType.ENGINE_EVENT and event.step_key == step
-             and event.event_specific_data and "Celery worker" in (event.event_specific_data.metadata or {})]
-    workers = [event.event_specific_data.materialization.metadata["worker"].value for _, event in events
-               if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
-               and "worker" in event.event_specific_data.materialization.metadata]
-    return StepFacts(run_id, step.removesuffix("__sync"), nodes[-1] if nodes else None,
-                     workers[-1] if workers else None, min(starts), max(ends) if ends else None, len(starts))
+    ends = [
+        t
+        for t, event in events
+        if event.step_key == step
+        and event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    ]
+    nodes = [
+        event.event_specific_data.metadata["Celery worker"].value
+        for _, event in events
+        if event.event_type == dg.DagsterEventType.ENGINE_EVENT
+        and event.step_key == step
+        and event.event_specific_data
+        and "Celery worker" in (event.event_specific_data.metadata or {})
+    ]
+    workers = [
+        event.event_specific_data.materialization.metadata["worker"].value
+        for _, event in events
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        and "worker" in event.event_specific_data.materialization.metadata
+    ]
+    return StepFacts(
+        run_id,
+        step.removesuffix("__sync"),
+        nodes[-1] if nodes else None,
+        workers[-1] if workers else None,
+        min(starts),
+        max(ends) if ends else None,
+        len(starts),
+    )
 
 
 def ran_on(deployed: Deployment, facts: StepFacts) -> str:
@@ -138,8 +170,11 @@ def ran_on(deployed: Deployment, facts: StepFacts) -> str:
 
 def committed(deployed: Deployment, connector: str) -> set[str]:
     store = open_store(deployed.home)
-    return {f"{stage}/{f.name}.{f.token}.parquet"
-            for stage in ("raw", "records") for f in store.committed_files(connector, stage).values()}
+    return {
+        f"{stage}/{f.name}.{f.token}.parquet"
+        for stage in ("raw", "records")
+        for f in store.committed_files(connector, stage).values()
+    }
 
 
 def assert_data_only_in_the_object_store(deployed: Deployment, tenants) -> None:
@@ -185,11 +220,18 @@ def test_runs_alternate_workers_tenants_run_side_by_side_and_each_inventory_is_t
         if round_ == 3:  # a second run of north at once: the deployment must keep it off north's running step
             launched.append((north, launch(deployed, north, queue["a"])))
         if side_by_side:
-            wait_for("both tenants' steps mid-run", lambda: all(w.reached() for w in deployed.workers.values()),
-                     timeout=180, every=0.5)
+            wait_for(
+                "both tenants' steps mid-run",
+                lambda: all(w.reached() for w in deployed.workers.values()),
+                timeout=180,
+                every=0.5,
+            )
             # the Celery executor claimed each tenant's pool slot (msgraph_<connector>, limit 1) for its step
-            claimed = dict(deployed.postgres.query(
-                "SELECT concurrency_key, run_id FROM concurrency_slots WHERE run_id IS NOT NULL"))
+            claimed = dict(
+                deployed.postgres.query(
+                    "SELECT concurrency_key, run_id FROM concurrency_slots WHERE run_id IS NOT NULL"
+                )
+            )
             assert claimed == {f"msgraph_{tenant.name}": run_id for tenant, run_id in launched}, claimed
             for worker in deployed.workers.values():
                 worker.open_gate()
@@ -220,8 +262,11 @@ def failure_text(deployed: Deployment, run_id: str) -> str:
     texts = []
     for entry in instance(deployed).all_logs(run_id):
         event = entry.dagster_event
-        if event is None or event.event_type not in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE,
-                                                     dg.DagsterEventType.ENGINE_EVENT):
+        if event is None or event.event_type not in (
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.RUN_FAILURE,
+            dg.DagsterEventType.ENGINE_EVENT,
+        ):
             continue
         data = event.event_specific_data
         error = getattr(data, "error", None)
@@ -256,16 +301,30 @@ def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_take
     # the run has ended (dagster.celery.yaml's free_slots_after_run_end_seconds), else every later
     # run of the tenant would wait in the queue for ever
     held = "SELECT COUNT(*) FROM {} WHERE run_id = %s"
-    wait_for("the killed run's pool slot to be freed", lambda: sum(
-        deployed.postgres.query(held.format(table), killed)[0][0] for table in ("concurrency_slots", "pending_steps")
-    ) == 0, timeout=120, every=1)
-    assert deployed.postgres.query("SELECT concurrency_key, \"limit\" FROM concurrency_limits "
-                                   "WHERE concurrency_key = 'msgraph_north'") == [("msgraph_north", 1)]
+    wait_for(
+        "the killed run's pool slot to be freed",
+        lambda: (
+            sum(
+                deployed.postgres.query(held.format(table), killed)[0][0]
+                for table in ("concurrency_slots", "pending_steps")
+            )
+            == 0
+        ),
+        timeout=120,
+        every=1,
+    )
+    assert deployed.postgres.query(
+        "SELECT concurrency_key, \"limit\" FROM concurrency_limits WHERE concurrency_key = 'msgraph_north'"
+    ) == [("msgraph_north", 1)]
     # a lease on another machine cannot be judged by its pid: it is left until its TTL passes
     holder, _ = open_store(deployed.home).lease_holder("north")
     assert holder is None or holder.run_id == killed
-    wait_for("the dead step's lease to expire", lambda: (lambda held: held[0] is None or held[1])(
-        open_store(deployed.home).lease_holder("north")), timeout=LEASE_TTL * 5, every=0.5)
+    wait_for(
+        "the dead step's lease to expire",
+        lambda: (lambda held: held[0] is None or held[1])(open_store(deployed.home).lease_holder("north")),
+        timeout=LEASE_TTL * 5,
+        every=0.5,
+    )
     left = deployed.objects("north") - committed(deployed, "north")
     assert left, "the killed step had uploaded its raw objects, never committed"
     following = launch(deployed, north, other.queue)
@@ -275,8 +334,12 @@ def test_a_step_process_killed_on_its_worker_fails_the_run_and_the_next_run_take
     assert not deployed.objects("north") & left, "nothing the killed step wrote is left to be read as valid"
     assert_data_only_in_the_object_store(deployed, {"north": north})
     assert victim.process.poll() is None  # the worker itself lived on and serves the next step
-    state = wait_for("north's state after the takeover", lambda: (lambda s: s if s and s.run_id == following else None)(
-        StatusStore(open_store(deployed.home), "north").read()))
+    state = wait_for(
+        "north's state after the takeover",
+        lambda: (lambda s: s if s and s.run_id == following else None)(
+            StatusStore(open_store(deployed.home), "north").read()
+        ),
+    )
     assert state.state == "Processed"
     # the Redis password is in no log the deployment wrote
     for log in [deployed.server.log_path, *(w.log_path for w in deployed.workers.values())]:
@@ -306,8 +369,12 @@ def test_a_worker_lost_whole_mid_run_is_failed_by_the_sensor_and_the_next_run_on
     assert "stopped heartbeating" in text, text[-3000:]
     left = deployed.objects("north") - committed(deployed, "north")
     assert left, "the lost step had uploaded its raw objects, never committed"
-    wait_for("the lost run's pool slot to be freed", lambda: deployed.postgres.query(
-        "SELECT COUNT(*) FROM concurrency_slots WHERE run_id = %s", lost)[0][0] == 0, timeout=120, every=1)
+    wait_for(
+        "the lost run's pool slot to be freed",
+        lambda: deployed.postgres.query("SELECT COUNT(*) FROM concurrency_slots WHERE run_id = %s", lost)[0][0] == 0,
+        timeout=120,
+        every=1,
+    )
     following = launch(deployed, north, other.queue)
     assert finished(deployed, following) == "SUCCESS", failure_text(deployed, following)
     assert ran_on(deployed, step_facts(deployed, following)) == "a"

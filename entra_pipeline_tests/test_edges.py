@@ -16,16 +16,13 @@ import time
 
 import pytest
 
-from entra_pipeline.graph.decode import MAX_STRING
-from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.graph.decode import MAX_STRING
 from entra_pipeline.store import open_store
 
 from .conftest import connector_for
-from .helpers import cli
-from .helpers import assert_inventory_is_the_truth, differences
-from .helpers import expected_records, record_id
-from .helpers import scan
+from .helpers import assert_inventory_is_the_truth, cli, differences, expected_records, record_id, scan
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
@@ -54,7 +51,11 @@ def assert_inventory_is_the_repaired_truth(sim, home, connector) -> None:
         stored = records(home, connector, entity)
         assert stored.keys() == expected.keys(), entity
         wrong = [k for k in expected if stored[k] != json.loads(json.dumps(expected[k]))]
-        assert wrong == [], (entity, wrong[0], differences(stored[wrong[0]], json.loads(json.dumps(expected[wrong[0]]))))
+        assert wrong == [], (
+            entity,
+            wrong[0],
+            differences(stored[wrong[0]], json.loads(json.dumps(expected[wrong[0]]))),
+        )
 
 
 def baseline(make_sim, home, **settings):
@@ -67,9 +68,11 @@ def baseline(make_sim, home, **settings):
 # ------------------------------------------------------------------ objects deleted mid-run
 # Where the plan lists an object's children apart: the fallbacks of a tenant that refuses the
 # expanded service-principal listing, or role and unit delta (the first answers refused).
-FALLBACK = {"/appRoleAssignedTo": "odd-error=400:oauth@#1~/servicePrincipals",
-            "/directoryRoles/": "odd-error=404:null@#1#2~/directoryRoles/delta",
-            "/administrativeUnits/": "odd-error=404:null@#1#2~/administrativeUnits/delta"}
+FALLBACK = {
+    "/appRoleAssignedTo": "odd-error=400:oauth@#1~/servicePrincipals",
+    "/directoryRoles/": "odd-error=404:null@#1#2~/directoryRoles/delta",
+    "/administrativeUnits/": "odd-error=404:null@#1#2~/administrativeUnits/delta",
+}
 
 
 @pytest.mark.parametrize("child", ["/appRoleAssignedTo", "/directoryRoles/", "/administrativeUnits/"])
@@ -114,8 +117,14 @@ def test_an_error_body_of_any_shape_fails_that_part_with_a_clear_reason(make_sim
     [failed] = [w for w in outcome.warnings if w.startswith("applications not fetched")]
     assert ": 404 " in failed, failed
     assert not [w for w in outcome.warnings if "AttributeError" in w or "Traceback" in w], outcome.warnings
-    said = {"oauth": "404 not_found", "html": "404 Not Found (https", "string": "upstream failure", "list": "[]",
-            "null": "null", "empty": "(empty body)"}[shape]
+    said = {
+        "oauth": "404 not_found",
+        "html": "404 Not Found (https",
+        "string": "upstream failure",
+        "list": "[]",
+        "null": "null",
+        "empty": "(empty body)",
+    }[shape]
     assert said in failed, failed  # what the answer said, as text
     assert records(home, connector, "applications") == kept
     assert sync(connector, home).state == "Processed"
@@ -123,8 +132,9 @@ def test_an_error_body_of_any_shape_fails_that_part_with_a_clear_reason(make_sim
 
 
 # ------------------------------------------------------------------ links and redirects elsewhere
-@pytest.mark.parametrize("fault, part", [("foreign-next-link@#1~/groups", "groups"),
-                                         ("foreign-redirect@#1~/users/delta", "users")])
+@pytest.mark.parametrize(
+    "fault, part", [("foreign-next-link@#1~/groups", "groups"), ("foreign-redirect@#1~/users/delta", "users")]
+)
 def test_a_link_or_redirect_to_another_origin_is_refused_for_that_part(make_sim, home, fault, part):
     # groups: the first groups answer with a nextLink is the listing's first page: 150 groups, at
     # most 100 per page with members expanded
@@ -203,12 +213,15 @@ def test_an_oversized_value_is_cut_to_the_documented_bound(make_sim, home):
 # ------------------------------------------------------------------ the token endpoint, by the CLI
 
 
-@pytest.mark.parametrize("fault, says", [
-    ("token-500", "failed (500)"),
-    ("token-html", "gave an answer that is not a token (Unexpected response from Microsoft Entra ID: 502 Bad"),
-    ("token-no-access-token", "gave an answer that is not a token"),
-    ("token-hang=120", "did not issue a token in 3 s: check the proxy and the authority host"),
-])
+@pytest.mark.parametrize(
+    "fault, says",
+    [
+        ("token-500", "failed (500)"),
+        ("token-html", "gave an answer that is not a token (Unexpected response from Microsoft Entra ID: 502 Bad"),
+        ("token-no-access-token", "gave an answer that is not a token"),
+        ("token-hang=120", "did not issue a token in 3 s: check the proxy and the authority host"),
+    ],
+)
 def test_token_endpoint_trouble_is_named_as_such_without_a_traceback(make_sim, home, fault, says):
     sim = make_sim(users=20, seed=152)
     connector_for(sim, home)
@@ -248,9 +261,13 @@ def test_an_interrupted_sync_says_so_and_the_next_run_resumes(make_sim, home, tm
     sim.tenant.create_user(displayName="Arrives during the interrupted run")
     pause = tmp_path / "pause"
     pause.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim",
-                                "--home", str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "ENTRA_PIPELINE_PAUSE_AT": f"graph:page={pause}"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "entra_pipeline.cli", "sync", "--connector", "sim", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ENTRA_PIPELINE_PAUSE_AT": f"graph:page={pause}"},
+    )
     deadline = time.monotonic() + 120
     while not (pause / "graph_page.reached").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

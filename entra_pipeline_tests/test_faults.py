@@ -14,15 +14,14 @@ import threading
 
 import pytest
 
-from entra_pipeline.store import open_store
-from entra_pipeline.graph.client import ClientSettings
-from entra_pipeline.sync.pipeline import sync_steps
 from entra_pipeline.defs.runner import DAGSTER_HOME_ENV, DAGSTER_YAML, sync
+from entra_pipeline.graph.client import ClientSettings
+from entra_pipeline.store import open_store
+from entra_pipeline.sync.pipeline import sync_steps
 
 from .conftest import connector_for
-from .helpers import changes, inventory_snapshot
 from .fake_qualys import FakeQualys, qualys_destination, removals_sent
-from .helpers import assert_inventory_is_the_truth
+from .helpers import assert_inventory_is_the_truth, changes, inventory_snapshot
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
@@ -110,7 +109,9 @@ def test_the_qualys_gateway_failing_loses_nothing(make_sim, home, tmp_path, monk
     try:
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
         sim = make_sim(users=60, seed=54)
-        connector = connector_for(sim, home, destination=qualys_destination(fake, batch_size=20).model_dump(mode="json"))
+        connector = connector_for(
+            sim, home, destination=qualys_destination(fake, batch_size=20).model_dump(mode="json")
+        )
         fake.script = [(500, {}), (503, {}), (429, {"Retry-After": "1"}), (409, {"X-RateLimit-ToWait-Sec": "1"})]
         assert sync(connector, home).state == "Processed"
         assert _accepted_users(fake) == set(sim.tenant.users) and fake.script == []
@@ -132,9 +133,13 @@ def test_the_qualys_gateway_failing_loses_nothing(make_sim, home, tmp_path, monk
 
 
 def _accepted_users(fake: FakeQualys) -> set[str]:
-    return {item["asset"]["assetHeader"]["vendorAssetId"] for body in fake.accepted
-            if "-removals-" not in body["connectorMetaData"]["requestId"] for item in body["assetData"]
-            if "userAssetClass" in item.get("asset", {}).get("assetDetail", {})}
+    return {
+        item["asset"]["assetHeader"]["vendorAssetId"]
+        for body in fake.accepted
+        if "-removals-" not in body["connectorMetaData"]["requestId"]
+        for item in body["assetData"]
+        if "userAssetClass" in item.get("asset", {}).get("assetDetail", {})
+    }
 
 
 @pytest.fixture
@@ -200,8 +205,9 @@ def test_pages_slower_than_the_client_timeout_are_retried_on_full_and_delta_runs
     for full in (True, False):
         changes(sim)
         slow = sim.faults.add("slow=4@#2#5")
-        _, pulled, _, delivered = sync_steps(connector, open_store(home), "2026-11-28", f"slow-{full}",
-                                             "baseline" if full else "auto", settings=settings)
+        _, pulled, _, delivered = sync_steps(
+            connector, open_store(home), "2026-11-28", f"slow-{full}", "baseline" if full else "auto", settings=settings
+        )
         sim.faults.clear()
         assert slow.fired == 2 and pulled.collection.total.retries == 2  # both slow answers given up on
         assert delivered.state.state == "Processed", (full, delivered.state.reasons)
@@ -213,8 +219,10 @@ def test_a_secret_expiry_that_cannot_be_kept_is_a_warning_not_a_failed_run(make_
     connector = connector_for(sim, home)
     with open_store(home).db.write() as connection:  # the database refuses every write of the expiry
         for when in ("INSERT", "UPDATE"):
-            connection.exec_driver_sql(f"CREATE TRIGGER refuse_{when} BEFORE {when} ON secret_expiry "
-                                       "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER refuse_{when} BEFORE {when} ON secret_expiry "
+                "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+            )
     outcome = sync(connector, home)
     assert outcome.state == "Processed", outcome.failure
     assert any(w.startswith("client secret expiry not kept") for w in outcome.warnings), outcome.warnings

@@ -36,8 +36,10 @@ def test_retry_after_parsing():
     assert retry_after_seconds("") is None and retry_after_seconds("soon") is None
 
 
-@pytest.mark.parametrize("fault", ["500@#1", "502@#1", "503@#1", "504@#1", "reset@#1", "malformed@#1",
-                                   "truncated@#1", "429-no-retry-after@#1"])
+@pytest.mark.parametrize(
+    "fault",
+    ["500@#1", "502@#1", "503@#1", "504@#1", "reset@#1", "malformed@#1", "truncated@#1", "429-no-retry-after@#1"],
+)
 def test_transient_failures_are_retried(make_sim, home, fault):
     sim = make_sim(users=30, faults=(fault,))
     page, stats = run(sim, home, lambda client: client.get("/organization"))
@@ -57,6 +59,7 @@ def test_throttling_is_waited_out_as_told(make_sim, home):
         async def refill_later():
             await asyncio.sleep(0.3)
             now[0] += 1.0  # the bucket refills while the client waits
+
         asyncio.get_running_loop().create_task(refill_later())
         return await client.get("/users?$top=999")
 
@@ -93,8 +96,12 @@ def test_a_next_link_that_loops_forever_is_an_error_not_a_hang(make_sim, home):
 
 def test_a_page_slower_than_the_timeout_is_retried(make_sim, home):
     sim = make_sim(users=30, faults=("slow=10@#1",))
-    page, stats = run(sim, home, lambda client: client.get("/organization"),
-                      ClientSettings(page_timeout=1.0, backoff_base=0.01, max_attempts=3))
+    page, stats = run(
+        sim,
+        home,
+        lambda client: client.get("/organization"),
+        ClientSettings(page_timeout=1.0, backoff_base=0.01, max_attempts=3),
+    )
     assert page["value"] and stats.retries == 1
 
 

@@ -15,8 +15,7 @@ import pytest
 from entra_pipeline.defs.runner import sync
 
 from .conftest import connector_for
-from .helpers import assert_inventory_is_the_truth
-from .helpers import changes, inventory_snapshot
+from .helpers import assert_inventory_is_the_truth, changes, inventory_snapshot
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from entra_pipeline.store import open_store
-from entra_pipeline.destinations.local import LocalInventory, parse_search
 from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory, parse_search
+from entra_pipeline.store import open_store
 
 from .conftest import connector_for
 from .helpers import expected_records, record_id
@@ -39,7 +39,11 @@ def test_upsert_update_unchanged_and_full_delete(home):
 def test_search_filter_syntax():
     assert parse_search('inventory:(source:"Microsoft")') == {"source": "Microsoft"}
     assert parse_search('inventory:(source:"Microsoft") name:"Ada*" status:ACTIVE entity:users') == {
-        "source": "Microsoft", "name": "Ada*", "status": "ACTIVE", "entity": "users"}
+        "source": "Microsoft",
+        "name": "Ada*",
+        "status": "ACTIVE",
+        "entity": "users",
+    }
     with pytest.raises(ValueError, match="unknown search field 'colour'"):
         parse_search("colour:red")
 
@@ -83,20 +87,54 @@ def test_export_and_search_from_the_cli_after_a_sync(make_sim, home):
     sim = make_sim(users=60)
     connector = connector_for(sim, home)
     assert sync(connector, home).success
-    export = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "inventory", "export", "--home", str(home),
-                             "--connector", connector.name, "--entity", "users"], capture_output=True, text=True,
-                            timeout=120)
+    export = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "entra_pipeline.cli",
+            "inventory",
+            "export",
+            "--home",
+            str(home),
+            "--connector",
+            connector.name,
+            "--entity",
+            "users",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = export.stdout.splitlines()
     assert export.returncode == 0 and len(lines) == 60
     assert all(json.loads(line)["asset"]["assetHeader"]["externalAssetId"] for line in lines)
-    search = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "inventory", "search", "--home", str(home),
-                             'inventory:(source:"Microsoft") entity:roles name:"Global Administrator"'],
-                            capture_output=True, text=True, timeout=120)
+    search = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "entra_pipeline.cli",
+            "inventory",
+            "search",
+            "--home",
+            str(home),
+            'inventory:(source:"Microsoft") entity:roles name:"Global Administrator"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert search.returncode == 0 and "Global Administrator" in search.stdout and "1 record(s)" in search.stdout
 
 
-@pytest.mark.parametrize("point", ["deliver:users:before", "inventory:users:mid-transaction",
-                                   "deliver:users:after-commit", "inventory:groups:mid-transaction"])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "deliver:users:before",
+        "inventory:users:mid-transaction",
+        "deliver:users:after-commit",
+        "inventory:groups:mid-transaction",
+    ],
+)
 def test_a_sync_killed_during_the_upload_and_run_again_delivers_exactly_once(make_sim, home, point):
     sim = make_sim(users=200, seed=4)
     connector = connector_for(sim, home)
@@ -104,8 +142,9 @@ def test_a_sync_killed_during_the_upload_and_run_again_delivers_exactly_once(mak
     sim.tenant.create_user(displayName="Newcomer", userPrincipalName="newcomer@contoso.com")
     sim.tenant.hard_delete(next(iter(sim.tenant.users)))
     command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
-    killed = subprocess.run(command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True,
-                            text=True, timeout=300)
+    killed = subprocess.run(
+        command, env={**os.environ, "ENTRA_PIPELINE_KILL_AT": point}, capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -9  # SIGKILL, no cleanup
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

@@ -42,12 +42,17 @@ def test_each_folder_imports_only_the_stages_before_it():
         if unit == "__init__":
             continue
         allowed = MAY_IMPORT.get(unit, SHARED) | {unit}
-        crossing += [f"{path.relative_to(PACKAGE.parent)} imports entra_pipeline.{other}"
-                     for other in sorted(_imports(path) - allowed)]
+        crossing += [
+            f"{path.relative_to(PACKAGE.parent)} imports entra_pipeline.{other}"
+            for other in sorted(_imports(path) - allowed)
+        ]
     assert crossing == [], "imports against the data flow:\n" + "\n".join(crossing)
 
 
 def test_every_folder_and_top_module_has_a_place_in_the_flow():
-    units = {p.name.removesuffix(".py") for p in PACKAGE.iterdir()
-             if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"} - {"__init__"}
+    units = {
+        p.name.removesuffix(".py")
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
+    } - {"__init__"}
     assert units - set(MAY_IMPORT) - SHARED == set(), "a new folder or module: give it a place in MAY_IMPORT"

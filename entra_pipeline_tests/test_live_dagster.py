@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from entra_pipeline.store import open_store
-from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.simulator import running_simulator
+from entra_pipeline.store import open_store
+from entra_pipeline.sync.cycles import BaselineCycles
 from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
@@ -53,14 +53,25 @@ def live(tmp_path_factory, postgres):
     with running_simulator(users=80, seed=21) as sim:
         # Scheduled once, a minute or two ahead: after the daemon is up (a tick due before the
         # schedule is first seen is not run), and the daemon's schedule must launch it.
-        start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
-        connector = connector_for(sim, home, name="live", schedule={
-            "occurs": "single", "start": start.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes"),
-            "timezone": "UTC"})
+        start = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
+        connector = connector_for(
+            sim,
+            home,
+            name="live",
+            schedule={
+                "occurs": "single",
+                "start": start.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes"),
+                "timezone": "UTC",
+            },
+        )
         # the connector store in the same server, in its own schema, as docs/deploy.md says
         store = {"ENTRA_PIPELINE_STORE": postgres.store_url("entra_pipeline")}
-        server = LiveDagster(home, instance_home, tmp_path_factory.mktemp("logs") / "dagster-dev.log",
-                             env={**postgres.environment(), **store})
+        server = LiveDagster(
+            home,
+            instance_home,
+            tmp_path_factory.mktemp("logs") / "dagster-dev.log",
+            env={**postgres.environment(), **store},
+        )
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("ENTRA_PIPELINE_STORE", store["ENTRA_PIPELINE_STORE"])
             try:
@@ -71,8 +82,9 @@ def live(tmp_path_factory, postgres):
 
 
 def run_status(server: LiveDagster, run_id: str) -> tuple[str, dict]:
-    data = server.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }",
-                          {"id": run_id})["runOrError"]
+    data = server.graphql(
+        "query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }", {"id": run_id}
+    )["runOrError"]
     return data["status"], {t["key"]: t["value"] for t in data["tags"]}
 
 
@@ -82,18 +94,26 @@ def runs(server: LiveDagster) -> list[dict]:
 
 
 def finished(server: LiveDagster, run_id: str) -> tuple[str, dict]:
-    return wait_for(f"run {run_id} to finish", lambda: (lambda s: s if s[0] in ("SUCCESS", "FAILURE", "CANCELED")
-                                                       else None)(run_status(server, run_id)), timeout=240)
+    return wait_for(
+        f"run {run_id} to finish",
+        lambda: (lambda s: s if s[0] in ("SUCCESS", "FAILURE", "CANCELED") else None)(run_status(server, run_id)),
+        timeout=240,
+    )
 
 
 def launch_sync(server: LiveDagster, home: Path, connector) -> str:
-    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.UTC)).key
     launched = server.graphql(
         "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
         "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
-                    "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]}}})["launchRun"]
+        {
+            "params": {
+                "selector": {**REPO_SELECTOR, "jobName": "live__sync_job"},
+                "runConfigData": {"ops": {"live__sync": {"config": {"mode": "auto"}}}},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": cycle}]},
+            }
+        },
+    )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
 
@@ -107,9 +127,18 @@ def chromium_page(server: LiveDagster):
     assert CHROMIUM.exists(), "Debian's chromium is needed (./dev test installs it as root: apt-get install chromium)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{server.url}/overview", wait_until="domcontentloaded")
@@ -129,18 +158,23 @@ def test_the_daemon_runs_the_schedule_and_the_sensors(live):
     server, _, _, _ = live
 
     def ticks(kind: str, name: str) -> list[dict]:
-        field, selector = ("scheduleOrError", "scheduleSelector") if kind == "schedule" else ("sensorOrError",
-                                                                                             "sensorSelector")
+        field, selector = (
+            ("scheduleOrError", "scheduleSelector") if kind == "schedule" else ("sensorOrError", "sensorSelector")
+        )
         key = "scheduleName" if kind == "schedule" else "sensorName"
         typename = "Schedule" if kind == "schedule" else "Sensor"
         data = server.graphql(
             f"query($sel: {typename}Selector!) {{ {field}({selector}: $sel) {{ ... on {typename} {{ "
             f"{'scheduleState' if kind == 'schedule' else 'sensorState'} {{ status ticks(limit: 20) {{ status "
-            "runIds skipReason timestamp } } } } }", {"sel": {**REPO_SELECTOR, key: name}})[field]
+            "runIds skipReason timestamp } } } } }",
+            {"sel": {**REPO_SELECTOR, key: name}},
+        )[field]
         return data["scheduleState" if kind == "schedule" else "sensorState"]["ticks"]
 
-    launched = wait_for("the schedule's tick with a run", lambda: [t for t in ticks("schedule", "live__schedule")
-                                                                  if t["status"] == "SUCCESS" and t["runIds"]])
+    launched = wait_for(
+        "the schedule's tick with a run",
+        lambda: [t for t in ticks("schedule", "live__schedule") if t["status"] == "SUCCESS" and t["runIds"]],
+    )
     status, tags = finished(server, launched[0]["runIds"][0])
     assert status == "SUCCESS" and tags["entra/kind"] == "sync"
     assert wait_for("a lifecycle sensor tick", lambda: ticks("sensor", "live__lifecycle"))
@@ -150,37 +184,48 @@ def test_the_daemon_runs_the_schedule_and_the_sensors(live):
 
 def test_graphql_launches_a_sync_run_and_the_sensor_records_processed(live):
     server, connector, home, _ = live
-    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.UTC)).key
     added = server.graphql(
         "mutation($repo: RepositorySelector!, $name: String!, $key: String!) { addDynamicPartition("
         "repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename } }",
-        {"repo": REPO_SELECTOR, "name": "live__baseline_cycles", "key": cycle})["addDynamicPartition"]
+        {"repo": REPO_SELECTOR, "name": "live__baseline_cycles", "key": cycle},
+    )["addDynamicPartition"]
     assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
     run_id = launch_sync(server, home, connector)
     status, tags = finished(server, run_id)
     assert status == "SUCCESS" and tags["entra/state"] == "processed" and tags["entra/pull"] in ("baseline", "delta")
-    recorded = wait_for("the run-status sensor to record the outcome", lambda: (
-        lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(
-        StatusStore(open_store(home), "live").read()))
+    recorded = wait_for(
+        "the run-status sensor to record the outcome",
+        lambda: (lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(
+            StatusStore(open_store(home), "live").read()
+        ),
+    )
     assert recorded.cycle == cycle
 
 
 def test_graphql_backfills_a_baseline_cycle(live):
     server, connector, home, _ = live
-    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.timezone.utc)).key
+    cycle = BaselineCycles(connector, open_store(home)).at(dt.datetime.now(dt.UTC)).key
     assets = build_definitions(home).resolve_all_asset_keys()
     launched = server.graphql(
         "mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { __typename "
         "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
-        {"params": {"partitionNames": [cycle], "assetSelection": [{"path": key.path} for key in assets],
-                    "title": "re-run the cycle's baseline"}})["launchPartitionBackfill"]
+        {
+            "params": {
+                "partitionNames": [cycle],
+                "assetSelection": [{"path": key.path} for key in assets],
+                "title": "re-run the cycle's baseline",
+            }
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
 
     def backfill_runs():
         runs = server.graphql(
             "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId "
-            "status tags { key value } } } } }", {"tags": [{"key": "dagster/backfill", "value": backfill}]}
+            "status tags { key value } } } } }",
+            {"tags": [{"key": "dagster/backfill", "value": backfill}]},
         )["runsOrError"]["results"]
         return runs if runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) else None
 
@@ -211,9 +256,14 @@ def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
         page.screenshot(path=str(ARTIFACTS / "launch-dialog.png"), full_page=True)
         launch.click()
         # one cycle selected: a single run, launched by the UI (no schedule or backfill tag)
-        (run_id,) = wait_for("the run launched from the UI", lambda: [
-            run["runId"] for run in runs(server) if run["runId"] not in before
-            and not {"dagster/schedule_name", "dagster/backfill"} & set(run["tags"])])
+        (run_id,) = wait_for(
+            "the run launched from the UI",
+            lambda: [
+                run["runId"]
+                for run in runs(server)
+                if run["runId"] not in before and not {"dagster/schedule_name", "dagster/backfill"} & set(run["tags"])
+            ],
+        )
         status, tags = finished(server, run_id)
         page.goto(f"{server.url}/runs/{run_id}", wait_until="domcontentloaded")
         expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
@@ -222,8 +272,12 @@ def test_the_ui_shows_the_asset_graph_and_launches_a_materialization(live):
     assert status == "SUCCESS", f"the run launched from the UI ended {status}; see {ARTIFACTS}"
     assert tags["entra/connector"] == "live" and tags["entra/state"] == "processed"
     # launched without our job's tags; the step adds them, so the sensor records this run too
-    wait_for("the UI run's outcome in status.json", lambda: (
-        lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(StatusStore(open_store(home), "live").read()))
+    wait_for(
+        "the UI run's outcome in status.json",
+        lambda: (lambda s: s if s and s.run_id == run_id and s.state == "Processed" else None)(
+            StatusStore(open_store(home), "live").read()
+        ),
+    )
 
 
 def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, postgres):
@@ -235,8 +289,13 @@ def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, po
     (ticks,) = postgres.query("SELECT COUNT(*) FROM job_ticks")[0]
     assert ticks >= 3  # the daemon's schedule and sensor ticks
     env = {**os.environ, **postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home)}
-    shown = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "status", "--json", "--home", str(home)],
-                           capture_output=True, text=True, timeout=120, env=env)
+    shown = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "status", "--json", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     facts = json.loads(shown.stdout)
     assert facts["state"] == "Processed" and facts["last_run"]["run_id"] in runs_in_pg
     assert sum(facts["counts"]["users"][k] for k in ("inserted", "updated", "unchanged")) == 80
@@ -245,13 +304,17 @@ def test_run_history_and_state_are_in_postgresql_and_the_cli_reads_them(live, po
 def test_a_cli_sync_holding_the_connector_queues_the_daemons_run(live, postgres, tmp_path):
     """A CLI sync is a run of the connector's job in the deployment's instance: the run queue's
     per-connector limit holds a launched run until the CLI run ends, then it runs."""
-    from .helpers import start_cli, finished as ended, paused_at, release, wait_reached
+    from .helpers import finished as ended
+    from .helpers import paused_at, release, start_cli, wait_reached
 
     server, connector, home, sim = live
     gate = tmp_path / "gate"
     gate.mkdir()
-    env = {**postgres.environment(), "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home),
-           **paused_at("raw:all:written", gate)}
+    env = {
+        **postgres.environment(),
+        "ENTRA_PIPELINE_DAGSTER_HOME": str(server.dagster_home),
+        **paused_at("raw:all:written", gate),
+    }
     by_cli = start_cli(home, "sync", "--connector", "live", env=env)
     wait_reached("raw:all:written", gate, by_cli)
     sim.tenant.create_user(displayName="Arrived While The CLI Held It")
@@ -272,9 +335,13 @@ def test_a_killed_daemon_launched_sync_is_marked_failed_and_the_next_run_takes_o
     sim.faults.add("slow=2@1.0")  # every request answers after 2 s: the run is still pulling when killed
     try:
         run_id = launch_sync(server, home, connector)
-        holder = wait_for("the launched run to hold the connector", lambda: (
-            lambda held: held if held and held.run_id == run_id else None)(open_store(home).lease_holder("live")[0]),
-            every=0.2)
+        holder = wait_for(
+            "the launched run to hold the connector",
+            lambda: (lambda held: held if held and held.run_id == run_id else None)(
+                open_store(home).lease_holder("live")[0]
+            ),
+            every=0.2,
+        )
         os.kill(holder.pid, signal.SIGKILL)  # the step's process, as the OOM killer would
     finally:
         sim.faults.clear()
@@ -296,7 +363,8 @@ def test_a_partially_processed_cli_run_is_in_the_timeline_and_recognizable(live,
     and the upload's failed ERROR check on the asset page."""
     from playwright.sync_api import expect
 
-    from .helpers import start_cli, finished as ended
+    from .helpers import finished as ended
+    from .helpers import start_cli
 
     server, _, home, sim = live
     sim.faults.add("forbidden=applications")
@@ -306,7 +374,7 @@ def test_a_partially_processed_cli_run_is_in_the_timeline_and_recognizable(live,
     finally:
         sim.faults.clear()
     (run,) = server.graphql(
-        "{ runsOrError(filter: {tags: [{key: \"entra/trigger\", value: \"cli\"}]}, limit: 1) { ... on Runs { results { "
+        '{ runsOrError(filter: {tags: [{key: "entra/trigger", value: "cli"}]}, limit: 1) { ... on Runs { results { '
         "runId pipelineName repositoryOrigin { repositoryLocationName repositoryName } tags { key value } } } } }"
     )["runsOrError"]["results"]
     tags = {t["key"]: t["value"] for t in run["tags"]}
@@ -339,8 +407,10 @@ def test_a_redelivery_launched_by_a_click_restores_the_inventory(live):
         expect(launch).to_be_enabled(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "redeliver-launchpad.png"), full_page=True)
         launch.click()
-        (run_id,) = wait_for("the re-delivery launched from the UI", lambda: [
-            run["runId"] for run in runs(server) if run["runId"] not in before])
+        (run_id,) = wait_for(
+            "the re-delivery launched from the UI",
+            lambda: [run["runId"] for run in runs(server) if run["runId"] not in before],
+        )
         status, tags = finished(server, run_id)
         page.goto(f"{server.url}/runs/{run_id}", wait_until="domcontentloaded")
         expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)

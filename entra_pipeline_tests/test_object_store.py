@@ -15,8 +15,7 @@ from entra_pipeline.store.storage import open_storage
 
 from . import azurite
 from .conftest import connector_for
-from .helpers import assert_inventory_is_the_truth
-from .helpers import start_cli, finished
+from .helpers import assert_inventory_is_the_truth, finished, start_cli
 
 needs_azurite = pytest.mark.skipif(not azurite.available(), reason="Azurite is not installed: ./dev test installs it")
 
@@ -41,8 +40,11 @@ def sync(home, connector, env: dict, *flags: str) -> tuple[int, str]:
 
 def committed_keys(home, connector) -> set[str]:
     store = open_store(home)
-    return {f"{connector.name}/{stage}/{f.name}.{f.token}.parquet"
-            for stage in ("raw", "records") for f in store.committed_files(connector.name, stage).values()}
+    return {
+        f"{connector.name}/{stage}/{f.name}.{f.token}.parquet"
+        for stage in ("raw", "records")
+        for f in store.committed_files(connector.name, stage).values()
+    }
 
 
 def in_store(server, prefix: str) -> set[str]:
@@ -126,7 +128,8 @@ def test_an_object_replaced_in_the_store_is_refused_and_its_entity_pulled_in_ful
 @pytest.mark.slow
 @needs_azurite
 def test_an_unavailable_object_store_fails_the_run_with_nothing_committed_and_the_next_run_recovers(
-        make_sim, home, remote):
+    make_sim, home, remote
+):
     server, prefix, env = remote
     sim = make_sim(users=40, seed=84)
     connector = connector_for(sim, home)

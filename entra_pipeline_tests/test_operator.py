@@ -18,38 +18,71 @@ import dagster as dg
 import pytest
 import yaml
 
+from entra_pipeline.cli.progress import LiveLine
+from entra_pipeline.cli.wizard import create
 from entra_pipeline.config import find_connector, load_connectors
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.cli.progress import LiveLine
-from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.store import open_store
-from entra_pipeline.cli.wizard import create
 
 from .conftest import connector_for
-from .helpers import cli, flags, Script
+from .helpers import Script, cli, flags
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def endpoints(sim) -> dict:
     info = sim.info
-    return {"authority_host": info.authority_host, "graph_endpoint": info.graph_endpoint,
-            "ca_bundle": str(info.ca_bundle)}
+    return {
+        "authority_host": info.authority_host,
+        "graph_endpoint": info.graph_endpoint,
+        "ca_bundle": str(info.ca_bundle),
+    }
 
 
 def test_create_walks_the_three_steps_and_every_bad_answer_gets_a_second_try(sim, home):
     info = sim.info
-    console = Script([
-        "bad name!", "contoso", "x" * 181, "", "not-a-tenant", info.tenant_id, info.client_id, "wrong-secret", "",
-        # Test Connection failed: tenant and client id kept, secret typed again, cloud and the
-        # advanced settings (yes by default: they are set) kept
-        "", "", info.client_secret, "", "", "", "", "",
-        "everything", "identities_with_security_posture", "maybe", "n", "", "Mars/Olympus", "Asia/Calcutta",
-        "2026-12-01 02:00", "6h", "2026-11-01 00:00", "", "2027-12-01 00:00",  # End before Start: Start kept
-        "monthly", "", "y"])
+    console = Script(
+        [
+            "bad name!",
+            "contoso",
+            "x" * 181,
+            "",
+            "not-a-tenant",
+            info.tenant_id,
+            info.client_id,
+            "wrong-secret",
+            "",
+            # Test Connection failed: tenant and client id kept, secret typed again, cloud and the
+            # advanced settings (yes by default: they are set) kept
+            "",
+            "",
+            info.client_secret,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "everything",
+            "identities_with_security_posture",
+            "maybe",
+            "n",
+            "",
+            "Mars/Olympus",
+            "Asia/Calcutta",
+            "2026-12-01 02:00",
+            "6h",
+            "2026-11-01 00:00",
+            "",
+            "2027-12-01 00:00",  # End before Start: Start kept
+            "monthly",
+            "",
+            "y",
+        ]
+    )
     connector = create(console, home, endpoints(sim), set(endpoints(sim)))
     shown = console.text()
     assert "Connector name: use 1-63 letters" in shown
@@ -62,25 +95,48 @@ def test_create_walks_the_three_steps_and_every_bad_answer_gets_a_second_try(sim
     assert "unknown timezone 'Mars/Olympus'" in shown
     assert "end 2026-11-01 00:00 is not after start 2026-12-01 02:00" in shown
     assert "Change Start or End (Enter keeps an answer):" in shown
-    assert ("The sync is scheduled for Dec 01, 2026 02:00 AM in Asia/Calcutta timezone, then every 6h until "
-            "Dec 01, 2027 12:00 AM (monthly baseline).") in shown
+    assert (
+        "The sync is scheduled for Dec 01, 2026 02:00 AM in Asia/Calcutta timezone, then every 6h until "
+        "Dec 01, 2027 12:00 AM (monthly baseline)."
+    ) in shown
     assert "Client Secret        ********" in shown and info.client_secret not in shown
     saved = find_connector(home, "contoso")
     assert saved == connector and saved.secret(home).get_secret_value() == info.client_secret
     assert (saved.asset_types, saved.baseline, saved.schedule.every, saved.schedule.timezone) == (
-        "identities_with_security_posture", "monthly", "6h", "Asia/Calcutta")
+        "identities_with_security_posture",
+        "monthly",
+        "6h",
+        "Asia/Calcutta",
+    )
     assert info.client_secret not in (home / "connectors.yaml").read_text()
 
 
 def test_create_from_flags_runs_test_connection_and_saves_nothing_when_it_fails(sim, home):
-    base = ["connector", "create", "--no-input", "--yes", "--name", "auto", *flags(sim), "--client-secret-stdin",
-            "--occurs", "recurring", "--start", "2026-12-01 02:00", "--end", "2027-06-01 00:00", "--every", "1d"]
+    base = [
+        "connector",
+        "create",
+        "--no-input",
+        "--yes",
+        "--name",
+        "auto",
+        *flags(sim),
+        "--client-secret-stdin",
+        "--occurs",
+        "recurring",
+        "--start",
+        "2026-12-01 02:00",
+        "--end",
+        "2027-06-01 00:00",
+        "--every",
+        "1d",
+    ]
     wrong = cli(home, *base, stdin="not-the-secret\n")
     assert wrong.returncode == 2 and "AADSTS7000215" in wrong.stdout
     assert "Test Connection failed; the connector was not saved" in wrong.stderr
     assert load_connectors(home) == []
-    missing = cli(home, *[a for a in base if a != "--client-secret-stdin"], "--client-secret-env", "X",
-                  "--baseline", "yearly")
+    missing = cli(
+        home, *[a for a in base if a != "--client-secret-stdin"], "--client-secret-env", "X", "--baseline", "yearly"
+    )
     assert missing.returncode == 2
     right = cli(home, *base, stdin=sim.info.client_secret + "\n")
     assert right.returncode == 0, right.stderr
@@ -91,8 +147,20 @@ def test_create_from_flags_runs_test_connection_and_saves_nothing_when_it_fails(
 
 
 def test_a_bad_flag_value_is_refused_by_name_without_a_terminal(sim, home):
-    result = cli(home, "connector", "create", "--no-input", "--yes", "--name", "x", *flags(sim),
-                 "--client-secret-stdin", "--asset-types", "everything", stdin=sim.info.client_secret + "\n")
+    result = cli(
+        home,
+        "connector",
+        "create",
+        "--no-input",
+        "--yes",
+        "--name",
+        "x",
+        *flags(sim),
+        "--client-secret-stdin",
+        "--asset-types",
+        "everything",
+        stdin=sim.info.client_secret + "\n",
+    )
     assert result.returncode == 2
     assert "--asset-types: choose one of: identities_only, identities_with_security_posture" in result.stderr
     missing = cli(home, "connector", "create", "--no-input", "--name", "x")
@@ -110,18 +178,39 @@ def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 60.0) ->
 
 def test_create_on_a_real_terminal_does_not_echo_the_secret(sim, home):
     info = sim.info
-    argv = [sys.executable, "-m", "entra_pipeline.cli", "connector", "create", "--home", str(home),
-            "--authority-host", info.authority_host, "--graph-endpoint", info.graph_endpoint,
-            "--ca-bundle", str(info.ca_bundle)]
+    argv = [
+        sys.executable,
+        "-m",
+        "entra_pipeline.cli",
+        "connector",
+        "create",
+        "--home",
+        str(home),
+        "--authority-host",
+        info.authority_host,
+        "--graph-endpoint",
+        info.graph_endpoint,
+        "--ca-bundle",
+        str(info.ca_bundle),
+    ]
     pid, fd = pty.fork()
     if pid == 0:  # the child: a session with the pty as its controlling terminal, like a shell's
         os.execv(sys.executable, argv)
     seen: list[str] = []
     try:
-        for marker, answer in (("Connector name", "tty-made"), ("Description", ""), ("Tenant ID", info.tenant_id),
-                               ("Client ID", info.client_id), ("Client Secret", info.client_secret),
-                               ("Cloud", ""), ("Data to sync", ""), ("Require Manual Sync", "y"), ("Baseline Schedule", ""),
-                               ("Retain Previously", ""), ("Create this connector?", "y")):
+        for marker, answer in (
+            ("Connector name", "tty-made"),
+            ("Description", ""),
+            ("Tenant ID", info.tenant_id),
+            ("Client ID", info.client_id),
+            ("Client Secret", info.client_secret),
+            ("Cloud", ""),
+            ("Data to sync", ""),
+            ("Require Manual Sync", "y"),
+            ("Baseline Schedule", ""),
+            ("Retain Previously", ""),
+            ("Create this connector?", "y"),
+        ):
             _read_until(fd, marker, seen)
             seen.append(f"<{marker}>")  # later markers are looked for after this point
             os.write(fd, (answer + "\n").encode())
@@ -155,8 +244,9 @@ def test_show_edit_rotate_and_delete(make_sim, home):
     assert refused.returncode == 2 and "AADSTS7000215" in refused.stdout
     assert "the old secret is kept" in refused.stderr
     assert (home / "connectors.yaml").read_text() == before  # the old secret is kept
-    rotated = cli(home, "connector", "rotate-secret", "ops", "--client-secret-stdin",
-                  stdin=sim.info.client_secret + "\n")
+    rotated = cli(
+        home, "connector", "rotate-secret", "ops", "--client-secret-stdin", stdin=sim.info.client_secret + "\n"
+    )
     assert rotated.returncode == 0 and "passed Test Connection and is saved encrypted" in rotated.stdout
     assert find_connector(home, "ops").client_secret != connector.client_secret  # a new encryption
 

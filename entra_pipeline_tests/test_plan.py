@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 
-
+from entra_pipeline.entities import (
+    ENTITIES,
+    RAW_ASSETS,
+    SNAPSHOT_FILES,
+    WITH_POSTURE,
+    plan_parts,
+    raw_assets_for,
+    requirements_for,
+)
 from entra_pipeline.graph.client import GraphClient
-from entra_pipeline.entities import (ENTITIES, RAW_ASSETS, SNAPSHOT_FILES, WITH_POSTURE, plan_parts, raw_assets_for,
-                                     requirements_for)
 from entra_pipeline.graph.plan import LiteralPlan, SetBasedPlan
 from entra_pipeline.graph.relationships import relationship_sets
-from entra_pipeline.transform.maps import MAPS
-from entra_pipeline.simulator import catalog
 from entra_pipeline.graph.snapshot import OBJECT_FILES
+from entra_pipeline.simulator import catalog
+from entra_pipeline.transform.maps import MAPS
 
 from .conftest import connector_for
 
@@ -39,8 +45,13 @@ def test_set_based_and_literal_plans_give_identical_relationships(make_sim, home
             return result, literal
 
     result, literal = asyncio.run(main())
-    derived = relationship_sets(list(result.membership_rows()), result.app_role_assignments, result.objects["users"],
-                                result.objects["groups"], result.objects["servicePrincipals"])
+    derived = relationship_sets(
+        list(result.membership_rows()),
+        result.app_role_assignments,
+        result.objects["users"],
+        result.objects["groups"],
+        result.objects["servicePrincipals"],
+    )
     assert derived.keys() == literal.keys()
     different = [key for key in literal if literal[key] != derived[key]]
     assert different == []
@@ -48,10 +59,16 @@ def test_set_based_and_literal_plans_give_identical_relationships(make_sim, home
     kinds = {kind for rel in literal.values() for kind, _ in rel.get("memberOf", ())}
     assert kinds == {"group", "directoryRole", "administrativeUnit"}
     assignments = {a["id"]: a for a in result.app_role_assignments}
-    default_access = {i for rel in literal.values() for i in rel.get("appRoleAssignments", ())
-                      if assignments[i]["appRoleId"] == catalog.DEFAULT_ACCESS_ROLE_ID}
+    default_access = {
+        i
+        for rel in literal.values()
+        for i in rel.get("appRoleAssignments", ())
+        if assignments[i]["appRoleId"] == catalog.DEFAULT_ACCESS_ROLE_ID
+    }
     assert default_access
-    nested = [key for key, rel in literal.items() if key[0] == "group" and any(k == "group" for k, _ in rel["memberOf"])]
+    nested = [
+        key for key, rel in literal.items() if key[0] == "group" and any(k == "group" for k, _ in rel["memberOf"])
+    ]
     assert nested
     role_assignable = [g["id"] for g in sim.tenant.groups.values() if g["isAssignableToRole"]]
     assert any(("directoryRole" in {k for k, _ in literal[("group", g)]["memberOf"]}) for g in role_assignable)
@@ -79,9 +96,16 @@ def test_a_full_pull_of_10000_users_ingests_exactly_the_truth_without_per_user_c
     assert by_id(result.objects["roleAssignments"]).keys() == by_id(truth["roleAssignments"]).keys()
     assert by_id(result.objects["roleEligibilitySchedules"]).keys() == by_id(truth["roleEligibilitySchedules"]).keys()
 
-    expected = {(c, kind, m["id"]) for kind, table in (("group", "groupMembers"), ("directoryRole", "directoryRoleMembers"),
-                                                        ("administrativeUnit", "administrativeUnitMembers"))
-                for c, members in truth[table].items() for m in members}
+    expected = {
+        (c, kind, m["id"])
+        for kind, table in (
+            ("group", "groupMembers"),
+            ("directoryRole", "directoryRoleMembers"),
+            ("administrativeUnit", "administrativeUnitMembers"),
+        )
+        for c, members in truth[table].items()
+        for m in members
+    }
     ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.membership_rows()}
     assert ingested == expected
     assert {a["id"] for a in result.app_role_assignments} == {a["id"] for a in truth["appRoleAssignments"]}

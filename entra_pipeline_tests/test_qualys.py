@@ -11,10 +11,10 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from entra_pipeline.store import open_store
 from entra_pipeline.config import save_connector
 from entra_pipeline.destinations.qualys import envelope
 from entra_pipeline.destinations.qualys.csam import HeldIdentities, Progress, QualysError, QualysGateway, deliver_entity
+from entra_pipeline.store import open_store
 
 from .conftest import connector_for
 from .fake_qualys import CONNECTOR_UUID, FakeQualys, qualys_destination, removals_sent
@@ -29,11 +29,11 @@ def gateway(tmp_path):
     fake.stop()
 
 
-
-
 def records(n: int, entity: str = "users") -> list[tuple[str, dict]]:
-    return [(f"id-{i:05d}", {"asset": {"assetHeader": {"vendorAssetId": f"id-{i:05d}", "externalAssetId": f"u{i}@x"}}})
-            for i in range(n)]
+    return [
+        (f"id-{i:05d}", {"asset": {"assetHeader": {"vendorAssetId": f"id-{i:05d}", "externalAssetId": f"u{i}@x"}}})
+        for i in range(n)
+    ]
 
 
 def deliver(fake, dest, items, tmp_path, secret=None, **gateway_options):
@@ -55,8 +55,14 @@ def test_password_auth_batches_and_envelope_follow_the_contract(gateway, tmp_pat
 
 
 def test_oauth_client_credentials_go_in_headers(gateway, tmp_path):
-    dest = qualys_destination(gateway, auth="oauth", username=None, password_env=None, client_id=gateway.client_id,
-                       client_secret_env="QUALYS_CLIENT_SECRET")
+    dest = qualys_destination(
+        gateway,
+        auth="oauth",
+        username=None,
+        password_env=None,
+        client_id=gateway.client_id,
+        client_secret_env="QUALYS_CLIENT_SECRET",
+    )
     deliver(gateway, dest, records(5), tmp_path, secret=gateway.client_secret)
     assert gateway.auth_calls == [{"kind": "oauth", "clientId": "client-1"}] and len(gateway.accepted) == 1
 
@@ -87,11 +93,14 @@ def test_token_is_refreshed_before_its_four_hour_lifetime(gateway, tmp_path):
     client.close()
 
 
-@pytest.mark.parametrize("status,headers,expected_wait", [
-    (429, {"Retry-After": "7"}, 7.0),
-    (429, {"X-RateLimit-ToWait-Sec": "12"}, 12.0),
-    (409, {"X-RateLimit-ToWait-Sec": "3"}, 3.0),
-])
+@pytest.mark.parametrize(
+    "status,headers,expected_wait",
+    [
+        (429, {"Retry-After": "7"}, 7.0),
+        (429, {"X-RateLimit-ToWait-Sec": "12"}, 12.0),
+        (409, {"X-RateLimit-ToWait-Sec": "3"}, 3.0),
+    ],
+)
 def test_rate_limits_are_waited_out_as_told(gateway, tmp_path, status, headers, expected_wait):
     gateway.script = [(status, headers), (status, headers)]
     waited = []
@@ -143,24 +152,49 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
     fake = FakeQualys(tmp_path / "gw", delay=0.05).start()
     try:
         sim = make_sim(users=450, seed=2)
-        connector = connector_for(sim, home, asset_types="identities_only",
-                                  destination=qualys_destination(fake, batch_size=50).model_dump(mode="json"))
+        connector = connector_for(
+            sim,
+            home,
+            asset_types="identities_only",
+            destination=qualys_destination(fake, batch_size=50).model_dump(mode="json"),
+        )
         save_connector(home, connector, replace=True)
         env = {**os.environ, "QUALYS_PASSWORD": fake.password}
-        command = [sys.executable, "-m", "entra_pipeline.cli", "sync", "--home", str(home), "--connector", connector.name]
-        killed = subprocess.run(command, env={**env, "ENTRA_PIPELINE_KILL_AT": "qualys:users:batch-3:recorded"},
-                                capture_output=True, text=True, timeout=300)
+        command = [
+            sys.executable,
+            "-m",
+            "entra_pipeline.cli",
+            "sync",
+            "--home",
+            str(home),
+            "--connector",
+            connector.name,
+        ]
+        killed = subprocess.run(
+            command,
+            env={**env, "ENTRA_PIPELINE_KILL_AT": "qualys:users:batch-3:recorded"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert killed.returncode == -9
         progress = open_store(home).qualys_progress(connector.name)
-        accepted_before = {envelope.request_id(progress["users"]["digest"], "users", i)
-                           for i in progress["users"]["accepted"]}
+        accepted_before = {
+            envelope.request_id(progress["users"]["digest"], "users", i) for i in progress["users"]["accepted"]
+        }
         sent_before = dict(fake.request_ids)
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-        resent = {rid for rid, count in fake.request_ids.items() if count > sent_before.get(rid, 0) and rid in sent_before}
+        resent = {
+            rid for rid, count in fake.request_ids.items() if count > sent_before.get(rid, 0) and rid in sent_before
+        }
         assert not resent & accepted_before  # no batch recorded as accepted was sent again
-        users = {a["asset"]["assetHeader"]["vendorAssetId"] for b in fake.accepted
-                 if "-users-" in b["connectorMetaData"]["requestId"] for a in b["assetData"]}
+        users = {
+            a["asset"]["assetHeader"]["vendorAssetId"]
+            for b in fake.accepted
+            if "-users-" in b["connectorMetaData"]["requestId"]
+            for a in b["assetData"]
+        }
         assert users == set(sim.tenant.users)  # every record delivered
         assert all(count <= 2 for count in fake.request_ids.values())  # at most the batch in flight at the kill
         assert fake.violations == []
@@ -168,18 +202,19 @@ def test_a_sync_killed_mid_upload_resumes_without_resending_accepted_batches(mak
         fake.stop()
 
 
-
-
 @pytest.mark.parametrize("retain", [False, True])
-def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(make_sim, home, tmp_path, monkeypatch,
-                                                                              retain):
+def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(
+    make_sim, home, tmp_path, monkeypatch, retain
+):
     fake = FakeQualys(tmp_path / "gw").start()
     try:
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
         sim = make_sim(users=80, seed=6)
-        connector = connector_for(sim, home, retain_previous_delta=retain,
-                                  destination=qualys_destination(fake).model_dump(mode="json"))
+        connector = connector_for(
+            sim, home, retain_previous_delta=retain, destination=qualys_destination(fake).model_dump(mode="json")
+        )
         from entra_pipeline.defs.runner import sync
+
         assert sync(connector, home).state == "Processed"
         assert removals_sent(fake) == []
         gone_user, soft_user = list(sim.tenant.users)[:2]
@@ -193,7 +228,9 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
             assert outcome.materialized["upload"]["users_retained"] == 2
             return
         removed = removals_sent(fake)
-        assert {"asset": {"assetHeader": {"externalAssetId": upn, "vendorAssetId": gone_user, "status": "DELETED"}}} in removed
+        assert {
+            "asset": {"assetHeader": {"externalAssetId": upn, "vendorAssetId": gone_user, "status": "DELETED"}}
+        } in removed
         assert {r["asset"]["assetHeader"]["vendorAssetId"] for r in removed} == {gone_user, soft_user}
         assert outcome.materialized["upload"]["users_removed"] == 2
         assert sync(connector, home).state == "Processed"
@@ -206,13 +243,16 @@ def test_identities_gone_from_the_tenant_are_sent_as_deleted_unless_retained(mak
 def test_an_ispm_object_gone_is_sent_with_graphs_removal_marker(gateway, tmp_path):
     client = QualysGateway(qualys_destination(gateway), SecretStr(gateway.password))
     ledger = HeldIdentities(open_store(tmp_path), "c")
-    apps = [(f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}})
-            for i in range(3)]
+    apps = [
+        (f"app-{i}", {"thirdPartyObject": {"content": {"id": f"app-{i}", "displayName": f"App {i}"}}}) for i in range(3)
+    ]
     try:
         deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "applications", apps, ledger)
         report = deliver_entity(client, Progress.load(open_store(tmp_path), "c"), "applications", apps[1:], ledger)
     finally:
         client.close()
     assert report.removed == 1
-    assert removals_sent(gateway) == [{"thirdPartyObject": {"content": {"id": "app-0", "@removed": {"reason": "deleted"}}}}]
+    assert removals_sent(gateway) == [
+        {"thirdPartyObject": {"content": {"id": "app-0", "@removed": {"reason": "deleted"}}}}
+    ]
     assert set(HeldIdentities(open_store(tmp_path), "c").state["applications"]) == {"app-1", "app-2"}

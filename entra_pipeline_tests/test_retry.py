@@ -17,14 +17,17 @@ def clock() -> float:
     return NOW
 
 
-@pytest.mark.parametrize("value,seconds", [
-    ("7", 7.0),  # integer seconds
-    ("0", 0.0),
-    ("2.128", 2.128),  # Microsoft's own sample is fractional
-    (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),  # an HTTP date: the time until it
-    (email.utils.formatdate(NOW - 3600, usegmt=True), 0.0),  # a date past: no wait, not a negative one
-    ("-5", 0.0),
-])
+@pytest.mark.parametrize(
+    "value,seconds",
+    [
+        ("7", 7.0),  # integer seconds
+        ("0", 0.0),
+        ("2.128", 2.128),  # Microsoft's own sample is fractional
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),  # an HTTP date: the time until it
+        (email.utils.formatdate(NOW - 3600, usegmt=True), 0.0),  # a date past: no wait, not a negative one
+        ("-5", 0.0),
+    ],
+)
 def test_retry_after_is_seconds_or_an_http_date(value, seconds):
     assert retry_after_seconds(value, now=clock) == pytest.approx(seconds)
 

@@ -18,24 +18,45 @@ from .helpers import cli, scan
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 
-
-
 def test_the_client_secret_is_nowhere_in_plain_text(make_sim, home):
     sim = make_sim(users=60, seed=31)
     info, secret, wrong = sim.info, sim.info.client_secret, "wrong-secret-Zq81!x"
-    where = ["--tenant-id", info.tenant_id, "--client-id", info.client_id, "--authority-host", info.authority_host,
-             "--graph-endpoint", info.graph_endpoint, "--ca-bundle", str(info.ca_bundle)]
+    where = [
+        "--tenant-id",
+        info.tenant_id,
+        "--client-id",
+        info.client_id,
+        "--authority-host",
+        info.authority_host,
+        "--graph-endpoint",
+        info.graph_endpoint,
+        "--ca-bundle",
+        str(info.ca_bundle),
+    ]
     said = [
-        cli(home, "connector", "create", "--no-input", "--yes", "--name", "leak", *where, "--require-manual-sync",
+        cli(
+            home,
+            "connector",
+            "create",
+            "--no-input",
+            "--yes",
+            "--name",
+            "leak",
+            *where,
+            "--require-manual-sync",
             "--client-secret-stdin",
-            stdin=secret + "\n"),
+            stdin=secret + "\n",
+        ),
         cli(home, "test-connection", "--connector", "leak"),
         cli(home, "sync", "--connector", "leak"),
         cli(home, "sync", "--connector", "leak"),
         cli(home, "sync", "--connector", "leak", "--full"),
-        cli(home, "status"), cli(home, "status", "--json"), cli(home, "logs", "leak"),
+        cli(home, "status"),
+        cli(home, "status", "--json"),
+        cli(home, "logs", "leak"),
         cli(home, "logs", "leak", "--runs", "5", "--debug"),
-        cli(home, "connector", "show", "leak"), cli(home, "connector", "list"),
+        cli(home, "connector", "show", "leak"),
+        cli(home, "connector", "list"),
         cli(home, "inventory", "export", "--connector", "leak", "--entity", "users"),
         # a wrong secret fails Test Connection: neither it nor the right one is echoed
         cli(home, "connector", "rotate-secret", "leak", "--client-secret-stdin", stdin=wrong + "\n"),
@@ -80,8 +101,10 @@ def test_unsafe_permissions_are_warned_about(make_sim, home):
     (home / "secret.key").chmod(0o644)
     said = cli(home, "status")
     assert said.returncode == 0
-    assert f"the home folder {home} is readable and writable by other users (mode 777): run `chmod 700 {home}`" \
+    assert (
+        f"the home folder {home} is readable and writable by other users (mode 777): run `chmod 700 {home}`"
         in said.stderr
+    )
     assert f"the encryption key {home / 'secret.key'} is readable by other users (mode 644)" in said.stderr
     home.chmod(0o700)
     (home / "secret.key").chmod(0o600)
@@ -89,8 +112,12 @@ def test_unsafe_permissions_are_warned_about(make_sim, home):
 
 
 def test_tls_verification_cannot_be_configured_away(make_sim, home):
-    base = {"name": "t", "tenant_id": "contoso.onmicrosoft.com", "client_id": "00000000-0000-0000-0000-000000000001",
-            "client_secret_env": "SECRET"}
+    base = {
+        "name": "t",
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "00000000-0000-0000-0000-000000000001",
+        "client_secret_env": "SECRET",
+    }
     for hostile in ({"verify": False}, {"verify_tls": False}, {"insecure": True}, {"tls": {"verify": False}}):
         with pytest.raises(ConfigError, match="unknown field"):
             parse_connectors({"connectors": [{**base, **hostile}]})
@@ -107,9 +134,11 @@ def test_the_redactor_masks_remembered_secrets_in_every_encoding_and_credential_
     from entra_pipeline import redact
 
     redact.remember("Zq8~rEdact!x")
-    text = ("form client_secret=abc&cs=Zq8%7ErEdact%21x q=Zq8~rEdact%21x raw Zq8~rEdact!x "
-            "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig "
-            '{"password": "hunter22"} Basic authentication failed for user ada')
+    text = (
+        "form client_secret=abc&cs=Zq8%7ErEdact%21x q=Zq8~rEdact%21x raw Zq8~rEdact!x "
+        "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig "
+        '{"password": "hunter22"} Basic authentication failed for user ada'
+    )
     masked = redact.mask(text)
     assert "rEdact" not in masked and "hunter22" not in masked and "eyJ0eXAi" not in masked, masked
     assert "client_secret=********" in masked and "Basic authentication failed for user ada" in masked, masked

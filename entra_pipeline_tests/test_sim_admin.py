@@ -17,8 +17,12 @@ def test_info_truth_and_stats(make_sim):
         assert len(truth["users"]) == 25 and truth["organization"][0]["id"] == sim.info.tenant_id
         client.get("/users")
         stats = client.admin("GET", "/stats")
-        assert stats["endpoints"]["GET /users"] == {"requests": 1, "resource_units": 2, "throttled": 0,
-                                                     "statuses": {"200": 1}}
+        assert stats["endpoints"]["GET /users"] == {
+            "requests": 1,
+            "resource_units": 2,
+            "throttled": 0,
+            "statuses": {"200": 1},
+        }
         assert stats["bytes_served"] > 0 and stats["tokens_issued"] == 1
         assert stats["cpu_seconds"] > 0 and 0 < stats["cpu_share"] < 1  # the server thread's own CPU
         client.admin("POST", "/stats/reset")
@@ -56,7 +60,7 @@ def test_clock_delta_reset_and_app_settings(make_sim):
         settings = client.admin("POST", "/app", {"granted_permissions": ["User.Read.All"], "token_lifetime": 120})
         assert settings["granted_permissions"] == ["User.Read.All"] and settings["token_lifetime"] == 120
         moved = client.admin("POST", "/clock", {"advance_seconds": 86400})
-        ahead = dt.datetime.fromisoformat(moved["now"]) - dt.datetime.now(dt.timezone.utc)
+        ahead = dt.datetime.fromisoformat(moved["now"]) - dt.datetime.now(dt.UTC)
         assert dt.timedelta(hours=23) < ahead < dt.timedelta(hours=25)
         client.admin("POST", "/tokens/expire")
         assert client.http.get("/v1.0/users", headers={"Authorization": f"Bearer {client.token()}"}).status_code == 401
@@ -81,8 +85,11 @@ def test_deleting_service_principals_directory_roles_and_units(make_sim):
         assert not [a for a in after["roleAssignments"] if a["principalId"] == sp_id]
         assert role_id not in after["directoryRoleMembers"] and unit_id not in after["administrativeUnitMembers"]
         assert not [a for a in after["roleAssignments"] if a["directoryScopeId"] == f"/administrativeUnits/{unit_id}"]
-        for path in (f"/servicePrincipals/{sp_id}/appRoleAssignedTo", f"/directoryRoles/{role_id}/members",
-                     f"/directory/administrativeUnits/{unit_id}/members"):
+        for path in (
+            f"/servicePrincipals/{sp_id}/appRoleAssignedTo",
+            f"/directoryRoles/{role_id}/members",
+            f"/directory/administrativeUnits/{unit_id}/members",
+        ):
             assert client.get(path).json()["error"]["code"] == "Request_ResourceNotFound"
         response = client.http.delete(f"/_sim/servicePrincipals/{sp_id}")
         assert response.status_code == 400 and "no service principal" in response.json()["error"]
@@ -90,8 +97,9 @@ def test_deleting_service_principals_directory_roles_and_units(make_sim):
 
 def _post_raw(client: Wire, method: str, path: str, payload: dict):
     """JSON written with ASCII escapes: httpx's json= would fail to encode a lone surrogate."""
-    response = client.http.request(method, f"/_sim{path}", content=json.dumps(payload).encode(),
-                                   headers={"Content-Type": "application/json"})
+    response = client.http.request(
+        method, f"/_sim{path}", content=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200, response.text
     return response
 
@@ -111,8 +119,10 @@ def test_lone_surrogates_are_kept_and_served_as_json_escapes_everywhere(make_sim
         created = _strict(_post_raw(client, "POST", "/users", {"displayName": name, "department": "x"}))
         assert created["displayName"] == name
         user_id = created["id"]
-        assert _strict(_post_raw(client, "PATCH", f"/users/{user_id}", {"department": department}))["department"] \
+        assert (
+            _strict(_post_raw(client, "PATCH", f"/users/{user_id}", {"department": department}))["department"]
             == department
+        )
         group = _strict(_post_raw(client, "POST", "/groups", {"displayName": name}))
         served = [
             _strict(client.get(f"/users/{user_id}?$select=displayName,department")),
@@ -121,12 +131,21 @@ def test_lone_surrogates_are_kept_and_served_as_json_escapes_everywhere(make_sim
         ]
         assert all(u["displayName"] == name for u in served) and served[0]["department"] == department
         assert "\u00eb".encode() in client.get(f"/users/{user_id}").content  # other text stays UTF-8
-        assert next(g for g in _strict(client.get(group_link))["value"] if g["id"] == group["id"])["displayName"] \
-            == name
+        assert (
+            next(g for g in _strict(client.get(group_link))["value"] if g["id"] == group["id"])["displayName"] == name
+        )
         assert _strict(client.get(f"/groups/{group['id']}"))["displayName"] == name
-        batch = _strict(client.post("/$batch", {"requests": [
-            {"id": "1", "method": "GET", "url": f"/users/{user_id}"},
-            {"id": "2", "method": "GET", "url": f"/groups/{group['id']}"}]}))
+        batch = _strict(
+            client.post(
+                "/$batch",
+                {
+                    "requests": [
+                        {"id": "1", "method": "GET", "url": f"/users/{user_id}"},
+                        {"id": "2", "method": "GET", "url": f"/groups/{group['id']}"},
+                    ]
+                },
+            )
+        )
         assert {r["body"]["displayName"] for r in batch["responses"]} == {name}
         truth = _strict(client.http.get("/_sim/truth"))
         assert next(u for u in truth["users"] if u["id"] == user_id)["department"] == department

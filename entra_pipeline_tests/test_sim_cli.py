@@ -20,35 +20,70 @@ def _entry_point() -> list[str]:
 
 def test_serve_json_prints_the_facts_first_and_they_work(tmp_path):
     process = subprocess.Popen(
-        [*_entry_point(), "simulator", "serve", "--port", "0", "--users", "60", "--seed", "9", "--json",
-         "--state-dir", str(tmp_path), "--granted-permissions", "User.Read.All,GroupMember.Read.All"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            *_entry_point(),
+            "simulator",
+            "serve",
+            "--port",
+            "0",
+            "--users",
+            "60",
+            "--seed",
+            "9",
+            "--json",
+            "--state-dir",
+            str(tmp_path),
+            "--granted-permissions",
+            "User.Read.All,GroupMember.Read.All",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         facts = json.loads(process.stdout.readline())
-        assert {"authority_host", "graph_endpoint", "tenant_id", "client_id", "client_secret", "ca_bundle"} <= set(facts)
+        assert {"authority_host", "graph_endpoint", "tenant_id", "client_id", "client_secret", "ca_bundle"} <= set(
+            facts
+        )
         assert facts["ca_bundle"] == str(tmp_path / "ca.pem")
         import ssl
 
         verify = ssl.create_default_context(cafile=facts["ca_bundle"])
-        token = httpx.post(f"{facts['authority_host']}/{facts['tenant_id']}/oauth2/v2.0/token", verify=verify, data={
-            "client_id": facts["client_id"], "client_secret": facts["client_secret"],
-            "grant_type": "client_credentials", "scope": GRAPH_SCOPE}).json()["access_token"]
+        token = httpx.post(
+            f"{facts['authority_host']}/{facts['tenant_id']}/oauth2/v2.0/token",
+            verify=verify,
+            data={
+                "client_id": facts["client_id"],
+                "client_secret": facts["client_secret"],
+                "grant_type": "client_credentials",
+                "scope": GRAPH_SCOPE,
+            },
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         users = httpx.get(f"{facts['graph_endpoint']}/v1.0/users?$top=999&$select=id", headers=headers, verify=verify)
         assert len(users.json()["value"]) == 60
-        assert httpx.get(f"{facts['graph_endpoint']}/v1.0/applications", headers=headers, verify=verify).status_code == 403
+        assert (
+            httpx.get(f"{facts['graph_endpoint']}/v1.0/applications", headers=headers, verify=verify).status_code == 403
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
 
 
 def test_serve_human_output_and_bad_arguments(tmp_path):
-    bad = subprocess.run([*_entry_point(), "simulator", "serve", "--granted-permissions", "Nope.Read"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*_entry_point(), "simulator", "serve", "--granted-permissions", "Nope.Read"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "unknown permissions Nope.Read" in bad.stderr
-    process = subprocess.Popen([*_entry_point(), "simulator", "serve", "--port", "0", "--users", "30",
-                                "--state-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [*_entry_point(), "simulator", "serve", "--port", "0", "--users", "30", "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [process.stdout.readline() for _ in range(7)]
         text = "".join(lines)

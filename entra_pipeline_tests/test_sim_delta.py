@@ -42,8 +42,7 @@ def test_initial_round_pages_with_next_links_and_ends_with_a_delta_link(tenant):
 
 def test_sdk_style_paths_are_accepted(tenant):
     sim, client = tenant
-    for path in ("/users/delta()", "/users/microsoft.graph.delta", "/users/microsoft.graph.delta()",
-                 "/groups/delta()"):
+    for path in ("/users/delta()", "/users/microsoft.graph.delta", "/users/microsoft.graph.delta()", "/groups/delta()"):
         assert client.get(path).status_code == 200, path
 
 
@@ -111,8 +110,14 @@ def test_a_property_changed_to_null_is_sent_as_null(tenant):
     link = round_of(client, f"/users/delta?$select={USER_FIELDS}")[0][-1]["@odata.deltaLink"]
     sim.tenant.update_user(user, department=None)
     _, items = round_of(client, link)
-    assert items == [{"id": user, "displayName": sim.tenant.users[user]["displayName"],
-                      "accountEnabled": sim.tenant.users[user]["accountEnabled"], "department": None}]
+    assert items == [
+        {
+            "id": user,
+            "displayName": sim.tenant.users[user]["displayName"],
+            "accountEnabled": sim.tenant.users[user]["accountEnabled"],
+            "department": None,
+        }
+    ]
 
 
 def test_group_members_come_as_members_delta_with_adds_and_removes(tenant):
@@ -129,7 +134,9 @@ def test_group_members_come_as_members_delta_with_adds_and_removes(tenant):
     _, items = round_of(client, pages[-1]["@odata.deltaLink"])
     [changed] = [g for g in items if g["id"] == group]
     assert {m["id"]: m.get("@removed") for m in changed["members@delta"]} == {
-        leaving: {"reason": "deleted"}, joining: None}
+        leaving: {"reason": "deleted"},
+        joining: None,
+    }
     assert all(m["@odata.type"] == "#microsoft.graph.user" for m in changed["members@delta"])
 
 

@@ -34,8 +34,16 @@ def members_of(items: list[dict], object_id: str) -> dict[str, dict | None]:
     return {m["id"]: m.get("@removed") for i in items if i["id"] == object_id for m in i.get("members@delta", [])}
 
 
-@pytest.mark.parametrize("path", [ROLES, "/directoryRoles/microsoft.graph.delta()", UNITS,
-                                  "/administrativeUnits/delta", "/directory/administrativeUnits/microsoft.graph.delta"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ROLES,
+        "/directoryRoles/microsoft.graph.delta()",
+        UNITS,
+        "/administrativeUnits/delta",
+        "/directory/administrativeUnits/microsoft.graph.delta",
+    ],
+)
 def test_initial_round_returns_every_object_with_its_members(tenant, path):
     sim, client = tenant
     pages, items = round_of(client, path)
@@ -102,7 +110,9 @@ def test_role_activation_by_assignment_and_unassignment_are_tracked(tenant):
     sim, client = tenant
     link = round_of(client, ROLES)[0][-1]["@odata.deltaLink"]
     active = {r["roleTemplateId"] for r in sim.tenant.directory_roles.values()}
-    definition = next(d for d in sim.tenant.role_definitions.values() if d["isBuiltIn"] and d["templateId"] not in active)
+    definition = next(
+        d for d in sim.tenant.role_definitions.values() if d["isBuiltIn"] and d["templateId"] not in active
+    )
     user = next(iter(sim.tenant.users))
     assignment = sim.tenant.assign_role(user, definition["id"])
     pages, items = round_of(client, link)

@@ -62,7 +62,9 @@ def test_expanded_members_without_nested_select_are_typed_with_their_default_pro
 
 def test_expanded_app_role_assigned_to_is_capped_at_20_and_honours_nested_select(tenant):
     sim, client = tenant
-    items = client.all(f"/servicePrincipals?$select=id,displayName&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})")
+    items = client.all(
+        f"/servicePrincipals?$select=id,displayName&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})"
+    )
     assert len(items) == len(sim.tenant.service_principals)
     by_id = {sp["id"]: sp for sp in items}
     heavy = max(sim.tenant.service_principals, key=lambda s: len(sim.tenant.assignments_by_resource.get(s, ())))
@@ -89,14 +91,17 @@ def test_expand_costs_one_more_and_select_one_less(tenant):
     assert ru("/servicePrincipals?$select=id&$expand=appRoleAssignedTo") == 1
 
 
-@pytest.mark.parametrize("query, status, code", [
-    ("/groups?$expand=bogus", 400, "BadRequest"),
-    ("/groups?$expand=owners", 501, "NotImplemented"),  # a real navigation the simulator does not model
-    ("/groups?$expand=members,owners", 400, "Request_UnsupportedQuery"),
-    ("/groups?$expand=members($expand=memberOf)", 400, "Request_UnsupportedQuery"),
-    ("/groups?$expand=members($select=nope)", 400, "BadRequest"),
-    ("/servicePrincipals?$expand=members", 400, "BadRequest"),
-])
+@pytest.mark.parametrize(
+    "query, status, code",
+    [
+        ("/groups?$expand=bogus", 400, "BadRequest"),
+        ("/groups?$expand=owners", 501, "NotImplemented"),  # a real navigation the simulator does not model
+        ("/groups?$expand=members,owners", 400, "Request_UnsupportedQuery"),
+        ("/groups?$expand=members($expand=memberOf)", 400, "Request_UnsupportedQuery"),
+        ("/groups?$expand=members($select=nope)", 400, "BadRequest"),
+        ("/servicePrincipals?$expand=members", 400, "BadRequest"),
+    ],
+)
 def test_unsupported_expands_answer_like_graph(tenant, query, status, code):
     _, client = tenant
     response = client.get(query)
@@ -107,5 +112,7 @@ def test_unsupported_expands_answer_like_graph(tenant, query, status, code):
 def test_unknown_navigation_names_the_type(tenant):
     _, client = tenant
     message = client.get("/groups?$expand=bogus").json()["error"]["message"]
-    assert message == ("Parsing OData Select and Expand failed: Could not find a property named 'bogus' on type "
-                       "'microsoft.graph.group'.")
+    assert message == (
+        "Parsing OData Select and Expand failed: Could not find a property named 'bogus' on type "
+        "'microsoft.graph.group'."
+    )

@@ -143,12 +143,27 @@ def test_spec_text_of_the_edge_case_kinds():
     assert (rule.kind, rule.arg, rule.path) == ("foreign-delta-link", "https://127.0.0.2:9", "/users/delta")
     assert FaultRule.parse("foreign-next-link=delta:localhost").kind == "foreign-delta-link"
     assert FaultRule.parse("token-hang=5~/oauth2/v2.0/token").arg == "5"
-    for good in ("vanish@#1~/appRoleAssignedTo", "odd-error", "odd-error=empty", "odd-error=418",
-                 "foreign-redirect", "foreign-redirect=https://127.0.0.2:9", "token-500", "token-no-access-token",
-                 "token-echo", "token-html", "invalid-utf8@#1"):
+    for good in (
+        "vanish@#1~/appRoleAssignedTo",
+        "odd-error",
+        "odd-error=empty",
+        "odd-error=418",
+        "foreign-redirect",
+        "foreign-redirect=https://127.0.0.2:9",
+        "token-500",
+        "token-no-access-token",
+        "token-echo",
+        "token-html",
+        "invalid-utf8@#1",
+    ):
         FaultRule.parse(good)
-    for bad in ("odd-error=404:xml", "odd-error=700", "foreign-next-link=127.0.0.2", "foreign-redirect=https://",
-                "token-hang=forever"):
+    for bad in (
+        "odd-error=404:xml",
+        "odd-error=700",
+        "foreign-next-link=127.0.0.2",
+        "foreign-redirect=https://",
+        "token-hang=forever",
+    ):
         with pytest.raises(FaultSpecError):
             FaultRule.parse(bad)
 
@@ -196,16 +211,22 @@ def test_vanish_soft_deletes_a_user_as_the_admin_api_does_and_delta_reports_it(f
     assert {"id": user_id, "@removed": {"reason": "changed"}} in changes
 
 
-@pytest.mark.parametrize("path, key", [
-    ("/groups/{id}/members", "groups"),
-    ("/directoryRoles/{id}/members", "directoryRoles"),
-    ("/directory/administrativeUnits/{id}/members", "administrativeUnits"),
-])
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        ("/groups/{id}/members", "groups"),
+        ("/directoryRoles/{id}/members", "directoryRoles"),
+        ("/directory/administrativeUnits/{id}/members", "administrativeUnits"),
+    ],
+)
 def test_vanish_on_each_container_listing(faulty, path, key):
     sim, client = faulty
     truth = sim.truth()
-    members_key = {"groups": "groupMembers", "directoryRoles": "directoryRoleMembers",
-                   "administrativeUnits": "administrativeUnitMembers"}[key]
+    members_key = {
+        "groups": "groupMembers",
+        "directoryRoles": "directoryRoleMembers",
+        "administrativeUnits": "administrativeUnitMembers",
+    }[key]
     object_id = next(o["id"] for o in truth[key] if truth[members_key][o["id"]])
     sim.faults.add("vanish~/members")
     _assert_not_found(client.get(path.format(id=object_id)), object_id)
@@ -223,24 +244,32 @@ def test_vanish_inside_batch(faulty):
     sim, client = faulty
     sp_id = _resource_with_assignments(sim)
     sim.faults.add("vanish~/appRoleAssignedTo")
-    response = client.post("/$batch", {"requests": [
-        {"id": "1", "method": "GET", "url": f"/servicePrincipals/{sp_id}/appRoleAssignedTo"},
-        {"id": "2", "method": "GET", "url": "/organization"},
-    ]})
+    response = client.post(
+        "/$batch",
+        {
+            "requests": [
+                {"id": "1", "method": "GET", "url": f"/servicePrincipals/{sp_id}/appRoleAssignedTo"},
+                {"id": "2", "method": "GET", "url": "/organization"},
+            ]
+        },
+    )
     items = {r["id"]: r for r in response.json()["responses"]}
     assert items["2"]["status"] == 200 and items["1"]["status"] == 404
     assert items["1"]["body"]["error"]["code"] == "Request_ResourceNotFound"
     assert sp_id not in {sp["id"] for sp in sim.truth()["servicePrincipals"]}
 
 
-@pytest.mark.parametrize("spec, status, content_type, body", [
-    ("odd-error", 404, "application/json", None),
-    ("odd-error=502:html", 502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
-    ("odd-error=404:string", 404, "application/json", b'"upstream failure"'),
-    ("odd-error=500:list", 500, "application/json", b"[]"),
-    ("odd-error=503:null", 503, "application/json", b"null"),
-    ("odd-error=404:empty", 404, None, b""),
-])
+@pytest.mark.parametrize(
+    "spec, status, content_type, body",
+    [
+        ("odd-error", 404, "application/json", None),
+        ("odd-error=502:html", 502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        ("odd-error=404:string", 404, "application/json", b'"upstream failure"'),
+        ("odd-error=500:list", 500, "application/json", b"[]"),
+        ("odd-error=503:null", 503, "application/json", b"null"),
+        ("odd-error=404:empty", 404, None, b""),
+    ],
+)
 def test_odd_error_bodies_are_not_in_graphs_shape(faulty, spec, status, content_type, body):
     sim, client = faulty
     sim.faults.add(spec + "@#1")
@@ -267,8 +296,11 @@ def test_foreign_next_link_names_localhost_on_the_same_port(faulty):
     with httpx.Client(verify=trust(client.info)) as other:
         denied = other.get(link)
     assert denied.status_code == 401
-    assert denied.json()["error"] == {**denied.json()["error"], "code": "InvalidAuthenticationToken",
-                                      "message": "Access token is empty."}
+    assert denied.json()["error"] == {
+        **denied.json()["error"],
+        "code": "InvalidAuthenticationToken",
+        "message": "Access token is empty.",
+    }
     assert client.get(link).status_code == 200  # with the token it is a real page
     assert client.ok("/users?$top=10")["@odata.nextLink"].startswith(sim.origin)  # once only
 

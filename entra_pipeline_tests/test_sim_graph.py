@@ -10,8 +10,10 @@ from entra_pipeline.simulator import catalog
 
 from .wire import Wire
 
-USER_SELECT = ("id,userPrincipalName,accountEnabled,department,lastPasswordChangeDateTime,streetAddress,city,"
-               "state,country,postalCode,displayName")
+USER_SELECT = (
+    "id,userPrincipalName,accountEnabled,department,lastPasswordChangeDateTime,streetAddress,city,"
+    "state,country,postalCode,displayName"
+)
 
 
 def _is_guid(text: str) -> bool:
@@ -78,8 +80,9 @@ def test_tampered_page_token_is_refused(wire):
 
 
 def test_member_of_mixes_groups_roles_and_units_each_with_its_odata_type(wire, sim):
-    in_role = next(m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r)
-                   if sim.tenant.kind_of(m) == "user")
+    in_role = next(
+        m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r) if sim.tenant.kind_of(m) == "user"
+    )
     types = {item["@odata.type"] for item in wire.all(f"/users/{in_role}/memberOf")}
     assert "#microsoft.graph.directoryRole" in types
     unit = next(iter(sim.tenant.administrative_units))
@@ -89,8 +92,9 @@ def test_member_of_mixes_groups_roles_and_units_each_with_its_odata_type(wire, s
 
 
 def test_unique_name_is_never_served_for_roles_or_units_even_when_selected(wire, sim):
-    user = next(m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r)
-                if sim.tenant.kind_of(m) == "user")
+    user = next(
+        m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r) if sim.tenant.kind_of(m) == "user"
+    )
     items = wire.all(f"/users/{user}/memberOf?$select=id,displayName,uniqueName")
     for item in items:
         if item["@odata.type"] != "#microsoft.graph.group":
@@ -100,8 +104,9 @@ def test_unique_name_is_never_served_for_roles_or_units_even_when_selected(wire,
 
 
 def test_group_members_are_typed_and_include_nested_groups(wire, sim):
-    parent = next(g for g in sim.tenant.groups
-                  if any(sim.tenant.kind_of(m) == "group" for m in sim.tenant.live_members(g)))
+    parent = next(
+        g for g in sim.tenant.groups if any(sim.tenant.kind_of(m) == "group" for m in sim.tenant.live_members(g))
+    )
     members = wire.all(f"/groups/{parent}/members?$select=id,displayName")
     assert {m["@odata.type"] for m in members} >= {"#microsoft.graph.group"}
     assert sorted(m["id"] for m in members) == sorted(sim.tenant.live_members(parent))
@@ -136,8 +141,11 @@ def test_every_response_carries_graph_headers(wire):
 
 def test_user_app_role_assignments_include_those_of_direct_groups(wire, sim):
     tenant = sim.tenant
-    group = next(a["principalId"] for a in tenant.app_role_assignments.values()
-                 if a["principalType"] == "Group" and tenant.live_members(a["principalId"]))
+    group = next(
+        a["principalId"]
+        for a in tenant.app_role_assignments.values()
+        if a["principalType"] == "Group" and tenant.live_members(a["principalId"])
+    )
     user = next(m for m in tenant.live_members(group) if tenant.kind_of(m) == "user")
     served = {a["id"] for a in wire.all(f"/users/{user}/appRoleAssignments")}
     assert {a["id"] for a in tenant.assignments_to_principal(group)} <= served
@@ -145,8 +153,9 @@ def test_user_app_role_assignments_include_those_of_direct_groups(wire, sim):
 
 def test_app_role_assigned_to_lists_default_access_assignments_on_apps_without_roles(wire, sim):
     tenant = sim.tenant
-    sp = next(s for s in tenant.service_principals.values()
-              if not s["appRoles"] and tenant.assignments_on_resource(s["id"]))
+    sp = next(
+        s for s in tenant.service_principals.values() if not s["appRoles"] and tenant.assignments_on_resource(s["id"])
+    )
     assignments = wire.all(f"/servicePrincipals/{sp['id']}/appRoleAssignedTo")
     assert assignments and {a["appRoleId"] for a in assignments} == {catalog.DEFAULT_ACCESS_ROLE_ID}
     for assignment in assignments:  # base64url strings like Graph's "41W1zT6z1U-kJxf62svfp1HFE8pMZhxDun-ThPczmJE"
@@ -193,19 +202,37 @@ def test_missing_permission_is_403_authorization_request_denied(make_sim):
     sim = make_sim(users=30, granted_permissions=("User.Read.All",))
     with Wire(sim.info) as client:
         assert client.get("/users").status_code == 200
-        for path in ("/groups", "/applications", "/servicePrincipals", "/roleManagement/directory/roleDefinitions",
-                     "/organization", "/roleManagement/directory/roleEligibilitySchedules"):
+        for path in (
+            "/groups",
+            "/applications",
+            "/servicePrincipals",
+            "/roleManagement/directory/roleDefinitions",
+            "/organization",
+            "/roleManagement/directory/roleEligibilitySchedules",
+        ):
             response = client.get(path)
             assert response.status_code == 403, path
             assert response.json()["error"]["code"] == "Authorization_RequestDenied"
 
 
 def test_least_privileged_permissions_each_open_their_endpoint(make_sim):
-    sim = make_sim(users=30, granted_permissions=("GroupMember.Read.All", "RoleManagement.Read.Directory",
-                                                  "RoleEligibilitySchedule.Read.Directory", "Application.Read.All"))
+    sim = make_sim(
+        users=30,
+        granted_permissions=(
+            "GroupMember.Read.All",
+            "RoleManagement.Read.Directory",
+            "RoleEligibilitySchedule.Read.Directory",
+            "Application.Read.All",
+        ),
+    )
     with Wire(sim.info) as client:
-        for path in ("/groups", "/roleManagement/directory/roleDefinitions", "/applications",
-                     "/roleManagement/directory/roleEligibilitySchedules", "/servicePrincipals"):
+        for path in (
+            "/groups",
+            "/roleManagement/directory/roleDefinitions",
+            "/applications",
+            "/roleManagement/directory/roleEligibilitySchedules",
+            "/servicePrincipals",
+        ):
             assert client.get(path).status_code == 200, path
         assert client.get("/users").status_code == 403
         assert client.get("/organization").status_code == 403
@@ -217,14 +244,32 @@ def test_every_endpoint_of_the_spec_and_the_request_plan_answers(wire, sim):
     sp, app = next(iter(tenant.service_principals)), next(iter(tenant.applications))
     role, unit = next(iter(tenant.directory_roles)), next(iter(tenant.administrative_units))
     paths = [
-        "/users", f"/users/{user}", f"/users/{user}/appRoleAssignments", f"/users/{user}/memberOf", "/users/delta",
-        "/groups", f"/groups/{group}", f"/groups/{group}/appRoleAssignments", f"/groups/{group}/memberof",
-        f"/groups/{group}/members", "/groups/delta?$select=id,members", "/roleManagement/directory/roleDefinitions",
-        "/roleManagement/directory/roleAssignments", "/roleManagement/directory/roleEligibilitySchedules",
-        "/directoryRoles", f"/directoryRoles/{role}", f"/directoryRoles/{role}/members",
-        "/directory/administrativeUnits", f"/directory/administrativeUnits/{unit}/members",
-        "/applications", f"/applications/{app}", "/servicePrincipals/", f"/servicePrincipals/{sp}",
-        f"/servicePrincipals/{sp}/appRoleAssignedTo", f"/servicePrincipals/{sp}/appRoleAssignments", "/organization",
+        "/users",
+        f"/users/{user}",
+        f"/users/{user}/appRoleAssignments",
+        f"/users/{user}/memberOf",
+        "/users/delta",
+        "/groups",
+        f"/groups/{group}",
+        f"/groups/{group}/appRoleAssignments",
+        f"/groups/{group}/memberof",
+        f"/groups/{group}/members",
+        "/groups/delta?$select=id,members",
+        "/roleManagement/directory/roleDefinitions",
+        "/roleManagement/directory/roleAssignments",
+        "/roleManagement/directory/roleEligibilitySchedules",
+        "/directoryRoles",
+        f"/directoryRoles/{role}",
+        f"/directoryRoles/{role}/members",
+        "/directory/administrativeUnits",
+        f"/directory/administrativeUnits/{unit}/members",
+        "/applications",
+        f"/applications/{app}",
+        "/servicePrincipals/",
+        f"/servicePrincipals/{sp}",
+        f"/servicePrincipals/{sp}/appRoleAssignedTo",
+        f"/servicePrincipals/{sp}/appRoleAssignments",
+        "/organization",
     ]
     for path in paths:
         response = wire.get(path)

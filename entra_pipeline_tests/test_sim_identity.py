@@ -19,8 +19,12 @@ def _client(sim) -> httpx.Client:
 
 
 def _token_form(sim, **overrides) -> dict:
-    form = {"client_id": sim.info.client_id, "client_secret": sim.info.client_secret,
-            "grant_type": "client_credentials", "scope": GRAPH_SCOPE}
+    form = {
+        "client_id": sim.info.client_id,
+        "client_secret": sim.info.client_secret,
+        "grant_type": "client_credentials",
+        "scope": GRAPH_SCOPE,
+    }
     form.update(overrides)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -55,8 +59,10 @@ def test_v2_token_is_a_jwt_with_tenant_app_expiry_and_granted_roles(sim):
 
 def test_v1_endpoint_takes_resource_and_answers_numbers_as_strings(sim):
     with _client(sim) as client:
-        response = client.post(f"/{sim.info.tenant_id}/oauth2/token", data=_token_form(
-            sim, scope=None, resource="https://graph.microsoft.com"))
+        response = client.post(
+            f"/{sim.info.tenant_id}/oauth2/token",
+            data=_token_form(sim, scope=None, resource="https://graph.microsoft.com"),
+        )
     assert response.status_code == 200
     body = response.json()
     assert isinstance(body["expires_in"], str) and isinstance(body["expires_on"], str)
@@ -66,15 +72,18 @@ def test_v1_endpoint_takes_resource_and_answers_numbers_as_strings(sim):
 
 def test_v2_endpoint_refuses_the_resource_parameter(sim):
     with _client(sim) as client:
-        response = client.post(f"/{sim.info.tenant_id}/oauth2/v2.0/token",
-                               data=_token_form(sim, resource="https://graph.microsoft.com"))
+        response = client.post(
+            f"/{sim.info.tenant_id}/oauth2/v2.0/token", data=_token_form(sim, resource="https://graph.microsoft.com")
+        )
     assert response.status_code == 400 and response.json()["error_codes"] == [901002]
 
 
 def test_scope_without_default_suffix_is_invalid_scope(sim):
     with _client(sim) as client:
-        response = client.post(f"/{sim.info.tenant_id}/oauth2/v2.0/token",
-                               data=_token_form(sim, scope="https://graph.microsoft.com/User.Read.All"))
+        response = client.post(
+            f"/{sim.info.tenant_id}/oauth2/v2.0/token",
+            data=_token_form(sim, scope="https://graph.microsoft.com/User.Read.All"),
+        )
     assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
 
 
@@ -89,8 +98,10 @@ def test_wrong_secret_is_aadsts7000215_invalid_client(sim):
 
 def test_unknown_application_is_aadsts700016(sim):
     with _client(sim) as client:
-        response = client.post(f"/{sim.info.tenant_id}/oauth2/v2.0/token",
-                               data=_token_form(sim, client_id="11111111-2222-3333-4444-555555555555"))
+        response = client.post(
+            f"/{sim.info.tenant_id}/oauth2/v2.0/token",
+            data=_token_form(sim, client_id="11111111-2222-3333-4444-555555555555"),
+        )
     assert response.status_code == 400
     assert response.json()["error"] == "unauthorized_client" and response.json()["error_codes"] == [700016]
 
@@ -133,8 +144,13 @@ def test_azure_identity_surfaces_aadsts_codes(sim):
 def test_untrusted_certificate_is_refused_without_the_ca_bundle(sim):
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{sim.info.authority_host}/{sim.info.tenant_id}/v2.0/.well-known/openid-configuration")
-    cred = type(credential(sim.info))(sim.info.tenant_id, sim.info.client_id, sim.info.client_secret,
-                                      authority=sim.info.authority_host, disable_instance_discovery=True)
+    cred = type(credential(sim.info))(
+        sim.info.tenant_id,
+        sim.info.client_id,
+        sim.info.client_secret,
+        authority=sim.info.authority_host,
+        disable_instance_discovery=True,
+    )
     with pytest.raises((ServiceRequestError, ClientAuthenticationError, ssl.SSLError, ValueError)):
         cred.get_token(GRAPH_SCOPE)
 

@@ -10,11 +10,16 @@ import pytest
 from entra_pipeline.simulator import catalog
 from entra_pipeline.simulator.first_party import MICROSOFT_APPS_GRAPH_SOURCE
 from entra_pipeline.simulator.generate import (
-    ALL_COMPANY_GROUPS, ConnectorApp, TenantShape, build_tenant, first_party_service_principals,
+    ALL_COMPANY_GROUPS,
+    ConnectorApp,
+    TenantShape,
+    build_tenant,
+    first_party_service_principals,
 )
 
-CONNECTOR = ConnectorApp("11111111-2222-4333-8444-555555555555", "secret",
-                         dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), catalog.SPEC_PERMISSIONS)
+CONNECTOR = ConnectorApp(
+    "11111111-2222-4333-8444-555555555555", "secret", dt.datetime(2030, 1, 1, tzinfo=dt.UTC), catalog.SPEC_PERMISSIONS
+)
 USERS = 4000
 
 

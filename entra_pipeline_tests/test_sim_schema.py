@@ -23,8 +23,9 @@ def schema() -> dict[str, dict]:
     types: dict[str, dict] = {}
     with gzip.open(METADATA) as handle:
         root = ET.parse(handle).getroot()
-    graph_schema = next(s for s in root.iter(f"{EDM}Schema")
-                        if s.get("Namespace") == "microsoft.graph")  # other namespaces reuse names like "group"
+    graph_schema = next(
+        s for s in root.iter(f"{EDM}Schema") if s.get("Namespace") == "microsoft.graph"
+    )  # other namespaces reuse names like "group"
     for node in graph_schema:
         if node.tag in (f"{EDM}EntityType", f"{EDM}ComplexType"):
             types[node.get("Name")] = {
@@ -51,18 +52,19 @@ def check_value(value, edm_type: str, where: str) -> None:
     if edm_type.startswith("Collection("):
         assert isinstance(value, list), f"{where}: expected a list for {edm_type}"
         for index, item in enumerate(value):
-            check_value(item, edm_type[len("Collection("):-1], f"{where}[{index}]")
+            check_value(item, edm_type[len("Collection(") : -1], f"{where}[{index}]")
         return
     simple = {"Edm.String": str, "Edm.Boolean": bool, "Edm.Int32": int, "Edm.Int64": int, "Edm.Double": (int, float)}
     if edm_type in simple:
-        assert isinstance(value, simple[edm_type]) and not (edm_type != "Edm.Boolean" and isinstance(value, bool)), \
+        assert isinstance(value, simple[edm_type]) and not (edm_type != "Edm.Boolean" and isinstance(value, bool)), (
             f"{where}: {value!r} is not {edm_type}"
+        )
     elif edm_type == "Edm.Guid":
         uuid.UUID(value)
     elif edm_type == "Edm.DateTimeOffset":
         dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     elif edm_type.startswith("graph."):
-        name = edm_type[len("graph."):]
+        name = edm_type[len("graph.") :]
         entry = schema()[name]
         if "enum" in entry:
             assert all(part.strip() in entry["enum"] for part in value.split(",")), f"{where}: {value!r} not in {name}"
@@ -82,11 +84,18 @@ def check_object(obj: dict, type_name: str, where: str) -> None:
 
 
 TRUTH_TYPES = {
-    "users": "user", "deletedUsers": "user", "groups": "group", "directoryRoles": "directoryRole",
-    "administrativeUnits": "administrativeUnit", "roleDefinitions": "unifiedRoleDefinition",
-    "roleAssignments": "unifiedRoleAssignment", "roleEligibilitySchedules": "unifiedRoleEligibilitySchedule",
-    "applications": "application", "servicePrincipals": "servicePrincipal",
-    "appRoleAssignments": "appRoleAssignment", "organization": "organization",
+    "users": "user",
+    "deletedUsers": "user",
+    "groups": "group",
+    "directoryRoles": "directoryRole",
+    "administrativeUnits": "administrativeUnit",
+    "roleDefinitions": "unifiedRoleDefinition",
+    "roleAssignments": "unifiedRoleAssignment",
+    "roleEligibilitySchedules": "unifiedRoleEligibilitySchedule",
+    "applications": "application",
+    "servicePrincipals": "servicePrincipal",
+    "appRoleAssignments": "appRoleAssignment",
+    "organization": "organization",
 }
 
 
@@ -99,12 +108,18 @@ def test_every_stored_object_fits_the_v1_schema(sim, collection):
 
 
 def test_served_pages_fit_the_schema_including_mixed_collections(wire, sim):
-    user = next(m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r)
-                if sim.tenant.kind_of(m) == "user")
+    user = next(
+        m for r in sim.tenant.directory_roles for m in sim.tenant.live_members(r) if sim.tenant.kind_of(m) == "user"
+    )
     for item in wire.all(f"/users/{user}/memberOf"):
         check_object(item, item["@odata.type"].split(".")[-1], "memberOf")
-    for item in wire.ok("/users?$select=" + ",".join(properties_of("user").keys() & {
-            "accountEnabled", "department", "lastPasswordChangeDateTime", "city", "postalCode", "userType"}))["value"]:
+    for item in wire.ok(
+        "/users?$select="
+        + ",".join(
+            properties_of("user").keys()
+            & {"accountEnabled", "department", "lastPasswordChangeDateTime", "city", "postalCode", "userType"}
+        )
+    )["value"]:
         check_object(item, "user", "users")
 
 
@@ -112,14 +127,17 @@ def test_every_property_the_simulator_can_serve_is_in_the_schema():
     from entra_pipeline.simulator import catalog
 
     lists = {
-        "user": catalog.USER_PROPERTIES, "group": catalog.GROUP_PROPERTIES,
+        "user": catalog.USER_PROPERTIES,
+        "group": catalog.GROUP_PROPERTIES,
         "directoryRole": catalog.DIRECTORY_ROLE_PROPERTIES,
         "administrativeUnit": catalog.ADMINISTRATIVE_UNIT_PROPERTIES,
         "unifiedRoleDefinition": catalog.ROLE_DEFINITION_PROPERTIES,
         "unifiedRoleAssignment": catalog.ROLE_ASSIGNMENT_PROPERTIES,
         "unifiedRoleEligibilitySchedule": catalog.ROLE_ELIGIBILITY_SCHEDULE_PROPERTIES,
-        "application": catalog.APPLICATION_PROPERTIES, "servicePrincipal": catalog.SERVICE_PRINCIPAL_PROPERTIES,
-        "appRoleAssignment": catalog.APP_ROLE_ASSIGNMENT_PROPERTIES, "organization": catalog.ORGANIZATION_PROPERTIES,
+        "application": catalog.APPLICATION_PROPERTIES,
+        "servicePrincipal": catalog.SERVICE_PRINCIPAL_PROPERTIES,
+        "appRoleAssignment": catalog.APP_ROLE_ASSIGNMENT_PROPERTIES,
+        "organization": catalog.ORGANIZATION_PROPERTIES,
     }
     for type_name, names in lists.items():
         missing = [n for n in names if n not in properties_of(type_name)]

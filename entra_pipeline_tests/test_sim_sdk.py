@@ -21,12 +21,18 @@ from .wire import GRAPH_SCOPE, trust
 
 
 def _client(info) -> tuple[GraphServiceClient, GraphRequestAdapter, ClientSecretCredential]:
-    credential = ClientSecretCredential(info.tenant_id, info.client_id, info.client_secret,
-                                        authority=info.authority_host, disable_instance_discovery=True,
-                                        connection_verify=info.ca_bundle)
+    credential = ClientSecretCredential(
+        info.tenant_id,
+        info.client_id,
+        info.client_secret,
+        authority=info.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=info.ca_bundle,
+    )
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE])
     http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(base_url=f"{info.graph_endpoint}/v1.0", verify=trust(info), http2=True))
+        client=httpx.AsyncClient(base_url=f"{info.graph_endpoint}/v1.0", verify=trust(info), http2=True)
+    )
     adapter = GraphRequestAdapter(auth, http)
     adapter.base_url = f"{info.graph_endpoint}/v1.0"
     return GraphServiceClient(request_adapter=adapter), adapter, credential
@@ -57,7 +63,9 @@ def test_raw_json_through_the_sdk_adapter_and_middleware(sim):
     async def run():
         _, adapter, credential = _client(sim.info)
         try:
-            info = RequestInformation(Method.GET, f"{sim.info.graph_endpoint}/v1.0/users?$select=id,accountEnabled&$top=999")
+            info = RequestInformation(
+                Method.GET, f"{sim.info.graph_endpoint}/v1.0/users?$select=id,accountEnabled&$top=999"
+            )
             info.url = f"{sim.info.graph_endpoint}/v1.0/users?$select=id,accountEnabled&$top=999"
             info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
             response = await adapter.send_primitive_async(info, "bytes", {})
@@ -68,18 +76,22 @@ def test_raw_json_through_the_sdk_adapter_and_middleware(sim):
     status, body = asyncio.run(run())
     assert status == 200
     assert {u["id"]: u["accountEnabled"] for u in body["value"]} == {
-        u["id"]: u["accountEnabled"] for u in sim.tenant.users.values()}
+        u["id"]: u["accountEnabled"] for u in sim.tenant.users.values()
+    }
 
 
 def test_delta_round_built_by_the_sdk(sim):
-    from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
     from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 
     async def run():
         client, _, credential = _client(sim.info)
         try:
-            config = RequestConfiguration(query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-                select=["id", "displayName", "accountEnabled"]))
+            config = RequestConfiguration(
+                query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                    select=["id", "displayName", "accountEnabled"]
+                )
+            )
             page = await client.users.delta.get(request_configuration=config)
             ids = [u.id for u in page.value]
             while page.odata_next_link:

@@ -3,14 +3,16 @@ what Graph serves."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+
 from entra_pipeline.simulator import SimulatorError, catalog
 from entra_pipeline.simulator.generate import ConnectorApp, TenantShape, build_tenant
 
-import datetime as dt
-import pytest
-
-CONNECTOR = ConnectorApp("8a0c4f0e-1111-4222-8333-944455556666", "s", dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
-                         catalog.SPEC_PERMISSIONS)
+CONNECTOR = ConnectorApp(
+    "8a0c4f0e-1111-4222-8333-944455556666", "s", dt.datetime(2030, 1, 1, tzinfo=dt.UTC), catalog.SPEC_PERMISSIONS
+)
 
 
 def test_same_seed_same_tenant_other_seed_other_tenant():
@@ -71,17 +73,23 @@ def test_apps_and_service_principals_with_and_without_app_roles(sim):
     kinds = {a["principalType"] for a in tenant.app_role_assignments.values()}
     assert kinds == {"User", "Group", "ServicePrincipal"}
     default_on_roleless_sp = [
-        a for a in tenant.app_role_assignments.values()
-        if a["appRoleId"] == catalog.DEFAULT_ACCESS_ROLE_ID and a["principalType"] == "ServicePrincipal"
-        and not tenant.service_principals[a["resourceId"]]["appRoles"]]
+        a
+        for a in tenant.app_role_assignments.values()
+        if a["appRoleId"] == catalog.DEFAULT_ACCESS_ROLE_ID
+        and a["principalType"] == "ServicePrincipal"
+        and not tenant.service_principals[a["resourceId"]]["appRoles"]
+    ]
     assert default_on_roleless_sp
 
 
 def test_connector_permissions_are_app_role_assignments_on_microsoft_graph(sim):
     tenant = sim.tenant
     graph = next(sp for sp in tenant.service_principals.values() if sp["appId"] == catalog.GRAPH_APP_ID)
-    granted = {a["appRoleId"] for a in tenant.assignments_on_resource(graph["id"])
-               if a["principalId"] == sim.app_registration.object_id}
+    granted = {
+        a["appRoleId"]
+        for a in tenant.assignments_on_resource(graph["id"])
+        if a["principalId"] == sim.app_registration.object_id
+    }
     assert granted == {catalog.GRAPH_APP_ROLES[p] for p in sim.app_registration.granted_permissions}
 
 

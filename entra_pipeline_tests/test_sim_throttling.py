@@ -55,7 +55,10 @@ def test_exhausting_the_bucket_answers_429_with_graphs_headers_and_body(make_sim
     assert all(float(responses[i].headers["x-ms-throttle-limit-percentage"]) > 0.8 for i in reported)
     throttled = responses[1750]
     assert throttled.headers["Retry-After"].isdigit() and int(throttled.headers["Retry-After"]) >= 1
-    assert throttled.headers["x-ms-throttle-scope"] == f"Tenant_Application/ReadWrite/{sim.info.client_id}/{sim.info.tenant_id}"
+    assert (
+        throttled.headers["x-ms-throttle-scope"]
+        == f"Tenant_Application/ReadWrite/{sim.info.client_id}/{sim.info.tenant_id}"
+    )
     assert throttled.headers["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
     assert throttled.json()["error"]["code"] == "TooManyRequests"
     assert sim.stats()["throttled"] == 1 and sim.stats()["resource_units"] == 3500
@@ -95,8 +98,15 @@ def test_batch_items_are_charged_one_by_one(make_sim):
     sim = make_sim(users=30)
     with Wire(sim.info) as client:
         before = sim.stats()["resource_units"]
-        client.post("/$batch", {"requests": [
-            {"id": "a", "method": "GET", "url": "/users"}, {"id": "b", "method": "GET", "url": "users?$select=id"}]})
+        client.post(
+            "/$batch",
+            {
+                "requests": [
+                    {"id": "a", "method": "GET", "url": "/users"},
+                    {"id": "b", "method": "GET", "url": "users?$select=id"},
+                ]
+            },
+        )
     stats = sim.stats()
     assert stats["resource_units"] - before == 3 and stats["batch_items"] == 2
 
@@ -112,9 +122,11 @@ def test_batch_with_duplicate_ids_is_400(wire):
 
 
 def test_batch_depends_on_a_failed_item_is_424(wire):
-    requests = [{"id": "1", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
-                {"id": "2", "method": "GET", "url": "/organization", "dependsOn": ["1"]},
-                {"id": "3", "method": "GET", "url": "/organization"}]
+    requests = [
+        {"id": "1", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
+        {"id": "2", "method": "GET", "url": "/organization", "dependsOn": ["1"]},
+        {"id": "3", "method": "GET", "url": "/organization"},
+    ]
     statuses = {r["id"]: r["status"] for r in wire.post("/$batch", {"requests": requests}).json()["responses"]}
     assert statuses == {"1": 404, "2": 424, "3": 200}
 

@@ -13,23 +13,26 @@ import dagster as dg
 import pytest
 
 from entra_pipeline.defs import build_definitions
-from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.defs.runner import sync
-from entra_pipeline.sync.status import FAILED, PROCESSING, StatusStore
+from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.store import open_store
+from entra_pipeline.sync.status import FAILED, PROCESSING, StatusStore
 
 from .conftest import connector_for
-from .helpers import assert_inventory_is_the_truth
-from .helpers import expected_records, record_id
+from .helpers import assert_inventory_is_the_truth, expected_records, record_id
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def status_cli(home, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "entra_pipeline.cli", "status", "--home", str(home), *extra],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", "status", "--home", str(home), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_states_from_registered_to_processed_and_the_status_command(make_sim, home):
@@ -39,23 +42,36 @@ def test_states_from_registered_to_processed_and_the_status_command(make_sim, ho
     assert before["state"] == "Registered" and before["next_run"] is None and not before["cycle_baseline_done"]
     first = sync(connector, home)
     stored = StatusStore(open_store(home), connector.name).read()
-    assert (stored.state, stored.run_id, stored.pull, stored.cycle) == ("Processed", first.run_id, "baseline", first.cycle)
+    assert (stored.state, stored.run_id, stored.pull, stored.cycle) == (
+        "Processed",
+        first.run_id,
+        "baseline",
+        first.cycle,
+    )
     second = sync(connector, home)
     stored = StatusStore(open_store(home), connector.name).read()
     assert (stored.state, stored.run_id, stored.pull) == ("Processed", second.run_id, "delta")
     shown = status_cli(home)
     assert shown.returncode == 0, shown.stderr
-    assert "sim: Processed since" in shown.stdout and f"last run: delta in cycle {second.cycle} (run {second.run_id})" in shown.stdout
+    assert (
+        "sim: Processed since" in shown.stdout
+        and f"last run: delta in cycle {second.cycle} (run {second.run_id})" in shown.stdout
+    )
     assert "baseline done" in shown.stdout
-    assert re.search(r"delta links: administrativeUnits [0-9.]+ h old, directoryRoles [0-9.]+ h old, groups [0-9.]+ h "
-                     r"old, users", shown.stdout), shown.stdout
+    assert re.search(
+        r"delta links: administrativeUnits [0-9.]+ h old, directoryRoles [0-9.]+ h old, groups [0-9.]+ h "
+        r"old, users",
+        shown.stdout,
+    ), shown.stdout
 
 
 def test_a_403_on_applications_is_partially_processed_with_the_remedy_and_keeps_applications(make_sim, home):
     sim = make_sim(users=50, seed=3)
     connector = connector_for(sim, home)
     assert sync(connector, home).state == "Processed"
-    applications = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications"))
+    applications = sorted(
+        json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications")
+    )
     sim.faults.add("forbidden=applications")
     sim.tenant.create_user(displayName="Still Arrives")
     outcome = sync(connector, home)
@@ -64,7 +80,9 @@ def test_a_403_on_applications_is_partially_processed_with_the_remedy_and_keeps_
     assert stored.state == "Partially Processed"
     (reason,) = stored.reasons
     assert reason.startswith("applications not fetched") and "403" in reason and "grant Directory.Read.All" in reason
-    after = sorted(json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications"))
+    after = sorted(
+        json.dumps(r, sort_keys=True) for r in LocalInventory(open_store(home)).export(connector.name, "applications")
+    )
     assert after == applications  # untouched
     users = [record_id("users", r) for r in LocalInventory(open_store(home)).export(connector.name, "users")]
     assert sorted(users) == sorted(expected_records(sim.truth())["users"])  # the rest was delivered
@@ -92,20 +110,32 @@ def test_run_status_sensors_record_the_outcome_of_runs_launched_by_the_daemon(ma
         # committed by the run itself, in the transaction that commits its delta links
         assert StatusStore(open_store(home), connector.name).read().state == "Processed"
         context = dg.build_run_status_sensor_context(
-            sensor_name="entra_run_processed", dagster_event=result.get_run_success_event(),
-            dagster_instance=instance, dagster_run=result.dagster_run, resources=defs.resources)
+            sensor_name="entra_run_processed",
+            dagster_event=result.get_run_success_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources=defs.resources,
+        )
         defs.resolve_sensor_def("entra_run_processed")(context)
         stored = StatusStore(open_store(home), connector.name).read()
         assert (stored.state, stored.run_id, stored.cycle, stored.pull) == (
-            "Processed", result.run_id, "2026-11-01", "baseline")
+            "Processed",
+            result.run_id,
+            "2026-11-01",
+            "baseline",
+        )
 
         sim.configure_app(secret_expires_in_seconds=-1)  # the client secret expired: nothing can be fetched
         failed = job.execute_in_process(partition_key="2026-11-01", instance=instance, raise_on_error=False)
         assert not failed.success
         failure_event = next(e for e in failed.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
         context = dg.build_run_status_sensor_context(
-            sensor_name="entra_run_failed", dagster_event=failure_event, dagster_instance=instance,
-            dagster_run=failed.dagster_run, resources=defs.resources).for_run_failure()
+            sensor_name="entra_run_failed",
+            dagster_event=failure_event,
+            dagster_instance=instance,
+            dagster_run=failed.dagster_run,
+            resources=defs.resources,
+        ).for_run_failure()
         defs.resolve_sensor_def("entra_run_failed")(context)
         stored = StatusStore(open_store(home), connector.name).read()
         assert stored.state == FAILED and "AADSTS7000222" in stored.reasons[0]

@@ -17,26 +17,28 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from entra_pipeline.defs import build_definitions
-from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.defs.runner import instance, sync
-from entra_pipeline.sync.status import StatusStore
-from entra_pipeline.store import forget_stores, open_store
 from entra_pipeline.cli.store_check import check
-from entra_pipeline.store.schema import (anchors, baselines, delta_links, records, secret_expiry,
-                                         snapshot_files, status)
+from entra_pipeline.defs import build_definitions
+from entra_pipeline.defs.runner import instance, sync
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.store import forget_stores, open_store
+from entra_pipeline.store.schema import anchors, baselines, delta_links, records, secret_expiry, snapshot_files, status
+from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
-from .helpers import finished, paused_at, release, start_cli, wait_reached
-from .helpers import assert_inventory_is_the_truth
+from .helpers import assert_inventory_is_the_truth, finished, paused_at, release, start_cli, wait_reached
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 
 def sync_runs(home: Path, connector: str) -> list[dg.DagsterRun]:
     with instance(home) as dagster_instance:
-        return [record.dagster_run for record in dagster_instance.get_run_records(
-            dg.RunsFilter(tags={"entra/connector": connector, "entra/kind": "sync"}))]
+        return [
+            record.dagster_run
+            for record in dagster_instance.get_run_records(
+                dg.RunsFilter(tags={"entra/connector": connector, "entra/kind": "sync"})
+            )
+        ]
 
 
 @pytest.fixture
@@ -66,8 +68,12 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     with instance(home) as dagster_instance:
         (failure,) = dagster_instance.all_logs(refused_run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         context = dg.build_run_status_sensor_context(
-            sensor_name="entra_run_failed", dagster_event=failure.dagster_event, dagster_instance=dagster_instance,
-            dagster_run=refused_run, resources=defs.resources).for_run_failure()
+            sensor_name="entra_run_failed",
+            dagster_event=failure.dagster_event,
+            dagster_instance=dagster_instance,
+            dagster_run=refused_run,
+            resources=defs.resources,
+        ).for_run_failure()
         defs.resolve_sensor_def("entra_run_failed")(context)
     held = StatusStore(open_store(home), connector.name).read()
     assert held.state == "Processing" and held.run_id != refused_run.run_id
@@ -84,8 +90,10 @@ def test_three_syncs_at_once_one_runs_one_refuses_naming_it_one_waits(baseline, 
     assert code == 0 and "Processed" in out, out
     code, out = finished(waiting)
     assert code == 0 and "Processed" in out, out
-    assert arrived in {r["asset"]["assetHeader"]["vendorAssetId"]
-                       for r in LocalInventory(open_store(home)).export(connector.name, "users")}
+    assert arrived in {
+        r["asset"]["assetHeader"]["vendorAssetId"]
+        for r in LocalInventory(open_store(home)).export(connector.name, "users")
+    }
     assert_inventory_is_the_truth(sim, home, connector)
     assert sync(connector, home).state == "Processed"
     assert_inventory_is_the_truth(sim, home, connector)
@@ -101,8 +109,13 @@ def test_a_run_that_stalled_past_its_lease_is_fenced_out(baseline, home, tmp_pat
     sim, connector = baseline
     gate = tmp_path / "gate"
     gate.mkdir()
-    stalled = start_cli(home, "sync", "--connector", connector.name,
-                  env={**paused_at("deliver:users:before", gate), "ENTRA_PIPELINE_LEASE_TTL": "2"})
+    stalled = start_cli(
+        home,
+        "sync",
+        "--connector",
+        connector.name,
+        env={**paused_at("deliver:users:before", gate), "ENTRA_PIPELINE_LEASE_TTL": "2"},
+    )
     wait_reached("deliver:users:before", gate, stalled)
     os.kill(stalled.pid, signal.SIGSTOP)
     try:
@@ -127,8 +140,11 @@ def test_a_killed_cli_sync_is_freed_by_the_sensor_or_the_next_run_and_marked_fai
     sim, connector = baseline
     for freed_by in ("sensor", "next run"):
         sim.tenant.create_user(displayName=f"Arrived Before The Kill ({freed_by})")
-        code, _ = finished(start_cli(home, "sync", "--connector", connector.name,
-                               env={"ENTRA_PIPELINE_KILL_AT": "records:users:written"}))
+        code, _ = finished(
+            start_cli(
+                home, "sync", "--connector", connector.name, env={"ENTRA_PIPELINE_KILL_AT": "records:users:written"}
+            )
+        )
         assert code == -9
         killed = next(run for run in sync_runs(home, connector.dagster_name) if run.status.value == "STARTED")
         code, out = finished(start_cli(home, "status", "--connector", connector.name))
@@ -167,8 +183,9 @@ def test_restoring_an_older_data_folder_or_home_resyncs_to_the_truth(baseline, h
     assert outcome.state == "Processed", outcome.failure
     for entity in ("users", "groups"):
         raw = outcome.materialized[f"raw/{entity}"]
-        assert raw["pull_mode"] == "full" and "the snapshot its delta link belongs to is not there" in \
-            raw["resync_reason"], raw
+        assert (
+            raw["pull_mode"] == "full" and "the snapshot its delta link belongs to is not there" in raw["resync_reason"]
+        ), raw
     assert_inventory_is_the_truth(sim, home, connector)
 
     # The whole home rolled back (store and data together): its link and snapshot still agree.
@@ -197,10 +214,12 @@ DAMAGE = {
     "link issued_at garbage": lambda home, c: _sql(home, delta_links.update().values(issued_at="yesterday")),
     "link issued_at naive": lambda home, c: _sql(home, delta_links.update().values(issued_at="2026-12-01T00:00:00")),
     "link snapshot not JSON": lambda home, c: _sql(home, delta_links.update().values(snapshot="{half")),
-    "snapshot row wrong token": lambda home, c: _sql(home, snapshot_files.update().where(
-        snapshot_files.c.name == "users").values(token="0000000000000000")),
-    "snapshot row rows not a number": lambda home, c: _sql(home, snapshot_files.update().where(
-        snapshot_files.c.name == "groups").values(rows="many")),
+    "snapshot row wrong token": lambda home, c: _sql(
+        home, snapshot_files.update().where(snapshot_files.c.name == "users").values(token="0000000000000000")
+    ),
+    "snapshot row rows not a number": lambda home, c: _sql(
+        home, snapshot_files.update().where(snapshot_files.c.name == "groups").values(rows="many")
+    ),
     "users parquet truncated": lambda home, c: _truncate(_committed(home, c, "users")),
     "memberships parquet garbage": lambda home, c: _committed(home, c, "memberships").write_bytes(b"garbage" * 50),
     "users parquet replaced by an older one": lambda home, c: _older_file(home, c),
@@ -208,12 +227,16 @@ DAMAGE = {
     "baseline entry wrong shape": lambda home, c: _sql(home, baselines.update().values(at="not a time")),
     "anchor garbage": lambda home, c: _sql(home, anchors.update().values(anchor="soon")),
     "secret expiry garbage": lambda home, c: _sql(home, secret_expiry.update().values(document="[]")),
-    "inventory record not JSON": lambda home, c: _sql(home, records.update().where(
-        records.c.entity == "roles").values(record="{")),
+    "inventory record not JSON": lambda home, c: _sql(
+        home, records.update().where(records.c.entity == "roles").values(record="{")
+    ),
     "records parquet garbage": lambda home, c: _records_file(home, c, "roles").write_bytes(b"PAR1" * 40),
-    "lease row garbage": lambda home, c: _sql(home, sa.text(
-        "INSERT INTO leases VALUES (:c, 'x', 'gone', 'cli', 'elsewhere', 'one', 'elsewhere:1', 'soon', 'never', 'long')"
-    ).bindparams(c=c)),
+    "lease row garbage": lambda home, c: _sql(
+        home,
+        sa.text(
+            "INSERT INTO leases VALUES (:c, 'x', 'gone', 'cli', 'elsewhere', 'one', 'elsewhere:1', 'soon', 'never', 'long')"
+        ).bindparams(c=c),
+    ),
 }
 
 
@@ -283,15 +306,25 @@ def test_an_older_home_folder_is_imported_once(make_sim, home):
     connector = connector_for(sim, home)
     state = home / "state" / connector.name
     state.mkdir(parents=True)
-    (state / "baselines.json").write_text(json.dumps({"done": {"2026-11-24": {"run_id": "old", "at": "2026-11-24T00:00:00+00:00"}},
-                                                      "anchor": "2026-11-24T00:00:00"}))
-    (state / "status.json").write_text(json.dumps({"state": "Processed", "since": "2026-11-30T10:00:00Z",
-                                                   "run_id": "old", "reasons": []}))
-    (state / "delta.json").write_text(json.dumps({"users": {"link": "https://x/users/delta?t=1",
-                                                            "issued_at": "2026-11-30T10:00:00+00:00"}}))
+    (state / "baselines.json").write_text(
+        json.dumps(
+            {
+                "done": {"2026-11-24": {"run_id": "old", "at": "2026-11-24T00:00:00+00:00"}},
+                "anchor": "2026-11-24T00:00:00",
+            }
+        )
+    )
+    (state / "status.json").write_text(
+        json.dumps({"state": "Processed", "since": "2026-11-30T10:00:00Z", "run_id": "old", "reasons": []})
+    )
+    (state / "delta.json").write_text(
+        json.dumps({"users": {"link": "https://x/users/delta?t=1", "issued_at": "2026-11-30T10:00:00+00:00"}})
+    )
     (state / "qualys-delivered.json").write_text(json.dumps({"users": {"u-1": {"vendorAssetId": "u-1"}}}))
     old = sqlite3.connect(home / "inventory.sqlite")
-    old.execute("CREATE TABLE records (connector TEXT, entity TEXT, vendor_asset_id TEXT, record TEXT, updated_at TEXT)")
+    old.execute(
+        "CREATE TABLE records (connector TEXT, entity TEXT, vendor_asset_id TEXT, record TEXT, updated_at TEXT)"
+    )
     old.execute("INSERT INTO records VALUES ('sim', 'users', 'gone-since', '{\"kept\": true}', '2026-11-30')")
     old.commit()
     old.close()
@@ -321,8 +354,12 @@ def test_damaged_qualys_ledgers_are_named_and_the_next_delivery_replaces_them(ma
     try:
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
         sim = make_sim(users=30, seed=63)
-        connector = connector_for(sim, home, asset_types="identities_only",
-                                  destination=destination(fake, batch_size=20).model_dump(mode="json"))
+        connector = connector_for(
+            sim,
+            home,
+            asset_types="identities_only",
+            destination=destination(fake, batch_size=20).model_dump(mode="json"),
+        )
         assert sync(connector, home).state == "Processed"
         _sql(home, qualys_progress.update().where(qualys_progress.c.entity == "users").values(accepted="[one"))
         _sql(home, qualys_delivered.update().where(qualys_delivered.c.entity == "groups").values(identity="{"))

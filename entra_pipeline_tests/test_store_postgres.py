@@ -8,17 +8,16 @@ import uuid
 
 import pytest
 
-from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.defs.runner import sync
-from entra_pipeline.store import open_store
 from entra_pipeline.cli.store_check import check
+from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory
+from entra_pipeline.store import open_store
 from entra_pipeline.store.schema import delta_links
 
 from .conftest import connector_for
-from .live import LocalPostgres
+from .helpers import assert_inventory_is_the_truth, finished, paused_at, release, start_cli, wait_reached
 from .kill_campaign import campaign
-from .helpers import assert_inventory_is_the_truth
-from .helpers import start_cli, finished, paused_at, release, wait_reached
+from .live import LocalPostgres
 
 pytestmark = pytest.mark.slow  # ./dev test --quick leaves it out
 

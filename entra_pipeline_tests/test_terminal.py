@@ -19,12 +19,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from entra_pipeline.cli.commands import _PrintableLiveLine
-from entra_pipeline.config import Connector, save_connector
-from entra_pipeline.destinations.local import LocalInventory, parse_search, wildcard_match
-from entra_pipeline.defs.runner import sync
-from entra_pipeline.sync.status import StatusStore
-from entra_pipeline.store import open_store
 from entra_pipeline.cli.terminal import json_line, printable, printable_lines
+from entra_pipeline.config import Connector, save_connector
+from entra_pipeline.defs.runner import sync
+from entra_pipeline.destinations.local import LocalInventory, parse_search, wildcard_match
+from entra_pipeline.store import open_store
+from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
 
@@ -39,8 +39,13 @@ GUID = "11111111-2222-4333-8444-555555555555"
 
 def cli(home: Path, *args: str, **limits) -> subprocess.CompletedProcess:
     """The real command. Bytes, decoded strictly: text mode would turn a raw CR into a newline."""
-    done = subprocess.run([sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
-                          capture_output=True, timeout=300, check=False, **limits)
+    done = subprocess.run(
+        [sys.executable, "-m", "entra_pipeline.cli", *args, "--home", str(home)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+        **limits,
+    )
     done.stdout, done.stderr = done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
     return done
 
@@ -59,6 +64,7 @@ def strings(document: object) -> list[str]:
 
 
 # --- the CLI, on records a real sync wrote --------------------------------------------------
+
 
 def test_inventory_search_shows_a_hostile_display_name_escaped_on_one_line(make_sim, home):
     sim = make_sim(users=20, seed=5)
@@ -82,15 +88,21 @@ def test_inventory_search_shows_a_hostile_display_name_escaped_on_one_line(make_
 
 
 def test_status_and_connector_show_print_tenant_text_escaped_and_json_stays_exact(home):
-    save_connector(home, Connector(name="hostile", description=HOSTILE, tenant_id=GUID, client_id=GUID,
-                                   client_secret_env="UNUSED_SECRET"))
+    save_connector(
+        home,
+        Connector(
+            name="hostile", description=HOSTILE, tenant_id=GUID, client_id=GUID, client_secret_env="UNUSED_SECRET"
+        ),
+    )
     reason = f"users not fetched: 400 Request_BadRequest: '{HOSTILE}' is not a valid filter"
     StatusStore(open_store(home), "hostile").failed("run-1", None, reason)
 
     status = cli(home, "status")
     assert status.returncode == 0, status.stderr
-    assert raw_controls(status.stdout) == [] and f"  ! users not fetched: 400 Request_BadRequest: '{SHOWN}'" \
-        in status.stdout.split("\n")[1]
+    assert (
+        raw_controls(status.stdout) == []
+        and f"  ! users not fetched: 400 Request_BadRequest: '{SHOWN}'" in status.stdout.split("\n")[1]
+    )
     as_json = cli(home, "status", "--json")
     assert raw_controls(as_json.stdout) == [] and json.loads(as_json.stdout)["reasons"] == [reason]
 
@@ -103,8 +115,9 @@ def test_status_and_connector_show_print_tenant_text_escaped_and_json_stays_exac
 
 def test_sync_progress_prints_messages_escaped_and_leaves_the_record_alone():
     stream = io.StringIO()
-    record = logging.LogRecord("entra_pipeline", logging.WARNING, __file__, 1, "skipped user %s: %s",
-                               ("42", HOSTILE + "\nsecond line"), None)
+    record = logging.LogRecord(
+        "entra_pipeline", logging.WARNING, __file__, 1, "skipped user %s: %s", ("42", HOSTILE + "\nsecond line"), None
+    )
     _PrintableLiveLine(stream, live=False).handle(record)
     printed = stream.getvalue()
     # A message's own line breaks (CRLF too) stay, each further line indented under it: no line
@@ -118,8 +131,32 @@ def test_sync_progress_prints_messages_escaped_and_leaves_the_record_alone():
 # --- printable(): what a terminal acts on is escaped, nothing else changes -------------------
 
 ANY_CHARACTER = st.characters(exclude_categories=())  # lone surrogates too
-TRICKY = st.sampled_from(["\x1b", "\r", "\n", "\t", "\x00", "\x7f", "\x85", "\x9b", "\u061c", "\u200f", "\u2028",
-                          "\u202e", "\u2066", "\u2069", "\ud800", "\udfff", "é", "ß", "İ", "中", "\U0001f600", "a"])
+TRICKY = st.sampled_from(
+    [
+        "\x1b",
+        "\r",
+        "\n",
+        "\t",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\x9b",
+        "\u061c",
+        "\u200f",
+        "\u2028",
+        "\u202e",
+        "\u2066",
+        "\u2069",
+        "\ud800",
+        "\udfff",
+        "é",
+        "ß",
+        "İ",
+        "中",
+        "\U0001f600",
+        "a",
+    ]
+)
 TEXT = st.text(ANY_CHARACTER | TRICKY)
 ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|([tnr]))")
 
@@ -128,6 +165,7 @@ def unescaped(shown: str) -> str:
     def one(found: re.Match) -> str:
         short, code = found.group(3), found.group(1) or found.group(2)
         return {"t": "\t", "n": "\n", "r": "\r"}[short] if short else chr(int(code, 16))
+
     return ESCAPE.sub(one, shown)
 
 
@@ -147,12 +185,16 @@ def test_long_values_are_cut_with_a_marker_that_says_how_much():
     assert printable("x" * 1000) == "x" * 1000
     assert printable("x" * 1001) == "x" * 1000 + "... [1 more characters]"
     assert printable("\x1b" * 50, limit=2) == r"\x1b\x1b... [48 more characters]"
-    assert printable_lines("FAIL  x: no\r\nResolution: \x1b[2J", indent="    ") == "FAIL  x: no\n    Resolution: \\x1b[2J"
+    assert (
+        printable_lines("FAIL  x: no\r\nResolution: \x1b[2J", indent="    ") == "FAIL  x: no\n    Resolution: \\x1b[2J"
+    )
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | TEXT,
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @given(JSON)
@@ -162,6 +204,7 @@ def test_json_line_is_the_same_document_with_nothing_raw_for_the_terminal(docume
 
 
 # --- the wildcard matcher: the reference's answers, in linear time -------------------------
+
 
 def reference_match(value: str, pattern: str) -> bool:
     """fnmatch with `*` its only wildcard, case-insensitive (casefold), by dynamic programming:
@@ -176,8 +219,10 @@ def reference_match(value: str, pattern: str) -> bool:
     return reach[-1]
 
 
-SMALL = st.text(st.sampled_from(["a", "A", "b", "ß", "s", "S", "*", "\x1b", "\n", "\ud800", "\u202e", "İ", "i"])
-                | ANY_CHARACTER, max_size=12)
+SMALL = st.text(
+    st.sampled_from(["a", "A", "b", "ß", "s", "S", "*", "\x1b", "\n", "\ud800", "\u202e", "İ", "i"]) | ANY_CHARACTER,
+    max_size=12,
+)
 
 
 @st.composite
@@ -188,7 +233,7 @@ def value_and_pattern(draw) -> tuple[str, str]:
     if draw(st.booleans()):
         return value, draw(SMALL)
     cuts = sorted(draw(st.lists(st.integers(0, len(value)), max_size=6)))
-    pieces = [value[a:b] for a, b in zip([0, *cuts], [*cuts, len(value)])]
+    pieces = [value[a:b] for a, b in zip([0, *cuts], [*cuts, len(value)], strict=True)]
     # Kept pieces stay short: the reference is quadratic, and long values are the point.
     starred = [piece[:8] if i % 2 == 0 or draw(st.booleans()) else "*" for i, piece in enumerate(pieces)]
     return value, "*".join(starred) if draw(st.booleans()) else "".join(starred)
@@ -208,10 +253,16 @@ def test_wildcard_match_agrees_with_the_reference(case):
 
 def test_search_filters_keep_their_semantics(home):
     inventory = LocalInventory(open_store(home))
-    inventory.apply("c", "users", [("1", {"asset": {"assetDetail": {"name": "Ada Lovelace"},
-                                                    "assetHeader": {"status": "ACTIVE"}}}),
-                                   ("2", {"thirdPartyObject": {"content": {"displayName": "Grace Hopper"}}})],
-                    remove_absent=True)
+    inventory.apply(
+        "c",
+        "users",
+        [
+            ("1", {"asset": {"assetDetail": {"name": "Ada Lovelace"}, "assetHeader": {"status": "ACTIVE"}}}),
+            ("2", {"thirdPartyObject": {"content": {"displayName": "Grace Hopper"}}}),
+        ],
+        remove_absent=True,
+    )
+
     def names(query: str) -> list[str]:
         return sorted(row["name"] for row in inventory.search(query))
 
@@ -225,6 +276,7 @@ def test_search_filters_keep_their_semantics(home):
 
 # --- linear on a 1 MB value: under a CPU limit the old regex cannot meet ---------------------
 
+
 def _cpu_limit() -> None:
     # SIGXCPU at 20 s of CPU: the greedy match takes milliseconds; the old regex needs over an
     # hour for *M*Q on a 1 MB name, its query parser 40 s for 80k characters (BENCHMARKS.md).
@@ -233,7 +285,8 @@ def _cpu_limit() -> None:
 
 def test_a_1_mb_name_against_many_stars_is_searched_within_a_cpu_limit(home):
     LocalInventory(open_store(home)).apply(
-        "big", "users", [("1", {"asset": {"assetDetail": {"name": "M" * 1_000_000}}})], remove_absent=True)
+        "big", "users", [("1", {"asset": {"assetDetail": {"name": "M" * 1_000_000}}})], remove_absent=True
+    )
     for pattern, found in (("*M*Q", 0), ("*M*M*M*Q", 0), ("*M*Q*M", 0), ("M*M*M*", 1), ("*m*M*m", 1)):
         search = cli(home, "inventory", "search", f'name:"{pattern}"', preexec_fn=_cpu_limit)
         assert search.returncode == 0, (pattern, search.returncode, search.stderr[-500:])

@@ -10,19 +10,18 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from entra_pipeline.cli.report import last_counts
 from entra_pipeline.defs import build_definitions
 from entra_pipeline.defs.assets import ONE_STEP, asset_key
 from entra_pipeline.defs.code_location import LOCATION_NAME, REPOSITORY_NAME, job_origin
 from entra_pipeline.defs.partitions import baseline_cycles
-from entra_pipeline.destinations.local import LocalInventory
-from entra_pipeline.cli.report import last_counts
 from entra_pipeline.defs.runner import instance, sync
-from entra_pipeline.sync.status import StatusStore
+from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.store import open_store
+from entra_pipeline.sync.status import StatusStore
 
 from .conftest import connector_for
-from .helpers import assert_inventory_is_the_truth
-from .helpers import record_id
+from .helpers import assert_inventory_is_the_truth, record_id
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +30,10 @@ def test_the_code_location_origin_is_dagsters_and_the_workspaces():
     # Dagster's private origin classes, imported in one place: this fails when they move.
     origin = job_origin("sim__sync_job")
     assert (origin.location_name, origin.repository_origin.repository_name, origin.job_name) == (
-        LOCATION_NAME, REPOSITORY_NAME, "sim__sync_job")
+        LOCATION_NAME,
+        REPOSITORY_NAME,
+        "sim__sync_job",
+    )
     (location,) = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
     assert location["python_module"]["location_name"] == LOCATION_NAME
 
@@ -70,11 +72,23 @@ def test_the_uploads_figures_are_one_table_with_flat_totals(make_sim, home):
         metadata = event.asset_materialization.metadata
         counts = last_counts(dagster_instance, connector)
     table = metadata["per_entity"]
-    assert [c.name for c in table.schema.columns] == ["entity", "inserted", "updated", "unchanged", "deleted",
-                                                      "retained"]
+    assert [c.name for c in table.schema.columns] == [
+        "entity",
+        "inserted",
+        "updated",
+        "unchanged",
+        "deleted",
+        "retained",
+    ]
     rows = {r.data["entity"]: r.data for r in table.records}
-    assert rows["users"]["inserted"] == 60 and set(rows) == {"users", "groups", "roles", "applications",
-                                                             "servicePrincipals", "tenant"}
+    assert rows["users"]["inserted"] == 60 and set(rows) == {
+        "users",
+        "groups",
+        "roles",
+        "applications",
+        "servicePrincipals",
+        "tenant",
+    }
     assert metadata["records_inserted"].value == sum(r["inserted"] for r in rows.values())
     # no flat per-entity keys left in the metadata: the table holds them
     assert not [key for key in metadata if key.startswith("users_")]
@@ -93,13 +107,15 @@ def test_partially_processed_is_an_error_check_and_kept_data_is_not_failed(make_
         run = dagster_instance.get_run_by_id(partial.run_id)
         assert run.tags["entra/state"] == "partially_processed"
         check = dagster_instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(asset_key(connector, "upload"), "every_entity_processed")])
+            [dg.AssetCheckKey(asset_key(connector, "upload"), "every_entity_processed")]
+        )
         evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
         assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
         # applications were not fetched: their data (the first run's) is kept, and the cycle's
         # partition stays materialized rather than failed
         status = dagster_instance.get_status_by_partition(
-            asset_key(connector, "raw", "applications"), [first.cycle], baseline_cycles(connector))
+            asset_key(connector, "raw", "applications"), [first.cycle], baseline_cycles(connector)
+        )
         assert status[first.cycle] == dg.AssetPartitionStatus.MATERIALIZED
 
 
@@ -122,8 +138,9 @@ def test_redelivery_restores_the_inventory_without_a_graph_request(make_sim, hom
     inventory = LocalInventory(store)
     inventory.apply(connector.name, "users", [], remove_absent=True)
     group = next(iter(inventory.export(connector.name, "groups")))
-    inventory.apply(connector.name, "groups", [(record_id("groups", group), {**group, "tampered": True})],
-                    remove_absent=False)
+    inventory.apply(
+        connector.name, "groups", [(record_id("groups", group), {**group, "tampered": True})], remove_absent=False
+    )
     assert list(inventory.export(connector.name, "users")) == []
     assert any(g.get("tampered") for g in inventory.export(connector.name, "groups"))
     before = sim.stats()

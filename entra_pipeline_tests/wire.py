@@ -21,8 +21,12 @@ def trust(info: SimulatorInfo) -> ssl.SSLContext:
 
 def credential(info: SimulatorInfo, secret: str | None = None) -> ClientSecretCredential:
     return ClientSecretCredential(
-        info.tenant_id, info.client_id, secret or info.client_secret, authority=info.authority_host,
-        disable_instance_discovery=True, connection_verify=info.ca_bundle,
+        info.tenant_id,
+        info.client_id,
+        secret or info.client_secret,
+        authority=info.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=info.ca_bundle,
     )
 
 
@@ -32,7 +36,7 @@ class Wire:
         self.http = httpx.Client(base_url=info.graph_endpoint, verify=trust(info), timeout=timeout)
         self._credential = credential(info)
 
-    def __enter__(self) -> "Wire":
+    def __enter__(self) -> Wire:
         return self
 
     def __exit__(self, *exc) -> None:

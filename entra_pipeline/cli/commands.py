@@ -14,11 +14,11 @@ import warnings
 from pathlib import Path
 
 from .. import redact
+from ..transform.maps import MAPS
 from . import connectors as cli_connectors
 from . import store as cli_store
 from .connectors import home_argument as _home_argument
 from .progress import LiveLine
-from ..transform.maps import MAPS
 from .terminal import json_line, printable, printable_data, printable_lines
 
 
@@ -30,33 +30,52 @@ def _simulator_parser(commands: argparse._SubParsersAction) -> None:
     simulator = commands.add_parser("simulator", help="the embedded Microsoft Graph tenant simulator")
     sim_commands = simulator.add_subparsers(dest="sim_command", required=True)
     serve = sim_commands.add_parser(
-        "serve", help="serve a simulated Entra tenant (identity platform + Graph v1.0) over HTTPS",
+        "serve",
+        help="serve a simulated Entra tenant (identity platform + Graph v1.0) over HTTPS",
         description="Serve a deterministic, wire-faithful Entra ID tenant on https://127.0.0.1:PORT. "
-                    "Prints the authority URL, Graph endpoint, tenant id, a working client id and secret, and the "
-                    "CA certificate to trust.")
+        "Prints the authority URL, Graph endpoint, tenant id, a working client id and secret, and the "
+        "CA certificate to trust.",
+    )
     serve.add_argument("--port", type=int, default=8443, help="port on 127.0.0.1 (0 = any free port; default 8443)")
     serve.add_argument("--users", type=int, default=1000, help="number of users (default 1000)")
     serve.add_argument("--seed", type=int, default=7, help="generation seed: same seed, same tenant (default 7)")
-    serve.add_argument("--tenant-size", choices=("S", "M", "L"),
-                       help="throttling class: S 3,500 / M 5,000 / L 8,000 RU per 10 s (default: from --users)")
+    serve.add_argument(
+        "--tenant-size",
+        choices=("S", "M", "L"),
+        help="throttling class: S 3,500 / M 5,000 / L 8,000 RU per 10 s (default: from --users)",
+    )
     serve.add_argument("--groups", type=int, help="number of groups (default users/10, at least 12)")
     serve.add_argument("--applications", type=int, help="number of applications (default users/1000, at least 8)")
-    serve.add_argument("--profile", choices=("classic", "realistic"), default="classic",
-                       help="tenant shape: classic (default) or realistic (long-tailed groups, ~620 first-party "
-                            "service principals, users/30 apps; see docs/simulator.md)")
+    serve.add_argument(
+        "--profile",
+        choices=("classic", "realistic"),
+        default="classic",
+        help="tenant shape: classic (default) or realistic (long-tailed groups, ~620 first-party "
+        "service principals, users/30 apps; see docs/simulator.md)",
+    )
     serve.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request (default 0)")
-    serve.add_argument("--granted-permissions", type=_permissions,
-                       help="application permissions granted to the connector app, comma-separated "
-                            "(default: the spec's list)")
-    serve.add_argument("--faults", action="append", default=[],
-                       help="fault rules, comma-separated, e.g. '503@0.05,reset@#12,forbidden=applications' "
-                            "(see docs/simulator.md)")
+    serve.add_argument(
+        "--granted-permissions",
+        type=_permissions,
+        help="application permissions granted to the connector app, comma-separated (default: the spec's list)",
+    )
+    serve.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        help="fault rules, comma-separated, e.g. '503@0.05,reset@#12,forbidden=applications' (see docs/simulator.md)",
+    )
     serve.add_argument("--no-throttling", action="store_true", help="count resource units but never answer 429")
     serve.add_argument("--token-lifetime", type=int, default=3599, help="access token lifetime in seconds")
-    serve.add_argument("--secret-expires-in-days", type=float, default=365.0,
-                       help="days until the connector app's client secret expires (AADSTS7000222 after)")
-    serve.add_argument("--state-dir", type=Path, help="where to write the CA and server certificates "
-                                                      "(default: a temporary folder)")
+    serve.add_argument(
+        "--secret-expires-in-days",
+        type=float,
+        default=365.0,
+        help="days until the connector app's client secret expires (AADSTS7000222 after)",
+    )
+    serve.add_argument(
+        "--state-dir", type=Path, help="where to write the CA and server certificates (default: a temporary folder)"
+    )
     serve.add_argument("--json", action="store_true", help="print the connection facts as one JSON line first")
     serve.set_defaults(func=_serve)
 
@@ -68,11 +87,20 @@ def _serve(args: argparse.Namespace) -> int:
     faults = tuple(spec for group in args.faults for spec in group.split(",") if spec.strip())
     try:
         config = SimulatorConfig(
-            users=args.users, seed=args.seed, tenant_size=args.tenant_size, groups=args.groups,
-            applications=args.applications, profile=args.profile, latency_ms=args.latency_ms,
+            users=args.users,
+            seed=args.seed,
+            tenant_size=args.tenant_size,
+            groups=args.groups,
+            applications=args.applications,
+            profile=args.profile,
+            latency_ms=args.latency_ms,
             granted_permissions=args.granted_permissions if args.granted_permissions is not None else SPEC_PERMISSIONS,
-            faults=faults, throttling=not args.no_throttling, token_lifetime=args.token_lifetime,
-            secret_expires_in_days=args.secret_expires_in_days, port=args.port, state_dir=args.state_dir,
+            faults=faults,
+            throttling=not args.no_throttling,
+            token_lifetime=args.token_lifetime,
+            secret_expires_in_days=args.secret_expires_in_days,
+            port=args.port,
+            state_dir=args.state_dir,
         )
     except ValueError as error:
         print(f"entra-pipeline simulator serve: {error}", file=sys.stderr)
@@ -108,8 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         simulator.serve_forever(on_ready=announce)
     except OSError as error:
-        print(f"entra-pipeline simulator serve: cannot listen on 127.0.0.1:{args.port}: {error.strerror}",
-              file=sys.stderr)
+        print(
+            f"entra-pipeline simulator serve: cannot listen on 127.0.0.1:{args.port}: {error.strerror}", file=sys.stderr
+        )
         return 1
     finally:
         simulator.stop()
@@ -152,16 +181,25 @@ def _test_connection(args: argparse.Namespace) -> int:
 
 
 def _sync_parser(commands: argparse._SubParsersAction) -> None:
-    sync = commands.add_parser("sync", help="run a connector's pull now (a Dagster materialization)",
-                               epilog=EXIT_CODES_HELP + " (docs/operator.md)")
+    sync = commands.add_parser(
+        "sync",
+        help="run a connector's pull now (a Dagster materialization)",
+        epilog=EXIT_CODES_HELP + " (docs/operator.md)",
+    )
     _home_argument(sync)
     sync.add_argument("--connector", required=True)
-    sync.add_argument("--full", action="store_true",
-                      help="full pull of users and groups (otherwise delta from the last committed links); "
-                           "also what repairs damaged state")
-    sync.add_argument("--wait", type=float, metavar="SECONDS",
-                      help="how long to wait while another run holds the connector (default "
-                           "$ENTRA_PIPELINE_LEASE_WAIT, else 180)")
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="full pull of users and groups (otherwise delta from the last committed links); "
+        "also what repairs damaged state",
+    )
+    sync.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait while another run holds the connector (default $ENTRA_PIPELINE_LEASE_WAIT, else 180)",
+    )
     sync.set_defaults(func=_sync)
 
 
@@ -247,13 +285,15 @@ def _finish_progress() -> tuple[set[str], dict | None]:
 
 # Exit codes of `sync` and `demo` (docs/operator.md): automation tells the outcomes apart.
 EXIT_PROCESSED, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
-EXIT_CODES_HELP = ("exit status: 0 Processed, 3 Partially Processed (some data not fetched or not delivered; "
-                   "what was kept is said), 1 Failed, 2 a usage or configuration error, 130 cancelled (Ctrl-C, SIGTERM)")
+EXIT_CODES_HELP = (
+    "exit status: 0 Processed, 3 Partially Processed (some data not fetched or not delivered; "
+    "what was kept is said), 1 Failed, 2 a usage or configuration error, 130 cancelled (Ctrl-C, SIGTERM)"
+)
 
 
 def exit_code(outcome) -> int:
-    from ..sync.pipeline import INTERRUPTED
     from ..sync.outcome import PARTIALLY_PROCESSED, PROCESSED
+    from ..sync.pipeline import INTERRUPTED
 
     if INTERRUPTED in (outcome.failure or ""):
         return EXIT_CANCELLED
@@ -281,8 +321,10 @@ def _raw_rows(materialized: dict[str, dict]) -> tuple[list[str], dict[str, float
         if sharing:
             cost = f"{'(requests with ' + ', '.join(sharing) + ')':>33}"
         else:
-            cost = (f"{metadata.get('graph_requests', 0):>6} requests  {metadata.get('resource_units', 0):>6} RU  "
-                    f"{metadata.get('throttled_429', 0):>4} x 429")
+            cost = (
+                f"{metadata.get('graph_requests', 0):>6} requests  {metadata.get('resource_units', 0):>6} RU  "
+                f"{metadata.get('throttled_429', 0):>4} x 429"
+            )
             for figure in total:
                 total[figure] += metadata.get(figure, 0)
         lines.append(f"  {name:32} {metadata.get('count', 0):>9} objects  {cost}{mode}")
@@ -307,11 +349,14 @@ def _print_figures(outcome, graph_total: dict | None) -> None:
     if graph_total:
         others = graph_total["graph_requests"] - shown["graph_requests"]
         # What the rows do not show: parts that failed, the client secret's expiry (one request).
-        rest = f" ({others} not in the rows above: the client secret's expiry, listings that failed)" \
-            if others > 0 else ""
-        print(f"  Graph in all: {graph_total['graph_requests']} requests, {graph_total['resource_units']} RU, "
-              f"{graph_total['throttled_429']} x 429, {graph_total['retries']} retried, in "
-              f"{graph_total['seconds']:.1f} s{rest}")
+        rest = (
+            f" ({others} not in the rows above: the client secret's expiry, listings that failed)" if others > 0 else ""
+        )
+        print(
+            f"  Graph in all: {graph_total['graph_requests']} requests, {graph_total['resource_units']} RU, "
+            f"{graph_total['throttled_429']} x 429, {graph_total['retries']} retried, in "
+            f"{graph_total['seconds']:.1f} s{rest}"
+        )
     records: dict[str, int] = {}
     for name, metadata in outcome.materialized.items():
         if name.startswith("records/"):
@@ -326,8 +371,10 @@ def _print_figures(outcome, graph_total: dict | None) -> None:
         if entity and what in ENTITY_FIGURES:
             per_entity.setdefault(entity, []).append(f"{what} {value}")
     delivered = sum(records.get(entity, 0) for entity in per_entity)
-    print(f"  upload to {printable(upload['destination'])}: {upload['entities_delivered']} entity types delivered "
-          f"({delivered:,} records), {upload['entities_skipped']} held back")
+    print(
+        f"  upload to {printable(upload['destination'])}: {upload['entities_delivered']} entity types delivered "
+        f"({delivered:,} records), {upload['entities_skipped']} held back"
+    )
     for entity, figures in per_entity.items():
         print(f"    {entity:18} " + ", ".join(figures))
     if "client_secret_days_left" in upload:
@@ -345,8 +392,11 @@ def _outcome_lines(outcome, connector: str, said: set[str]) -> tuple[list[str], 
         parsed = not_fetched(warning)
         if parsed:
             errors[parsed[0]] = parsed[1]
-        elif warning not in said and not _said_by_outcome(warning) and \
-                not warning.startswith(f"{connector}: {outcome.state}"):  # the outcome, said below
+        elif (
+            warning not in said
+            and not _said_by_outcome(warning)
+            and not warning.startswith(f"{connector}: {outcome.state}")
+        ):  # the outcome, said below
             others.append(warning)
     upload = outcome.materialized.get("upload")
     if upload:
@@ -362,7 +412,7 @@ def _quotes_said(warning: str, said: set[str]) -> bool:
     """A warning whose quoted cause, "... (<cause>)", was already printed live: the run log's
     per-asset line for what the pull said as it happened (a delta link refused: full resync)."""
     opening = warning.find(" (")
-    quoted = warning[opening + 2:-1] if opening > 0 and warning.endswith(")") else ""
+    quoted = warning[opening + 2 : -1] if opening > 0 and warning.endswith(")") else ""
     return len(quoted) > 20 and any(quoted in message for message in said)
 
 
@@ -374,8 +424,11 @@ def _print_outcome(outcome, connector: str, pull: str | None, said: set[str], hi
         print(f"  ! {printable_lines(hint(reason), indent='    ')}")
     for warning in others:
         print(f"  warning: {printable_lines(hint(warning), indent='    ')}")
-    ended = {0: "succeeded: Processed", EXIT_PARTIAL: "ended Partially Processed",
-             EXIT_CANCELLED: "was cancelled: Failed"}.get(exit_code(outcome), "FAILED")
+    ended = {
+        0: "succeeded: Processed",
+        EXIT_PARTIAL: "ended Partially Processed",
+        EXIT_CANCELLED: "was cancelled: Failed",
+    }.get(exit_code(outcome), "FAILED")
     print(f"Run {outcome.run_id} ({_pull_words(pull, outcome.cycle)}) {ended}.")
     if outcome.failure:
         failure = outcome.failure
@@ -412,8 +465,9 @@ def _run_sync(connector, home, full: bool = False, wait: float | None = None) ->
         signal.signal(signal.SIGTERM, previous)
         said, graph_total = _finish_progress()
     _print_figures(outcome, graph_total)
-    _print_outcome(outcome, connector.name, _pull_of(outcome, full), said,
-                   lambda text: _demo_hint(connector, home, text))
+    _print_outcome(
+        outcome, connector.name, _pull_of(outcome, full), said, lambda text: _demo_hint(connector, home, text)
+    )
     return exit_code(outcome)
 
 
@@ -460,8 +514,11 @@ def _demo_hint(connector, home: Path, text: str) -> str:
 
 
 def _status_parser(commands: argparse._SubParsersAction) -> None:
-    status = commands.add_parser("status", help="each connector's state (Registered, Scheduled, Processing, "
-                                                "Processed, Partially Processed, Failed), why, and what is next")
+    status = commands.add_parser(
+        "status",
+        help="each connector's state (Registered, Scheduled, Processing, "
+        "Processed, Partially Processed, Failed), why, and what is next",
+    )
     _home_argument(status)
     status.add_argument("--connector", help="only this connector")
     status.add_argument("--json", action="store_true", help="one JSON object per connector")
@@ -473,7 +530,6 @@ def _status(args: argparse.Namespace) -> int:
 
     from ..config import home_folder, load_connectors
     from ..defs.runner import instance
-
     from ..store import StoreError, open_store
 
     home = home_folder(args.home)
@@ -482,8 +538,10 @@ def _status(args: argparse.Namespace) -> int:
     connectors = [c for c in load_connectors(home) if c.name == args.connector or not args.connector]
     _warn_unsafe(home)
     if not connectors:
-        print(f"No connectors in {home}. Create one with `{command(home, 'connector', 'create')}`.{_demo_elsewhere(home)}")
-    now = dt.datetime.now(dt.timezone.utc)
+        print(
+            f"No connectors in {home}. Create one with `{command(home, 'connector', 'create')}`.{_demo_elsewhere(home)}"
+        )
+    now = dt.datetime.now(dt.UTC)
     try:
         store = open_store(home)
     except StoreError as error:
@@ -513,10 +571,10 @@ def _demo_elsewhere(home: Path) -> str:
 
 def _status_facts(connector, store, dagster_instance, now) -> dict:
     """Everything `status` shows of one connector, as plain data (the --json form)."""
-    from ..sync.cycles import BaselineCycles
     from ..graph.secret_expiry import SecretExpiryStore
-    from .report import last_counts, runs
+    from ..sync.cycles import BaselineCycles
     from ..sync.status import current_status
+    from .report import last_counts, runs
 
     status, upcoming = current_status(connector, store, now)
     cycles = BaselineCycles(connector, store, read_only=True)
@@ -525,15 +583,25 @@ def _status_facts(connector, store, dagster_instance, now) -> dict:
     warning = expiry.warning(connector.name, now) if expiry else None
     last = next((r for r in runs(dagster_instance, connector, limit=20) if r.pull != "test connection"), None)
     return {
-        "connector": connector.name, **status.model_dump(mode="json"),
+        "connector": connector.name,
+        **status.model_dump(mode="json"),
         "reasons": status.reasons + ([warning] if warning else []),
         "holder": _holder(store, connector, store.home),
-        "last_run": None if last is None else {
-            "run_id": last.run_id, "started": last.started.isoformat() if last.started else None,
+        "last_run": None
+        if last is None
+        else {
+            "run_id": last.run_id,
+            "started": last.started.isoformat() if last.started else None,
             "duration_s": round(last.duration_s, 1) if last.duration_s is not None else None,
-            "pull": last.pull, "cycle": last.cycle, "status": last.status},
-        "counts": last_counts(dagster_instance, connector), "next_run": upcoming,
-        "baseline": connector.baseline, "cycle": cycle.key, "cycle_baseline_done": cycles.baseline_done(cycle.key),
+            "pull": last.pull,
+            "cycle": last.cycle,
+            "status": last.status,
+        },
+        "counts": last_counts(dagster_instance, connector),
+        "next_run": upcoming,
+        "baseline": connector.baseline,
+        "cycle": cycle.key,
+        "cycle_baseline_done": cycles.baseline_done(cycle.key),
         "next_baseline": cycle.end.isoformat(),
         "client_secret_expires": expiry.ends.isoformat() if expiry and expiry.ends else None,
         "delta_link_age_hours": _link_ages(store, connector, now),
@@ -546,14 +614,26 @@ def _holder(store, connector, home: Path) -> dict | None:
     if held is None:
         return None
     if expired:
-        remedy = ("its process stopped heartbeating (killed or its machine lost): the next run takes the connector "
-                  f"over and marks it failed; `{command(home, 'sync', '--connector', connector.name)}` does so now")
+        remedy = (
+            "its process stopped heartbeating (killed or its machine lost): the next run takes the connector "
+            f"over and marks it failed; `{command(home, 'sync', '--connector', connector.name)}` does so now"
+        )
     else:
-        remedy = ("wait for it to finish; to stop it, cancel the run in the Dagster UI (or stop process "
-                  f"{held.pid} on {held.host}); a run that stops heartbeating loses the connector after {held.ttl:.0f} s")
-    return {"run_id": held.run_id, "launched_by": held.launched_by, "host": held.host, "pid": held.pid,
-            "since": held.acquired_at, "heartbeat": held.heartbeat_at, "expired": expired,
-            "describe": held.describe(), "remedy": remedy}
+        remedy = (
+            "wait for it to finish; to stop it, cancel the run in the Dagster UI (or stop process "
+            f"{held.pid} on {held.host}); a run that stops heartbeating loses the connector after {held.ttl:.0f} s"
+        )
+    return {
+        "run_id": held.run_id,
+        "launched_by": held.launched_by,
+        "host": held.host,
+        "pid": held.pid,
+        "since": held.acquired_at,
+        "heartbeat": held.heartbeat_at,
+        "expired": expired,
+        "describe": held.describe(),
+        "remedy": remedy,
+    }
 
 
 def _link_ages(store, connector, now) -> dict[str, float | str]:
@@ -583,9 +663,11 @@ def _status_text(facts: dict, home: Path) -> str:
     last = facts["last_run"]
     if last:
         took = f", took {last['duration_s']:.0f} s" if last["duration_s"] is not None else ""
-        lines.append(f"  last run: {last['pull']} in cycle {last['cycle']} (run {last['run_id']}), started "
-                     f"{(last['started'] or '-')[:16].replace('T', ' ')} UTC{took} ({last['status'].lower()}; "
-                     f"`{command(home, 'logs', facts['connector'])}` for its log)")
+        lines.append(
+            f"  last run: {last['pull']} in cycle {last['cycle']} (run {last['run_id']}), started "
+            f"{(last['started'] or '-')[:16].replace('T', ' ')} UTC{took} ({last['status'].lower()}; "
+            f"`{command(home, 'logs', facts['connector'])}` for its log)"
+        )
     for entity, figures in facts["counts"].items():
         lines.append(f"    {entity:22} " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     by_hand = f"none automatic (`{command(home, 'sync', '--connector', facts['connector'])}`, or the Dagster UI)"
@@ -596,14 +678,20 @@ def _status_text(facts: dict, home: Path) -> str:
     if facts["client_secret_expires"]:
         lines.append(f"  client secret expires {facts['client_secret_expires'][:16].replace('T', ' ')} UTC")
     if facts["delta_link_age_hours"]:
-        lines.append("  delta links: " + ", ".join(f"{k} {v:.1f} h old" if isinstance(v, float) else f"{k} {v}"
-                                                    for k, v in sorted(facts["delta_link_age_hours"].items())))
+        lines.append(
+            "  delta links: "
+            + ", ".join(
+                f"{k} {v:.1f} h old" if isinstance(v, float) else f"{k} {v}"
+                for k, v in sorted(facts["delta_link_age_hours"].items())
+            )
+        )
     return "\n".join(lines)
 
 
 def _logs_parser(commands: argparse._SubParsersAction) -> None:
-    logs = commands.add_parser("logs", help="a connector's log (the spec's Logs tab): what each run fetched, "
-                                            "skipped, retried and why")
+    logs = commands.add_parser(
+        "logs", help="a connector's log (the spec's Logs tab): what each run fetched, skipped, retried and why"
+    )
     _home_argument(logs)
     logs.add_argument("connector", nargs="?", help="the connector (may be left out when there is only one)")
     logs.add_argument("--run", help="this run's log (default: the latest run)")
@@ -614,8 +702,8 @@ def _logs_parser(commands: argparse._SubParsersAction) -> None:
 
 def _logs(args: argparse.Namespace) -> int:
     from ..config import home_folder
-    from .report import run_log, runs
     from ..defs.runner import instance
+    from .report import run_log, runs
 
     home = home_folder(args.home)
     connector = pick_connector(home, args.connector, "logs")
@@ -628,16 +716,20 @@ def _logs(args: argparse.Namespace) -> int:
             for run in recent:
                 started = f"{run.started:%Y-%m-%d %H:%M:%S}" if run.started else "not started"
                 took = f"{run.duration_s:7.1f} s" if run.duration_s is not None else "        -"
-                print(f"{run.run_id}  {started}  {took}  {printable(run.pull):15} {printable(run.cycle):10} "
-                      f"{printable(run.state)}")
+                print(
+                    f"{run.run_id}  {started}  {took}  {printable(run.pull):15} {printable(run.cycle):10} "
+                    f"{printable(run.state)}"
+                )
             return 0
         run_id = args.run or (recent[0].run_id if recent else None)
         if run_id is None:
             print(f"No runs of {connector.name} yet ({command(home, 'sync', '--connector', connector.name)}).")
             return 0
         if dagster_instance.get_run_by_id(run_id) is None:
-            print(f"entra-pipeline logs: no run {printable(run_id)}; `--runs 20` lists the connector's runs",
-                  file=sys.stderr)
+            print(
+                f"entra-pipeline logs: no run {printable(run_id)}; `--runs 20` lists the connector's runs",
+                file=sys.stderr,
+            )
             return 2
         print(f"Run {run_id}")
         for line in run_log(dagster_instance, run_id, args.debug):
@@ -655,8 +747,12 @@ def _inventory_parser(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_inventory_export)
     search = sub.add_parser("search", help='search records, e.g. inventory:(source:"Microsoft") status:ACTIVE')
     _home_argument(search)
-    search.add_argument("query", nargs="?", default='inventory:(source:"Microsoft")',
-                        help='filters: source, name (wildcards *), status, entity, connector, id')
+    search.add_argument(
+        "query",
+        nargs="?",
+        default='inventory:(source:"Microsoft")',
+        help="filters: source, name (wildcards *), status, entity, connector, id",
+    )
     search.add_argument("--limit", type=int, default=50, help="rows to print (default 50; 0 = all)")
     search.set_defaults(func=_inventory_search)
 
@@ -692,8 +788,10 @@ def _inventory_search(args: argparse.Namespace) -> int:
     print(f"{'CONNECTOR':16} {'ENTITY':18} {'STATUS':9} {'NAME':{width}} ID")
     for row in shown:
         # Names come from the tenant: escaped, so a row stays one line; a long one ends in a marker.
-        print(f"{printable(row['connector'], 16):16} {printable(row['entity']):18} {printable(row['status'] or '-'):9} "
-              f"{printable(row['name'], width):{width}} {printable(row['id'])}")
+        print(
+            f"{printable(row['connector'], 16):16} {printable(row['entity']):18} {printable(row['status'] or '-'):9} "
+            f"{printable(row['name'], width):{width}} {printable(row['id'])}"
+        )
     print(f"{len(rows)} record(s){'' if len(shown) == len(rows) else f', {len(shown)} shown (--limit 0 for all)'}")
     return 0
 
@@ -727,32 +825,50 @@ def pick_connector(home: Path, name: str | None, what: str):
         return found
     known = ", ".join(c.name for c in connectors)
     if name is None:
-        problem = f"name the connector: {home / CONNECTORS_FILE} has {known}" if connectors else \
-            f"no connectors in {home / CONNECTORS_FILE} yet: create one with `{command(home, 'connector', 'create')}`"
+        problem = (
+            f"name the connector: {home / CONNECTORS_FILE} has {known}"
+            if connectors
+            else f"no connectors in {home / CONNECTORS_FILE} yet: create one with `{command(home, 'connector', 'create')}`"
+        )
     else:
         problem = f"no connector named {printable(name)!r} in {home / CONNECTORS_FILE}; " + (
-            f"configured: {known}" if connectors else f"none yet: create one with `{command(home, 'connector', 'create')}`")
+            f"configured: {known}"
+            if connectors
+            else f"none yet: create one with `{command(home, 'connector', 'create')}`"
+        )
     print(f"entra-pipeline {what}: {problem}", file=sys.stderr)
     return None
 
 
 def _demo_parser(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
-        "demo", help="the main job on the embedded simulator: no cloud account needed",
+        "demo",
+        help="the main job on the embedded simulator: no cloud account needed",
         description="Start the embedded Graph simulator, register the connector 'demo' for it and run a full sync. "
-                    "Run it again on the same home as often as you like: the simulator comes back on the port the "
-                    "connector knows (or the connector is registered again for a new one, which is said). "
-                    "`demo --serve` serves the demo's simulator in the foreground, so `sync`, the Dagster UI and its "
-                    "sensors work after the demo.",
-        epilog=EXIT_CODES_HELP + " (docs/operator.md)")
-    demo.add_argument("--home", help="home folder (default: $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline; "
-                                     "`./dev demo` passes --home .demo-home). Every command the demo prints names "
-                                     "it with --home unless it is that default.")
+        "Run it again on the same home as often as you like: the simulator comes back on the port the "
+        "connector knows (or the connector is registered again for a new one, which is said). "
+        "`demo --serve` serves the demo's simulator in the foreground, so `sync`, the Dagster UI and its "
+        "sensors work after the demo.",
+        epilog=EXIT_CODES_HELP + " (docs/operator.md)",
+    )
+    demo.add_argument(
+        "--home",
+        help="home folder (default: $ENTRA_PIPELINE_HOME, else ~/.entra-pipeline; "
+        "`./dev demo` passes --home .demo-home). Every command the demo prints names "
+        "it with --home unless it is that default.",
+    )
     demo.add_argument("--users", type=int, default=1000, help="users in the simulated tenant (default 1000)")
-    demo.add_argument("--port", type=int, default=0,
-                      help="port on 127.0.0.1 (default: the one the demo used last on this home, else any free one)")
-    demo.add_argument("--serve", action="store_true",
-                      help="serve the demo's simulator where the connector expects it, until Ctrl+C; no sync")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port on 127.0.0.1 (default: the one the demo used last on this home, else any free one)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the demo's simulator where the connector expects it, until Ctrl+C; no sync",
+    )
     demo.set_defaults(func=_demo)
 
 
@@ -790,8 +906,10 @@ def _start_demo_simulator(home: Path, users: int, wanted: int):
     except OSError as error:
         if not wanted:
             raise
-        print(f"Port {wanted} is taken ({error.strerror or 'in use'}; another `demo --serve`?): "
-              "the simulator takes a free port and the connector 'demo' is registered again for it.")
+        print(
+            f"Port {wanted} is taken ({error.strerror or 'in use'}; another `demo --serve`?): "
+            "the simulator takes a free port and the connector 'demo' is registered again for it."
+        )
         return _demo_simulator(home, users, 0).start()
 
 
@@ -809,16 +927,25 @@ def _demo(args: argparse.Namespace) -> int:
         info = sim.info
         _save_demo_settings(home, sim.port, args.users)
         before = next((c for c in load_connectors(home) if c.name == "demo"), None)
-        connector = Connector(name="demo", description=DEMO_DESCRIPTION, tenant_id=info.tenant_id,
-                              client_id=info.client_id, client_secret=SecretBox(home).encrypt(info.client_secret),
-                              authority_host=info.authority_host, graph_endpoint=info.graph_endpoint,
-                              ca_bundle=info.ca_bundle, asset_types="identities_with_security_posture")
+        connector = Connector(
+            name="demo",
+            description=DEMO_DESCRIPTION,
+            tenant_id=info.tenant_id,
+            client_id=info.client_id,
+            client_secret=SecretBox(home).encrypt(info.client_secret),
+            authority_host=info.authority_host,
+            graph_endpoint=info.graph_endpoint,
+            ca_bundle=info.ca_bundle,
+            asset_types="identities_with_security_posture",
+        )
         save_connector(home, connector, replace=True)
         if before is None:
             print(f"Registered connector 'demo' in {home / 'connectors.yaml'} (simulator on {info.graph_endpoint})")
         elif before.graph_host != connector.graph_host:
-            print(f"Registered connector 'demo' again in {home / 'connectors.yaml'}: its simulator moved from "
-                  f"{printable(before.graph_host)} to {info.graph_endpoint}")
+            print(
+                f"Registered connector 'demo' again in {home / 'connectors.yaml'}: its simulator moved from "
+                f"{printable(before.graph_host)} to {info.graph_endpoint}"
+            )
         else:
             print(f"Connector 'demo' in {home / 'connectors.yaml'}: simulator back on {info.graph_endpoint}")
         for result in run_checks(connector, home):
@@ -838,42 +965,54 @@ def _demo_next_steps(home: Path) -> str:
     # Dagster 1.13 notes on every start that `dagster dev` is superseded by `dg dev`, which needs a
     # package and project settings we do not have (docs/schedules.md, "In the Dagster UI").
     quiet = shlex.quote("ignore:Function `dev_command` is superseded")
-    ui = (f"DAGSTER_HOME={shlex.quote(str(dagster_home(home)))} ENTRA_PIPELINE_HOME={shlex.quote(str(home))} "
-          f"PYTHONWARNINGS={quiet} {_program('dagster')} dev -w workspace.yaml")
+    ui = (
+        f"DAGSTER_HOME={shlex.quote(str(dagster_home(home)))} ENTRA_PIPELINE_HOME={shlex.quote(str(home))} "
+        f"PYTHONWARNINGS={quiet} {_program('dagster')} dev -w workspace.yaml"
+    )
     query = shlex.quote('inventory:(source:"Microsoft") entity:roles')
-    return "\n".join([
-        f"\nLocal inventory: {open_store(home).describe()} (table records)",
-        f"  {command(home, 'inventory', 'search', query)}",
-        f"  {command(home, 'inventory', 'export', '--connector', 'demo', '--entity', 'users')}",
-        "The connector's state, its runs and their log:",
-        f"  {command(home, 'status')}",
-        f"  {command(home, 'logs', 'demo')}",
-        "The simulator stopped with the demo; to sync again, or for the Dagster UI and its sensors, serve it in "
-        "another terminal (Ctrl+C stops it):",
-        f"  {command(home, 'demo', '--serve')}",
-        f"  {command(home, 'sync', '--connector', 'demo')}",
-        "Open the Dagster UI on this home (runs and assets above are there):",
-        f"  {ui}"])
+    return "\n".join(
+        [
+            f"\nLocal inventory: {open_store(home).describe()} (table records)",
+            f"  {command(home, 'inventory', 'search', query)}",
+            f"  {command(home, 'inventory', 'export', '--connector', 'demo', '--entity', 'users')}",
+            "The connector's state, its runs and their log:",
+            f"  {command(home, 'status')}",
+            f"  {command(home, 'logs', 'demo')}",
+            "The simulator stopped with the demo; to sync again, or for the Dagster UI and its sensors, serve it in "
+            "another terminal (Ctrl+C stops it):",
+            f"  {command(home, 'demo', '--serve')}",
+            f"  {command(home, 'sync', '--connector', 'demo')}",
+            "Open the Dagster UI on this home (runs and assets above are there):",
+            f"  {ui}",
+        ]
+    )
 
 
 def _serve_demo(home: Path, saved: dict) -> int:
     if not saved:
-        print(f"entra-pipeline demo --serve: no demo on {home} yet: run `{command(home, 'demo')}` first",
-              file=sys.stderr)
+        print(
+            f"entra-pipeline demo --serve: no demo on {home} yet: run `{command(home, 'demo')}` first", file=sys.stderr
+        )
         return EXIT_USAGE
     sim = _demo_simulator(home, saved["users"], saved["port"])
 
     def announce(simulator) -> None:
-        print(f"Serving the demo's simulator ({saved['users']} users) on {simulator.info.graph_endpoint}, where the "
-              f"connector 'demo' in {home} expects it. Ctrl+C stops it. In another terminal:\n"
-              f"  {command(home, 'sync', '--connector', 'demo')}", flush=True)
+        print(
+            f"Serving the demo's simulator ({saved['users']} users) on {simulator.info.graph_endpoint}, where the "
+            f"connector 'demo' in {home} expects it. Ctrl+C stops it. In another terminal:\n"
+            f"  {command(home, 'sync', '--connector', 'demo')}",
+            flush=True,
+        )
 
     try:
         sim.serve_forever(on_ready=announce)
     except OSError as error:
-        print(f"entra-pipeline demo --serve: port {saved['port']} is taken ({error.strerror or 'in use'}): is "
-              f"`demo --serve` already running? Stop it, or run `{command(home, 'demo')}` to move the demo to a "
-              "free port", file=sys.stderr)
+        print(
+            f"entra-pipeline demo --serve: port {saved['port']} is taken ({error.strerror or 'in use'}): is "
+            f"`demo --serve` already running? Stop it, or run `{command(home, 'demo')}` to move the demo to a "
+            "free port",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     finally:
         sim.stop()
@@ -881,8 +1020,9 @@ def _serve_demo(home: Path, saved: dict) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="entra-pipeline",
-                                     description="Microsoft Entra ID -> Qualys CSAM/ETM identity connector")
+    parser = argparse.ArgumentParser(
+        prog="entra-pipeline", description="Microsoft Entra ID -> Qualys CSAM/ETM identity connector"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     _demo_parser(commands)
     cli_connectors.add_parser(commands)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ..config import CONNECTORS_FILE, KEY_FILE, SecretBox, home_folder
 from .terminal import printable, printable_lines
@@ -15,12 +16,25 @@ T = TypeVar("T")
 
 # Flag -> connectors.yaml field (schedule flags -> schedule.*).
 FLAG_FIELDS = {
-    "name": "name", "description": "description", "tenant_id": "tenant_id", "client_id": "client_id",
-    "client_secret_env": "client_secret_env", "cloud": "cloud", "authority_host": "authority_host",
-    "graph_endpoint": "graph_endpoint", "ca_bundle": "ca_bundle", "asset_types": "asset_types",
-    "baseline": "baseline", "retain_previous_delta": "retain_previous_delta",
-    "require_manual_sync": "require_manual_sync", "occurs": "schedule.occurs", "start": "schedule.start",
-    "end": "schedule.end", "every": "schedule.every", "cron": "schedule.cron", "timezone": "schedule.timezone",
+    "name": "name",
+    "description": "description",
+    "tenant_id": "tenant_id",
+    "client_id": "client_id",
+    "client_secret_env": "client_secret_env",
+    "cloud": "cloud",
+    "authority_host": "authority_host",
+    "graph_endpoint": "graph_endpoint",
+    "ca_bundle": "ca_bundle",
+    "asset_types": "asset_types",
+    "baseline": "baseline",
+    "retain_previous_delta": "retain_previous_delta",
+    "require_manual_sync": "require_manual_sync",
+    "occurs": "schedule.occurs",
+    "start": "schedule.start",
+    "end": "schedule.end",
+    "every": "schedule.every",
+    "cron": "schedule.cron",
+    "timezone": "schedule.timezone",
 }
 # Field -> the flag that sets it, for the wizard's messages ("--end: ...", not "schedule.end: ...").
 FLAG_OF = {field: "--" + flag.replace("_", "-") for flag, field in FLAG_FIELDS.items()}
@@ -41,8 +55,11 @@ def _settings_flags(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--tenant-id", required=required, help="directory (tenant) id, or a verified domain")
     parser.add_argument("--client-id", required=required, help="application (client) id")
     secret = parser.add_mutually_exclusive_group(required=required)
-    secret.add_argument("--client-secret-stdin", action="store_true",
-                        help="read the client secret from standard input; it is stored encrypted")
+    secret.add_argument(
+        "--client-secret-stdin",
+        action="store_true",
+        help="read the client secret from standard input; it is stored encrypted",
+    )
     secret.add_argument("--client-secret-env", metavar="VAR", help="read the secret from this variable at run time")
     parser.add_argument("--cloud", help="global (default) | usgov | usgov-dod | china")
     parser.add_argument("--authority-host", help="https origin of the identity platform (simulator, proxy)")
@@ -137,8 +154,12 @@ def _create(args: argparse.Namespace) -> int:
     home = home_folder(args.home)
     keyless = not (home / KEY_FILE).exists()  # before the flags' secret is encrypted
     answers, given = _answers(args, home)
-    connector = _guarded("create", "nothing saved", lambda: create(
-        _console(args), home, answers, given, assume_yes=args.yes, flags=FLAG_OF), home if keyless else None)
+    connector = _guarded(
+        "create",
+        "nothing saved",
+        lambda: create(_console(args), home, answers, given, assume_yes=args.yes, flags=FLAG_OF),
+        home if keyless else None,
+    )
     if isinstance(connector, int):
         return connector
     print(f"Connector {connector.name!r} created: Registered. {confirmation(connector)}")
@@ -160,8 +181,10 @@ def _add(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(printable_lines(str(error).replace("connector add: ", "")), file=sys.stderr)
         return 2
-    print(f"Connector {connector.name!r} saved in {path} (secret stored "
-          f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)}).")
+    print(
+        f"Connector {connector.name!r} saved in {path} (secret stored "
+        f"{'encrypted' if connector.client_secret else 'as a reference to $' + str(connector.client_secret_env)})."
+    )
     print(confirmation(connector))
     return 0
 
@@ -175,8 +198,10 @@ def _list(args: argparse.Namespace) -> int:
     if not connectors:
         print(f"No connectors in {home}. Create one with `entra-pipeline connector create`.")
     for connector in connectors:
-        print(f"{connector.name:24} tenant {printable(connector.tenant_id)}  {connector.asset_types}  "
-              f"{printable(connector.graph_host)}")
+        print(
+            f"{connector.name:24} tenant {printable(connector.tenant_id)}  {connector.asset_types}  "
+            f"{printable(connector.graph_host)}"
+        )
         print(f"{'':24} {printable(confirmation(connector))}")
     return 0
 
@@ -197,8 +222,11 @@ def _edit(args: argparse.Namespace) -> int:
     home = home_folder(args.home)
     existing = find_connector(home, args.name)
     changes, given = _answers(args, home)
-    saved = _guarded("edit", "nothing saved, the connector is unchanged", lambda: edit(
-        _console(args), home, existing, changes, given, assume_yes=args.yes, flags=FLAG_OF))
+    saved = _guarded(
+        "edit",
+        "nothing saved, the connector is unchanged",
+        lambda: edit(_console(args), home, existing, changes, given, assume_yes=args.yes, flags=FLAG_OF),
+    )
     if isinstance(saved, int):
         return saved
     print(f"Connector {args.name!r} saved.")
@@ -230,8 +258,11 @@ def _delete(args: argparse.Namespace) -> int:
     home = home_folder(args.home)
     connector = find_connector(home, args.name)
     what = "its configuration" + (", its state, raw data and local inventory records" if args.purge else "")
-    asked = _guarded("delete", "nothing deleted", lambda: confirm(
-        _PrintableConsole(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes))
+    asked = _guarded(
+        "delete",
+        "nothing deleted",
+        lambda: confirm(_PrintableConsole(sys.stdin.isatty()), f"Delete connector {args.name!r} ({what})?", args.yes),
+    )
     if asked is not True:
         if asked is False:
             print("Nothing deleted.")
@@ -242,8 +273,7 @@ def _delete(args: argparse.Namespace) -> int:
         removed = open_store(home).forget(connector.name)
         print(f"Connector {args.name!r} deleted with its state and {removed} local inventory record(s).")
     else:
-        print(f"Connector {args.name!r} deleted; its state and inventory records are kept "
-              f"(--purge removes them).")
+        print(f"Connector {args.name!r} deleted; its state and inventory records are kept (--purge removes them).")
     return 0
 
 
@@ -251,8 +281,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     connector = commands.add_parser("connector", help="set up and manage connectors (connectors.yaml in the home)")
     sub = connector.add_subparsers(dest="connector_command", required=True)
 
-    create = sub.add_parser("create", help="the spec's three steps: Profile & Connectivity (with Test Connection), "
-                                           "Scope & Schedule, Review & Confirm; asks for what flags do not give")
+    create = sub.add_parser(
+        "create",
+        help="the spec's three steps: Profile & Connectivity (with Test Connection), "
+        "Scope & Schedule, Review & Confirm; asks for what flags do not give",
+    )
     home_argument(create)
     create.add_argument("--name")
     _settings_flags(create, required=False)
@@ -260,8 +293,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--yes", action="store_true", help="confirm the review without asking")
     create.set_defaults(func=_create)
 
-    add = sub.add_parser("add", help="save a connector from flags alone, without Test Connection (configuration "
-                                     "as code); the secret is read from stdin or an environment variable")
+    add = sub.add_parser(
+        "add",
+        help="save a connector from flags alone, without Test Connection (configuration "
+        "as code); the secret is read from stdin or an environment variable",
+    )
     home_argument(add)
     _settings_flags(add, required=True)
     add.add_argument("--replace", action="store_true", help="replace a connector of the same name")
@@ -293,7 +329,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     delete = sub.add_parser("delete", help="remove a connector (asks first)")
     home_argument(delete)
     delete.add_argument("name")
-    delete.add_argument("--purge", action="store_true",
-                        help="also remove its state, raw data and local inventory records")
+    delete.add_argument(
+        "--purge", action="store_true", help="also remove its state, raw data and local inventory records"
+    )
     delete.add_argument("--yes", action="store_true", help="do not ask")
     delete.set_defaults(func=_delete)

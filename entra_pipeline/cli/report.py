@@ -10,13 +10,17 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ..graph.collect import requests_shown_with
 from ..config import Connector
 from ..defs.assets import asset_key, outcome_name, per_entity
+from ..graph.collect import requests_shown_with
 from ..sync.dagster_runs import raised_error
 
-RUN_EVENTS = (dg.DagsterEventType.RUN_START, dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE,
-              dg.DagsterEventType.RUN_CANCELED)
+RUN_EVENTS = (
+    dg.DagsterEventType.RUN_START,
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELED,
+)
 ENTITY_FIGURES = ("inserted", "updated", "unchanged", "deleted", "retained")
 
 
@@ -39,23 +43,27 @@ class LogLine:
 
 
 def _when(timestamp: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc) if timestamp else None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC) if timestamp else None
 
 
 def runs(instance: dg.DagsterInstance, connector: Connector, limit: int = 10) -> list[RunSummary]:
     """The connector's runs (syncs and Test Connection), newest first."""
-    records = instance.get_run_records(dg.RunsFilter(tags={"entra/connector": connector.dagster_name}),
-                                       limit=limit)
+    records = instance.get_run_records(dg.RunsFilter(tags={"entra/connector": connector.dagster_name}), limit=limit)
     summaries = []
     for record in records:
         run = record.dagster_run
         started, ended = _when(record.start_time), _when(record.end_time)
-        summaries.append(RunSummary(
-            run_id=run.run_id, status=run.status.value, started=started,
-            duration_s=(ended - started).total_seconds() if started and ended else None,
-            pull=run.tags.get("entra/pull", "test connection" if "test_connection" in run.job_name else "?"),
-            cycle=run.tags.get("dagster/partition", "-"),
-            state=run.tags.get("entra/state", run.status.value).replace("_", " ")))
+        summaries.append(
+            RunSummary(
+                run_id=run.run_id,
+                status=run.status.value,
+                started=started,
+                duration_s=(ended - started).total_seconds() if started and ended else None,
+                pull=run.tags.get("entra/pull", "test connection" if "test_connection" in run.job_name else "?"),
+                cycle=run.tags.get("dagster/partition", "-"),
+                state=run.tags.get("entra/state", run.status.value).replace("_", " "),
+            )
+        )
     return summaries
 
 
@@ -72,7 +80,7 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
     with their error, and the assets it materialized; Dagster's bookkeeping only with `debug`."""
     lines = []
     for entry in instance.all_logs(run_id):
-        at = dt.datetime.fromtimestamp(entry.timestamp, dt.timezone.utc)
+        at = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC)
         level = logging.getLevelName(entry.level)
         event = entry.dagster_event
         if event is None:
@@ -85,12 +93,22 @@ def run_log(instance: dg.DagsterInstance, run_id: str, debug: bool = False) -> l
             key = materialization.asset_key  # named as the CLI names it: <connector>/raw/users
             name = outcome_name(key)
             shared = requests_shown_with(name.removeprefix("raw/")) if name.startswith("raw/") else ()
-            figures = {k: v.value for k, v in materialization.metadata.items()
-                       if k in ("count", "pull_mode") or k in ("graph_requests", "resource_units", "throttled_429")
-                       and not shared}
-            lines.append(LogLine(at, "INFO", f"materialized {key.path[0]}/{name} "
-                                             + " ".join(f"{k}={v}" for k, v in figures.items())
-                                             + (f" (requests with {', '.join(shared)})" if shared else "")))
+            figures = {
+                k: v.value
+                for k, v in materialization.metadata.items()
+                if k in ("count", "pull_mode")
+                or k in ("graph_requests", "resource_units", "throttled_429")
+                and not shared
+            }
+            lines.append(
+                LogLine(
+                    at,
+                    "INFO",
+                    f"materialized {key.path[0]}/{name} "
+                    + " ".join(f"{k}={v}" for k, v in figures.items())
+                    + (f" (requests with {', '.join(shared)})" if shared else ""),
+                )
+            )
         elif event.event_type in RUN_EVENTS or debug:
             lines.append(LogLine(at, level, event.message or event.event_type_value))
     return lines

@@ -11,12 +11,16 @@ from .terminal import printable
 def add_parser(commands: argparse._SubParsersAction) -> None:
     store = commands.add_parser("store", help="the connector store: state, ledgers, inventory (SQLite or PostgreSQL)")
     sub = store.add_subparsers(dest="store_command", required=True)
-    upgrade = sub.add_parser("upgrade", help="create or migrate the store's tables, and import an older home "
-                                             "folder's state files once")
+    upgrade = sub.add_parser(
+        "upgrade", help="create or migrate the store's tables, and import an older home folder's state files once"
+    )
     home_argument(upgrade)
     upgrade.set_defaults(func=_upgrade)
-    check = sub.add_parser("check", help="read every row and committed file as the pipeline does; name what "
-                                         "is damaged and the remedy (exit 1 if anything is)")
+    check = sub.add_parser(
+        "check",
+        help="read every row and committed file as the pipeline does; name what "
+        "is damaged and the remedy (exit 1 if anything is)",
+    )
     home_argument(check)
     check.set_defaults(func=_check)
 

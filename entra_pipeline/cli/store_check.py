@@ -8,8 +8,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..store.schema import (anchors, baselines, delta_links, qualys_delivered, qualys_progress, records, secret_expiry,
-                     snapshot_files, status)
+from ..store.schema import (
+    anchors,
+    baselines,
+    delta_links,
+    qualys_delivered,
+    qualys_progress,
+    records,
+    secret_expiry,
+    snapshot_files,
+    status,
+)
 from ..store.store import Store
 
 FULL = "run `entra-pipeline sync --full --connector {c}`: it replaces it"
@@ -67,14 +76,19 @@ def check(store: Store) -> list[Problem]:
                 elif table is qualys_delivered:
                     json.loads(row.identity)
             except Exception as error:  # noqa: BLE001 - every kind of damage is reported, not raised
-                key = "/".join(str(row._mapping[col.name]) for col in table.primary_key.columns if col.name != "connector")
-                problem(c, f"{table.name} {key}".strip(), str(error).splitlines()[0][:300],
-                        _remedy(table.name, c))
+                key = "/".join(
+                    str(row._mapping[col.name]) for col in table.primary_key.columns if col.name != "connector"
+                )
+                problem(c, f"{table.name} {key}".strip(), str(error).splitlines()[0][:300], _remedy(table.name, c))
     for connector in store.connectors():
         held, expired = store.lease_holder(connector)
         if held is not None and expired:
-            problem(connector, "leases", f"held by {held.describe()}, which stopped heartbeating",
-                    "the next run takes the connector over (and marks that run failed)")
+            problem(
+                connector,
+                "leases",
+                f"held by {held.describe()}, which stopped heartbeating",
+                "the next run takes the connector over (and marks that run failed)",
+            )
     return problems
 
 
@@ -82,8 +96,10 @@ def _remedy(table: str, connector: str) -> str:
     if table == "records":
         return f"run `entra-pipeline sync --full --connector {connector}`: the record is delivered anew"
     if table == "qualys_delivered":
-        return (f"run `entra-pipeline sync --connector {connector}`: the entity's next delivery replaces it "
-                "(a removal for that identity cannot be sent)")
+        return (
+            f"run `entra-pipeline sync --connector {connector}`: the entity's next delivery replaces it "
+            "(a removal for that identity cannot be sent)"
+        )
     if table == "status":
         return f"run `entra-pipeline sync --connector {connector}`: it records the state anew"
     return FULL.format(c=connector)

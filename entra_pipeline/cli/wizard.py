@@ -22,14 +22,25 @@ import os
 import select
 import sys
 import termios
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..config import (CLOUDS, ConfigError, Connector, Schedule, SecretBox, dagster_name_of, end_problem,
-                     field_problems, load_connectors, save_connector)
+from ..config import (
+    CLOUDS,
+    ConfigError,
+    Connector,
+    Schedule,
+    SecretBox,
+    dagster_name_of,
+    end_problem,
+    field_problems,
+    load_connectors,
+    save_connector,
+)
 from ..graph.connection_test import CheckResult, run_checks
 from ..sync.schedule import confirmation, cron_problem, first_run_from, past_problem
 
@@ -125,10 +136,18 @@ PROFILE = (
     Question("description", "Description (optional, up to 180 characters)", default=""),
     Question("tenant_id", "Tenant ID (directory id, or a verified domain)"),
     Question("client_id", "Client ID (application id)"),
-    Question("client_secret", "Client Secret (typed without echo)", secret=True,
-             when=lambda answers: "client_secret_env" not in answers),
-    Question("cloud", "Cloud (global; usgov = US Government GCC High; usgov-dod = US Government DoD; "
-                      "china = operated by 21Vianet)", default="global", choices=tuple(CLOUDS)),
+    Question(
+        "client_secret",
+        "Client Secret (typed without echo)",
+        secret=True,
+        when=lambda answers: "client_secret_env" not in answers,
+    ),
+    Question(
+        "cloud",
+        "Cloud (global; usgov = US Government GCC High; usgov-dod = US Government DoD; china = operated by 21Vianet)",
+        default="global",
+        choices=tuple(CLOUDS),
+    ),
 )
 # Behind one question: only a proxy, a private endpoint or the simulator needs them.
 ADVANCED = (
@@ -138,33 +157,67 @@ ADVANCED = (
 )
 ADVANCED_PROMPT = "Advanced connectivity settings (authority host, Graph endpoint, CA bundle)?"
 SCOPE = (
-    Question("asset_types", "Data to sync (Asset Types)", default="identities_only",
-             choices=("identities_only", "identities_with_security_posture")),
+    Question(
+        "asset_types",
+        "Data to sync (Asset Types)",
+        default="identities_only",
+        choices=("identities_only", "identities_with_security_posture"),
+    ),
     Question("require_manual_sync", "Require Manual Sync (no schedule)?", default="n", yes_no=True),
     Question("schedule.occurs", "Schedule", default="recurring", choices=("single", "recurring"), when=_scheduled),
     Question("schedule.timezone", "Timezone (IANA name)", default="UTC", when=_scheduled),
     Question("schedule.start", "Start (local time, YYYY-MM-DD HH:MM)", when=_scheduled),
-    Question("schedule.every", "Repeat every (e.g. 30m, 6h, 1d)", default="1d",
-             when=lambda answers: _recurring(answers) and "cron" not in answers.get("schedule", {})),
+    Question(
+        "schedule.every",
+        "Repeat every (e.g. 30m, 6h, 1d)",
+        default="1d",
+        when=lambda answers: _recurring(answers) and "cron" not in answers.get("schedule", {}),
+    ),
     # Last, so that "end is not after start" is answered by asking for the end again.
     Question("schedule.end", "End (local time, YYYY-MM-DD HH:MM)", when=_recurring),
-    Question("baseline", "Baseline Schedule (full pull)", default="weekly",
-             choices=("weekly", "fortnightly", "triweekly", "monthly")),
+    Question(
+        "baseline",
+        "Baseline Schedule (full pull)",
+        default="weekly",
+        choices=("weekly", "fortnightly", "triweekly", "monthly"),
+    ),
     Question("retain_previous_delta", "Retain Previously Ingested Delta?", default="n", yes_no=True),
 )
 # Asked again when Test Connection fails (the name and description cannot be why).
 PROFILE_FIELDS = ("tenant_id", "client_id", "client_secret", "cloud")
 # What Test Connection needs: the profile and where Graph is.
-CONNECTIVITY = ("name", "description", "tenant_id", "client_id", "client_secret", "client_secret_env", "cloud",
-                "authority_host", "graph_endpoint", "ca_bundle")
+CONNECTIVITY = (
+    "name",
+    "description",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "cloud",
+    "authority_host",
+    "graph_endpoint",
+    "ca_bundle",
+)
 # Answers whose change means Test Connection must run again.
-REACH = ("tenant_id", "client_id", "client_secret", "client_secret_env", "cloud", "authority_host",
-         "graph_endpoint", "ca_bundle")
+REACH = (
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "cloud",
+    "authority_host",
+    "graph_endpoint",
+    "ca_bundle",
+)
 QUESTIONS = {question.field: question for question in PROFILE + ADVANCED + SCOPE}
 
 # Stand-ins for answers not given yet, so one answer can be checked on its own.
-_PLACEHOLDERS = {"name": "placeholder", "tenant_id": "00000000-0000-0000-0000-000000000000",
-                 "client_id": "00000000-0000-0000-0000-000000000000", "client_secret_env": "PLACEHOLDER"}
+_PLACEHOLDERS = {
+    "name": "placeholder",
+    "tenant_id": "00000000-0000-0000-0000-000000000000",
+    "client_id": "00000000-0000-0000-0000-000000000000",
+    "client_secret_env": "PLACEHOLDER",
+}
 
 
 def get_field(answers: dict, field: str):
@@ -219,7 +272,7 @@ _LOCAL_TIME = TypeAdapter(dt.datetime)  # a start or end as connectors.yaml read
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _normalise(question: Question, text: str):
@@ -246,9 +299,16 @@ def _shown(question: Question, value) -> str:
 
 
 class Wizard:
-    def __init__(self, console: Console, home: Path, answers: dict, given: set[str],
-                 taken_names: frozenset[str] = frozenset(), flags: dict[str, str] | None = None,
-                 now: Callable[[], dt.datetime] = _now) -> None:
+    def __init__(
+        self,
+        console: Console,
+        home: Path,
+        answers: dict,
+        given: set[str],
+        taken_names: frozenset[str] = frozenset(),
+        flags: dict[str, str] | None = None,
+        now: Callable[[], dt.datetime] = _now,
+    ) -> None:
         self.console, self.home = console, home
         self.answers = answers  # a connectors.yaml entry in the making
         self.given = given  # fields whose value came from flags
@@ -266,8 +326,10 @@ class Wizard:
 
     def problems(self, field: str) -> list[str]:
         if field == "name" and dagster_name_of(str(self.answers.get("name", ""))).lower() in self.taken_names:
-            return [f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
-                    "that one with `entra-pipeline connector edit`"]
+            return [
+                f"a connector named {self.answers['name']!r} exists already: choose another name, or change "
+                "that one with `entra-pipeline connector edit`"
+            ]
         found = problems_with(self.answers, field)
         if not found and field.startswith("schedule.") and _schedule_complete(self.answers):
             found = self._whole_schedule(field)
@@ -300,7 +362,9 @@ class Wizard:
     def ask(self, question: Question, keep: bool = True) -> None:
         """Settle one answer: a flag's (or, with no terminal, the existing or default) value if it
         is valid, else a prompt until it is."""
-        unscheduled = self.schedule_optional and question.field.startswith("schedule.") and "schedule" not in self.answers
+        unscheduled = (
+            self.schedule_optional and question.field.startswith("schedule.") and "schedule" not in self.answers
+        )
         if unscheduled or not question.when(self.answers):
             drop_field(self.answers, question.field)
             return
@@ -331,8 +395,9 @@ class Wizard:
             hint = f" [{'/'.join(question.choices)}]" if question.choices else " [y/n]" if question.yes_no else ""
             shown = _shown(question, current) or (question.default or "")
             clears = " (- clears)" if question.default == "" and current is not None else ""
-            text = self.console.ask(f"  {question.prompt}{hint}{f' ({shown})' if shown else ''}{clears}: ",
-                                    secret=question.secret)
+            text = self.console.ask(
+                f"  {question.prompt}{hint}{f' ({shown})' if shown else ''}{clears}: ", secret=question.secret
+            )
             if clears and text.strip() == "-":
                 drop_field(self.answers, question.field)
                 return
@@ -350,8 +415,9 @@ class Wizard:
                 if value is None:
                     drop_field(self.answers, question.field)
                     return
-                set_field(self.answers, question.field,
-                          SecretBox(self.home).encrypt(value) if question.secret else value)
+                set_field(
+                    self.answers, question.field, SecretBox(self.home).encrypt(value) if question.secret else value
+                )
             problems = self.problems(question.field)
             if not problems:
                 return
@@ -394,8 +460,11 @@ class Wizard:
         fields = [question.field for question in ADVANCED]
         wanted = keep and any(field in self.given for field in fields)
         if not wanted and self.console.interactive:
-            wanted = ask_yes_no(self.console, f"  {ADVANCED_PROMPT}",
-                                default=any(self.answers.get(field) is not None for field in fields))
+            wanted = ask_yes_no(
+                self.console,
+                f"  {ADVANCED_PROMPT}",
+                default=any(self.answers.get(field) is not None for field in fields),
+            )
         if wanted or not self.console.interactive:
             for question in ADVANCED:
                 self.ask(question, keep)
@@ -415,8 +484,12 @@ class Wizard:
         return Connector.model_validate({k: v for k, v in self.answers.items() if k in CONNECTIVITY})
 
 
-def test_connection(wizard: Wizard, run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
-                    again: tuple[str, ...] = PROFILE_FIELDS, failed: str = "the connector was not saved") -> None:
+def test_connection(
+    wizard: Wizard,
+    run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+    again: tuple[str, ...] = PROFILE_FIELDS,
+    failed: str = "the connector was not saved",
+) -> None:
     """Run the five checks; on a failure, ask the Profile & Connectivity answers again (`again`,
     and the advanced settings when the whole profile is asked)."""
     while True:
@@ -502,8 +575,13 @@ def _choice(console: Console, prompt: str) -> str:
         console.say(f"    choose one of: {STEPS}")
 
 
-def _finish(wizard: Wizard, prompt: str, assume_yes: bool, profile: tuple[Question, ...],
-            run: Callable[[Connector, Path], list[CheckResult]]) -> Connector:
+def _finish(
+    wizard: Wizard,
+    prompt: str,
+    assume_yes: bool,
+    profile: tuple[Question, ...],
+    run: Callable[[Connector, Path], list[CheckResult]],
+) -> Connector:
     """Review & Confirm; going back to a step asks it again with every answer as the default, and
     Test Connection runs again if an answer it depends on changed."""
     while True:
@@ -557,9 +635,16 @@ def _settle_first(wizard: Wizard) -> None:
         _settle_scope(wizard)
 
 
-def create(console: Console, home: Path, answers: dict, given: set[str], *, assume_yes: bool = False,
-           run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
-           flags: dict[str, str] | None = None) -> Connector:
+def create(
+    console: Console,
+    home: Path,
+    answers: dict,
+    given: set[str],
+    *,
+    assume_yes: bool = False,
+    run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+    flags: dict[str, str] | None = None,
+) -> Connector:
     """The three steps for a new connector; returns it once saved."""
     taken = frozenset(c.dagster_name.lower() for c in load_connectors(home))  # '-' and '_' count as one
     wizard = Wizard(console, home, answers, given, taken_names=taken, flags=flags)
@@ -572,9 +657,17 @@ def create(console: Console, home: Path, answers: dict, given: set[str], *, assu
     return _finish(wizard, "Create this connector?", assume_yes, PROFILE, run)
 
 
-def edit(console: Console, home: Path, existing: Connector, changes: dict, given: set[str], *,
-         assume_yes: bool = False, run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
-         flags: dict[str, str] | None = None) -> Connector:
+def edit(
+    console: Console,
+    home: Path,
+    existing: Connector,
+    changes: dict,
+    given: set[str],
+    *,
+    assume_yes: bool = False,
+    run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+    flags: dict[str, str] | None = None,
+) -> Connector:
     """The same steps over an existing connector, its values as defaults. The name stays (state
     and inventory are kept under it); Test Connection runs again if the profile changed."""
     answers = {**existing.model_dump(mode="json", exclude_none=True), **changes}
@@ -597,8 +690,14 @@ def edit(console: Console, home: Path, existing: Connector, changes: dict, given
 SECRET_KEPT = "the old secret is kept"
 
 
-def rotate_secret(console: Console, home: Path, existing: Connector, new_secret: str | None, *,
-                  run: Callable[[Connector, Path], list[CheckResult]] = run_checks) -> Connector:
+def rotate_secret(
+    console: Console,
+    home: Path,
+    existing: Connector,
+    new_secret: str | None,
+    *,
+    run: Callable[[Connector, Path], list[CheckResult]] = run_checks,
+) -> Connector:
     """A new client secret, saved only once Test Connection passes with it; until then (a failure,
     a cancel) connectors.yaml is not touched and the old secret stays in use."""
     answers = existing.model_dump(mode="json", exclude_none=True)

@@ -34,5 +34,11 @@ def build_definitions(home: Path, resource: HomeResource | None = None) -> dg.De
         sensors += [lifecycle_sensor(connector), secret_expiry_sensor(connector)]
     if connectors:
         sensors += outcome_sensors({c.dagster_name: c for c in connectors})
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-                          resources={HOME: resource or HomeResource.at(home)}, executor=selected_executor())
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
+        resources={HOME: resource or HomeResource.at(home)},
+        executor=selected_executor(),
+    )

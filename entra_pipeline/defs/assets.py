@@ -11,20 +11,20 @@ arrived whole, and the lineage raw -> records -> upload stays visible in the ass
 import os
 import socket
 import traceback
-from typing import Literal, Optional
+from typing import Literal
 
 import dagster as dg
 
 from .. import redact
-from ..graph.collect import Collection
 from ..config import Connector
-from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
-from ..graph.secret_expiry import SecretExpiry, days_left
-from ..sync.pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
 from ..destinations.protocol import DeliveryReport
+from ..entities import ENTITIES, RAW_ASSETS, entities_for, raw_assets_for
+from ..graph.collect import Collection
+from ..graph.secret_expiry import SecretExpiry, days_left
+from ..store import ConnectorBusy, LeaseLost, StoreError
 from ..sync.dagster_runs import FAILED_TAG, SYNC_TAGS, ended_already, fail_dead_run, launched_by
 from ..sync.outcome import PROCESSED
-from ..store import ConnectorBusy, LeaseLost, StoreError
+from ..sync.pipeline import Built, Delivered, NothingFetched, Pulled, Started, error_line, sync_steps
 from .partitions import baseline_cycles
 from .resources import HomeResource
 
@@ -33,10 +33,12 @@ PER_ENTITY, ENTITY_COLUMN = "per_entity", "entity"
 STAGES = ("raw", "records")
 # Ends every asset's description: the UI's "additional assets will be materialized" when one
 # asset is launched says nothing about why, the description is where an operator reads it.
-ONE_STEP = ("Materialized with the connector's other assets in one sync step: a delta run, the records built "
-            "from it and their delivery must commit together (a delta link may advance only once the "
-            "destination has its changes), and a separate step would be skipped when an upstream entity is not "
-            "fetched instead of keeping its previous data.")
+ONE_STEP = (
+    "Materialized with the connector's other assets in one sync step: a delta run, the records built "
+    "from it and their delivery must commit together (a delta link may advance only once the "
+    "destination has its changes), and a separate step would be skipped when an upstream entity is not "
+    "fetched instead of keeping its previous data."
+)
 
 
 def asset_key(connector: Connector, stage: str, entity: str = "") -> dg.AssetKey:
@@ -58,20 +60,43 @@ def _described(text: str) -> str:
 def _specs(connector: Connector) -> list[dg.AssetSpec]:
     group, tags = connector.dagster_name, {"entra/connector": connector.dagster_name}
     raw, entities = raw_assets_for(connector.asset_types), entities_for(connector.asset_types)
-    specs = [dg.AssetSpec(key=asset_key(connector, "raw", name), group_name=group,
-                          description=_described(RAW_ASSETS[name].description), skippable=True, kinds={"parquet"},
-                          tags=tags) for name in raw]
-    specs += [dg.AssetSpec(key=asset_key(connector, "records", entity), group_name=group, skippable=True,
-                           deps=[asset_key(connector, "raw", name) for name in ENTITIES[entity].inputs if name in raw],
-                           description=_described(f"Qualys asset records for {entity}, per the spec's "
-                                                  "transformation map."),
-                           kinds={"parquet"}, tags=tags) for entity in entities]
-    specs.append(dg.AssetSpec(key=asset_key(connector, "upload"), group_name=group, skippable=True,
-                              deps=[asset_key(connector, "records", e) for e in entities],
-                              description=_described(f"Deliver the records to the {connector.destination.kind} "
-                                                     "destination; its check every_entity_processed fails "
-                                                     "(ERROR) when the run is Partially Processed."),
-                              tags=tags))
+    specs = [
+        dg.AssetSpec(
+            key=asset_key(connector, "raw", name),
+            group_name=group,
+            description=_described(RAW_ASSETS[name].description),
+            skippable=True,
+            kinds={"parquet"},
+            tags=tags,
+        )
+        for name in raw
+    ]
+    specs += [
+        dg.AssetSpec(
+            key=asset_key(connector, "records", entity),
+            group_name=group,
+            skippable=True,
+            deps=[asset_key(connector, "raw", name) for name in ENTITIES[entity].inputs if name in raw],
+            description=_described(f"Qualys asset records for {entity}, per the spec's transformation map."),
+            kinds={"parquet"},
+            tags=tags,
+        )
+        for entity in entities
+    ]
+    specs.append(
+        dg.AssetSpec(
+            key=asset_key(connector, "upload"),
+            group_name=group,
+            skippable=True,
+            deps=[asset_key(connector, "records", e) for e in entities],
+            description=_described(
+                f"Deliver the records to the {connector.destination.kind} "
+                "destination; its check every_entity_processed fails "
+                "(ERROR) when the run is Partially Processed."
+            ),
+            tags=tags,
+        )
+    )
     return specs
 
 
@@ -82,24 +107,33 @@ class SyncConfig(dg.Config):
     mode: Literal["baseline", "auto"] = "baseline"
     # How long to wait for another run of the connector (its lease) before giving up; unset:
     # $ENTRA_PIPELINE_LEASE_WAIT, else 180 s (past one lease expiry, so a dead holder is replaced).
-    wait_seconds: Optional[float] = None
+    wait_seconds: float | None = None
 
 
 def processed_check(connector: Connector) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec("every_entity_processed", asset=asset_key(connector, "upload"),
-                             description="Fails with ERROR severity when the run is Partially Processed (an entity "
-                                         "not fetched, records rejected or an entity not delivered; the reasons name "
-                                         "the remedy), so the state is seen on the asset and the run at a glance. "
-                                         "It does not fail the run: what was delivered is committed and the data "
-                                         "of what was not is kept.")
+    return dg.AssetCheckSpec(
+        "every_entity_processed",
+        asset=asset_key(connector, "upload"),
+        description="Fails with ERROR severity when the run is Partially Processed (an entity "
+        "not fetched, records rejected or an entity not delivered; the reasons name "
+        "the remedy), so the state is seen on the asset and the run at a glance. "
+        "It does not fail the run: what was delivered is committed and the data "
+        "of what was not is kept.",
+    )
 
 
 def connector_assets(connector: Connector) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"{connector.dagster_name}__sync", specs=_specs(connector), can_subset=False, pool=f"msgraph_{connector.dagster_name}",
-                    partitions_def=baseline_cycles(connector), check_specs=[processed_check(connector)],
-                    description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
-                                "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
-                                f"by {connector.baseline} baseline cycle.")
+    @dg.multi_asset(
+        name=f"{connector.dagster_name}__sync",
+        specs=_specs(connector),
+        can_subset=False,
+        pool=f"msgraph_{connector.dagster_name}",
+        partitions_def=baseline_cycles(connector),
+        check_specs=[processed_check(connector)],
+        description=f"Pull connector {connector.name!r} (tenant {connector.tenant_id}) from Microsoft "
+        "Graph, transform with the spec's maps, deliver to the destination. Partitioned "
+        f"by {connector.baseline} baseline cycle.",
+    )
     def sync(context: dg.AssetExecutionContext, config: SyncConfig, home: HomeResource):
         redact.install()  # whichever process runs the step: its log lines mask the secrets it holds
         cycle, run_id = context.partition_key, context.run.run_id
@@ -116,8 +150,9 @@ def connector_assets(connector: Connector) -> dg.AssetsDefinition:
         context.instance.add_run_tags(run_id, {"entra/connector": connector.dagster_name, **SYNC_TAGS})
         expiry, pull = None, ""
         try:
-            for step in sync_steps(connector, store, cycle, run_id, config.mode, launched_by(context.run),
-                                   wait=config.wait_seconds):
+            for step in sync_steps(
+                connector, store, cycle, run_id, config.mode, launched_by(context.run), wait=config.wait_seconds
+            ):
                 if isinstance(step, Started):
                     pull = step.pull
                     context.instance.add_run_tags(run_id, {"entra/pull": pull})
@@ -142,9 +177,13 @@ def connector_assets(connector: Connector) -> dg.AssetsDefinition:
             _tag_failed(context)
             # Dagster keeps a step's exception (message, causes, traceback) in the run's event log
             # and shows it in the UI: what it keeps is masked, with the traceback for a bug report.
-            raise dg.Failure(error_line(error),
-                             metadata={"error": type(error).__name__,
-                                       "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc()))}) from None
+            raise dg.Failure(
+                error_line(error),
+                metadata={
+                    "error": type(error).__name__,
+                    "traceback": dg.MetadataValue.text(redact.mask(traceback.format_exc())),
+                },
+            ) from None
 
     return sync
 
@@ -167,11 +206,24 @@ def _raw_results(context: dg.AssetExecutionContext, connector: Connector, collec
         round_ = collection.rounds.get(name)
         if round_ and round_.mode == "resync":
             context.log.warning(f"{name}: full resync ({round_.reason})")
-        delta = {"pull_mode": round_.mode, "changes_in_round": round_.changes,
-                 **({"resync_reason": round_.reason} if round_.reason else {})} if round_ else {}
-        yield dg.MaterializeResult(asset_key=asset_key(connector, "raw", name), metadata={
-            "count": report.count, **report.stats.as_metadata(), **delta,
-            "pull_duration_seconds": round(collection.duration, 3)})
+        delta = (
+            {
+                "pull_mode": round_.mode,
+                "changes_in_round": round_.changes,
+                **({"resync_reason": round_.reason} if round_.reason else {}),
+            }
+            if round_
+            else {}
+        )
+        yield dg.MaterializeResult(
+            asset_key=asset_key(connector, "raw", name),
+            metadata={
+                "count": report.count,
+                **report.stats.as_metadata(),
+                **delta,
+                "pull_duration_seconds": round(collection.duration, 3),
+            },
+        )
     # The pull's total cost is in the run log already, in words (collect.py's "pull of" line).
     if collection.secret_expiry_warning:
         context.log.warning(collection.secret_expiry_warning)
@@ -184,24 +236,45 @@ def _record_results(context: dg.AssetExecutionContext, connector: Connector, bui
             continue
         for object_id, reason in result.rejected[:50]:
             context.log.warning(f"{entity} {object_id} not sent: {reason}")
-        yield dg.MaterializeResult(asset_key=asset_key(connector, "records", entity),
-                                   metadata={"count": result.count, "rejected": len(result.rejected),
-                                             "rebuilt": len(result.rows), "incremental": result.incremental})
+        yield dg.MaterializeResult(
+            asset_key=asset_key(connector, "records", entity),
+            metadata={
+                "count": result.count,
+                "rejected": len(result.rejected),
+                "rebuilt": len(result.rows),
+                "incremental": result.incremental,
+            },
+        )
 
 
-def _upload_results(context: dg.AssetExecutionContext, connector: Connector, delivered: Delivered, cycle: str,
-                    pull: str, expiry: SecretExpiry | None, worker: str):
+def _upload_results(
+    context: dg.AssetExecutionContext,
+    connector: Connector,
+    delivered: Delivered,
+    cycle: str,
+    pull: str,
+    expiry: SecretExpiry | None,
+    worker: str,
+):
     for entity, reason in delivered.skipped.items():
         context.log.warning(f"{entity} not delivered, nothing removed: {reason}")
     if delivered.committed:
         context.log.info(f"delta links committed for {', '.join(sorted(delivered.committed))}")
     state = delivered.state
     (context.log.info if not state.reasons else context.log.warning)(
-        f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons))
+        f"{connector.name}: {state.state}" + "".join(f"; {reason}" for reason in state.reasons)
+    )
     left = days_left(expiry)
-    yield dg.MaterializeResult(asset_key=asset_key(connector, "upload"), metadata={
-        **delivery_metadata(connector, delivered), "cycle": cycle, "pull": pull, "worker": worker,
-        **({"client_secret_days_left": left} if left is not None else {})})
+    yield dg.MaterializeResult(
+        asset_key=asset_key(connector, "upload"),
+        metadata={
+            **delivery_metadata(connector, delivered),
+            "cycle": cycle,
+            "pull": pull,
+            "worker": worker,
+            **({"client_secret_days_left": left} if left is not None else {}),
+        },
+    )
     yield processed_result(connector, delivered)
 
 
@@ -210,9 +283,14 @@ def delivery_metadata(connector: Connector, delivered: Delivered) -> dict[str, o
     the per-entity figures as one table, their totals as flat numbers (the UI plots only
     numbers), the state and its reasons."""
     state = delivered.state
-    return {"destination": connector.destination.kind, "entities_delivered": len(delivered.applied),
-            "entities_skipped": len(delivered.skipped), "state": state.state,
-            "state_reasons": "\n".join(state.reasons), **figures_metadata(delivered.applied)}
+    return {
+        "destination": connector.destination.kind,
+        "entities_delivered": len(delivered.applied),
+        "entities_skipped": len(delivered.skipped),
+        "state": state.state,
+        "state_reasons": "\n".join(state.reasons),
+        **figures_metadata(delivered.applied),
+    }
 
 
 def figures_metadata(applied: dict[str, DeliveryReport]) -> dict[str, object]:
@@ -221,22 +299,30 @@ def figures_metadata(applied: dict[str, DeliveryReport]) -> dict[str, object]:
     `records_<figure>`."""
     rows = {entity: result.counts() for entity, result in applied.items()}
     figures = list(next(iter(rows.values()))) if rows else []
-    schema = dg.TableSchema(columns=[dg.TableColumn(ENTITY_COLUMN, "string"),
-                                     *(dg.TableColumn(what, "int") for what in figures)])
-    table = dg.MetadataValue.table([dg.TableRecord({ENTITY_COLUMN: entity, **values}) for entity, values in rows.items()],
-                                   schema=schema)
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(ENTITY_COLUMN, "string"), *(dg.TableColumn(what, "int") for what in figures)]
+    )
+    table = dg.MetadataValue.table(
+        [dg.TableRecord({ENTITY_COLUMN: entity, **values}) for entity, values in rows.items()], schema=schema
+    )
     return {PER_ENTITY: table, **{f"records_{what}": sum(values[what] for values in rows.values()) for what in figures}}
 
 
 def per_entity(metadata: dict[str, object]) -> dict[str, dict[str, int]]:
     """The upload's table read back: entity -> figure -> count (report.last_counts, the runner)."""
     records = getattr(metadata.get(PER_ENTITY), "records", None) or []  # a TableMetadataValue, if any
-    return {record.data[ENTITY_COLUMN]: {k: int(v) for k, v in record.data.items() if k != ENTITY_COLUMN}
-            for record in records}
+    return {
+        record.data[ENTITY_COLUMN]: {k: int(v) for k, v in record.data.items() if k != ENTITY_COLUMN}
+        for record in records
+    }
 
 
 def processed_result(connector: Connector, delivered: Delivered) -> dg.AssetCheckResult:
     state = delivered.state
-    return dg.AssetCheckResult(check_name="every_entity_processed", asset_key=asset_key(connector, "upload"),
-                               passed=state.state == PROCESSED, severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"})
+    return dg.AssetCheckResult(
+        check_name="every_entity_processed",
+        asset_key=asset_key(connector, "upload"),
+        passed=state.state == PROCESSED,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"state": state.state, "reasons": "\n".join(state.reasons) or "none"},
+    )

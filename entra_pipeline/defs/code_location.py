@@ -10,8 +10,8 @@ private (entra_pipeline.dagster_private; test_dagster_private.py fails when they
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import dagster as dg
 
@@ -23,8 +23,9 @@ REPOSITORY_NAME = "__repository__"  # the repository @dg.definitions makes
 
 def job_origin(job_name: str):
     """The origin the code location gives a run of `job_name` (what the webserver matches on)."""
-    return RemoteJobOrigin(RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(LOCATION_NAME), REPOSITORY_NAME),
-                           job_name)
+    return RemoteJobOrigin(
+        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(LOCATION_NAME), REPOSITORY_NAME), job_name
+    )
 
 
 @contextmanager

@@ -1,6 +1,5 @@
 """Test Connection as a Dagster job, so the UI can run the spec's five checks."""
 
-
 import dagster as dg
 
 from ..config import Connector
@@ -10,9 +9,11 @@ from .resources import HomeResource
 
 
 def test_connection_job(connector: Connector) -> dg.JobDefinition:
-    @dg.op(name=f"{connector.dagster_name}__connection_checks",
-           description="Network Reachability, TLS Handshake, Authentication Credential Check, "
-                       "Authorization Scope Check, Data Fetch (the spec's Test Connection).")
+    @dg.op(
+        name=f"{connector.dagster_name}__connection_checks",
+        description="Network Reachability, TLS Handshake, Authentication Credential Check, "
+        "Authorization Scope Check, Data Fetch (the spec's Test Connection).",
+    )
     def check(context: dg.OpExecutionContext, home: HomeResource) -> None:
         results = run_checks(connector, home.folder())
         for result in results:

@@ -45,8 +45,10 @@ def selected_executor() -> dg.ExecutorDefinition | None:
     if kind in ("", "multiprocess"):
         return None
     if kind != "celery":
-        raise ConfigError(f"{EXECUTOR_ENV}={kind!r} is not an executor this code location knows: use "
-                          "'multiprocess' (the default) or 'celery'")
+        raise ConfigError(
+            f"{EXECUTOR_ENV}={kind!r} is not an executor this code location knows: use "
+            "'multiprocess' (the default) or 'celery'"
+        )
     return celery_executor()
 
 
@@ -96,13 +98,19 @@ def celery_executor() -> dg.ExecutorDefinition:
                 self.config_source.task_default_queue = queue
             return super().execute(plan_context, execution_plan)
 
-    @dg.executor(name="celery", config_schema={"retries": get_retries_config()},
-                 requirements=dg.multiple_process_executor_requirements())
+    @dg.executor(
+        name="celery",
+        config_schema={"retries": get_retries_config()},
+        requirements=dg.multiple_process_executor_requirements(),
+    )
     def routed_celery_executor(init_context: dg.InitExecutorContext) -> CeleryExecutor:
         settings = celery_settings()
-        return RoutedCeleryExecutor(retries=RetryMode.from_config(init_context.executor_config["retries"]),
-                                    broker=settings["broker"], backend=settings["backend"],
-                                    config_source=settings["config_source"])
+        return RoutedCeleryExecutor(
+            retries=RetryMode.from_config(init_context.executor_config["retries"]),
+            broker=settings["broker"],
+            backend=settings["backend"],
+            config_source=settings["config_source"],
+        )
 
     return routed_celery_executor
 
@@ -115,7 +123,13 @@ def worker_app():
     from dagster_celery.tasks import create_task
 
     settings = celery_settings()
-    app = make_app({"broker": settings["broker"], "backend": settings["backend"], "include": [],
-                    "config_source": dict_wrapper({**DEFAULT_CONFIG, **settings["config_source"]})})
+    app = make_app(
+        {
+            "broker": settings["broker"],
+            "backend": settings["backend"],
+            "include": [],
+            "config_source": dict_wrapper({**DEFAULT_CONFIG, **settings["config_source"]}),
+        }
+    )
     create_task(app)
     return app

@@ -12,17 +12,17 @@ from pathlib import Path
 import dagster as dg
 
 from ..config import Connector
+from ..store import StoreError, open_store
+from ..store.database import owner_only_folder
 from ..sync.cycles import BaselineCycles
+from ..sync.dagster_runs import FAILED_TAG, SYNC_TAGS, failure_message
+from ..sync.outcome import with_remedy
+from ..sync.status import StatusStore
 from .assets import PER_ENTITY, connector_assets, outcome_name, per_entity
 from .code_location import runs_in_code_location
 from .partitions import baseline_cycles
 from .resources import HOME, HomeResource
 from .schedules import sync_job
-from ..sync.dagster_runs import FAILED_TAG, SYNC_TAGS, failure_message
-from ..sync.status import StatusStore
-from ..sync.outcome import with_remedy
-from ..store import StoreError, open_store
-from ..store.database import owner_only_folder
 
 DAGSTER_HOME_ENV = "ENTRA_PIPELINE_DAGSTER_HOME"
 DAGSTER_YAML = """\
@@ -55,8 +55,11 @@ def dagster_home(home: Path) -> Path:
     path = home / "dagster"
     owner_only_folder(path)
     config = path / "dagster.yaml"
-    if not config.exists() or config.read_text().startswith("# Written by entra-pipeline") and \
-            config.read_text() != DAGSTER_YAML:  # ours, from an older version: refreshed
+    if (
+        not config.exists()
+        or config.read_text().startswith("# Written by entra-pipeline")
+        and config.read_text() != DAGSTER_YAML
+    ):  # ours, from an older version: refreshed
         config.write_text(DAGSTER_YAML)
         config.chmod(0o600)
     return path
@@ -77,7 +80,9 @@ class SyncOutcome:
     state: str  # Processed | Partially Processed | Failed
     cycle: str = ""
     failure: str | None = None  # why the run failed, in one message
-    per_entity: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> figure -> count (the upload's table)
+    per_entity: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # entity -> figure -> count (the upload's table)
     pull: str = ""  # baseline | delta, as the run chose it (its entra/pull tag); "" if it failed before
 
 
@@ -88,13 +93,13 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
     run-queue limits); it waits up to `wait` seconds for another run of the connector."""
     try:
         store = open_store(home)
-        cycle = BaselineCycles(connector, store).at(dt.datetime.now(dt.timezone.utc)).key
+        cycle = BaselineCycles(connector, store).at(dt.datetime.now(dt.UTC)).key
     except StoreError as error:  # before any run: nothing was read or written
         return SyncOutcome(False, "-", {}, [], "Failed", "", with_remedy(str(error)))
     assets = connector_assets(connector)
-    job = dg.Definitions(assets=[assets], jobs=[sync_job(connector, assets)],
-                         resources={HOME: HomeResource.at(home)}).resolve_job_def(
-        f"{connector.dagster_name}__sync_job")
+    job = dg.Definitions(
+        assets=[assets], jobs=[sync_job(connector, assets)], resources={HOME: HomeResource.at(home)}
+    ).resolve_job_def(f"{connector.dagster_name}__sync_job")
     with instance(home) as dagster_instance:
         partitions = baseline_cycles(connector)
         if not dagster_instance.has_dynamic_partition(partitions.name, cycle):
@@ -102,13 +107,18 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
         config = {"mode": "baseline" if full else "auto", **({"wait_seconds": wait} if wait is not None else {})}
         with runs_in_code_location(dagster_instance):
             result = job.execute_in_process(
-                instance=dagster_instance, raise_on_error=False, partition_key=cycle,
+                instance=dagster_instance,
+                raise_on_error=False,
+                partition_key=cycle,
                 tags={"entra/connector": connector.dagster_name, "entra/trigger": "cli", **SYNC_TAGS},
-                run_config={"ops": {f"{connector.dagster_name}__sync": {"config": config}},
-                            # The full event log stays in the instance (the UI, `logs`); the caller prints the
-                            # outcome, its warnings and reason: Dagster's console copy would repeat them,
-                            # a failed step's with its stack trace.
-                            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+                run_config={
+                    "ops": {f"{connector.dagster_name}__sync": {"config": config}},
+                    # The full event log stays in the instance (the UI, `logs`); the caller prints the
+                    # outcome, its warnings and reason: Dagster's console copy would repeat them,
+                    # a failed step's with its stack trace.
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                },
+            )
         materialized, figures = {}, {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
@@ -116,10 +126,14 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
             if name == "upload":
                 figures = per_entity(materialization.metadata)
             materialized[name] = _flat(materialization.metadata, figures if name == "upload" else {})
-        warnings = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)
-                    if entry.level >= logging.WARNING and not entry.is_dagster_event]
-        failure = None if result.success else failure_message(
-            [event for event in result.all_events if event.is_step_failure])
+        warnings = [
+            entry.user_message
+            for entry in dagster_instance.all_logs(result.run_id)
+            if entry.level >= logging.WARNING and not entry.is_dagster_event
+        ]
+        failure = (
+            None if result.success else failure_message([event for event in result.all_events if event.is_step_failure])
+        )
         if not result.success:
             dagster_instance.add_run_tags(result.run_id, {"entra/state": FAILED_TAG})
         run = dagster_instance.get_run_by_id(result.run_id)
@@ -144,6 +158,9 @@ def sync(connector: Connector, home: Path, full: bool = False, wait: float | Non
 def _flat(metadata: dict, figures: dict[str, dict[str, int]]) -> dict:
     """Plain values by key; the upload's table as `<entity>_<figure>` in place of the table and
     its `records_<figure>` totals (the CLI reads `<entity>_<figure>` keys)."""
-    plain = {key: value.value for key, value in metadata.items()
-             if key != PER_ENTITY and not (figures and key.startswith("records_"))}
+    plain = {
+        key: value.value
+        for key, value in metadata.items()
+        if key != PER_ENTITY and not (figures and key.startswith("records_"))
+    }
     return {**plain, **{f"{entity}_{what}": n for entity, values in figures.items() for what, n in values.items()}}

@@ -8,14 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..killpoints import checkpoint
 from ..store.schema import records as table
-from .protocol import INVENTORY_FIGURES, DeliveryReport
 from ..transform.records import canonical_json
+from .protocol import INVENTORY_FIGURES, DeliveryReport
 
 if TYPE_CHECKING:
     from ..config import Connector
@@ -26,11 +27,12 @@ class InventoryDestination:
     """The local inventory as a run's destination (destination.Destination): one transaction per
     entity, fenced by the run's lease."""
 
-    def __init__(self, connector: "Connector", store: "Store", lease: "Lease | None") -> None:
+    def __init__(self, connector: Connector, store: Store, lease: Lease | None) -> None:
         self.inventory, self.connector, self.lease = LocalInventory(store), connector.name, lease
 
-    def deliver(self, entity: str, rows: list[tuple[str, str]], present: set[str] | None,
-                remove_absent: bool) -> DeliveryReport:
+    def deliver(
+        self, entity: str, rows: list[tuple[str, str]], present: set[str] | None, remove_absent: bool
+    ) -> DeliveryReport:
         return self.inventory.apply(self.connector, entity, rows, remove_absent, self.lease, present)
 
     def close(self) -> None:
@@ -40,20 +42,29 @@ class InventoryDestination:
 class LocalInventory:
     """The `records` table of the connector store (SQLite in the home folder, or PostgreSQL)."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store, self.db = store, store.db
 
-    def apply(self, connector: str, entity: str, records: Iterable[tuple[str, dict | str]],
-              remove_absent: bool, lease: "Lease | None" = None, present: set[str] | None = None) -> DeliveryReport:
+    def apply(
+        self,
+        connector: str,
+        entity: str,
+        records: Iterable[tuple[str, dict | str]],
+        remove_absent: bool,
+        lease: Lease | None = None,
+        present: set[str] | None = None,
+    ) -> DeliveryReport:
         """Upsert the records (objects, or their canonical JSON text); ids not among them are deleted
         if `remove_absent`, else kept as they were (Retain Previously Ingested Delta). With
         `present` (the ids of the whole set), the records are only the rebuilt ones: only their
         stored texts are read, and the ids absent from `present` are what is deleted or kept. One
         transaction, fenced by the run's lease: a run that lost it changes nothing."""
         result = DeliveryReport(INVENTORY_FIGURES)
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         where = (table.c.connector == connector, table.c.entity == entity)
-        texts = [(vendor_id, record if isinstance(record, str) else canonical_json(record)) for vendor_id, record in records]
+        texts = [
+            (vendor_id, record if isinstance(record, str) else canonical_json(record)) for vendor_id, record in records
+        ]
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
@@ -80,7 +91,7 @@ class LocalInventory:
             except TypeError:  # ids that do not compare (not all strings): as given
                 pass
             for start in range(0, len(changed), 5000):
-                _upsert(connection, connector, entity, now, changed[start:start + 5000])
+                _upsert(connection, connector, entity, now, changed[start : start + 5000])
             checkpoint(f"inventory:{entity}:mid-transaction")
             if present is None:
                 gone = [vid for vid in current if vid not in incoming]
@@ -90,8 +101,10 @@ class LocalInventory:
             if not remove_absent:
                 result.retained = len(gone)
             elif gone:
-                connection.execute(table.delete().where(*where, table.c.vendor_asset_id == sa.bindparam("vid")),
-                                   [{"vid": vid} for vid in gone])
+                connection.execute(
+                    table.delete().where(*where, table.c.vendor_asset_id == sa.bindparam("vid")),
+                    [{"vid": vid} for vid in gone],
+                )
                 result.deleted = len(gone)
         return result
 
@@ -103,27 +116,37 @@ class LocalInventory:
             return dict(connection.execute(query).all())
         current: dict[str, str] = {}
         for start in range(0, len(named), 500):
-            current.update(connection.execute(query.where(table.c.vendor_asset_id.in_(named[start:start + 500]))).all())
+            current.update(
+                connection.execute(query.where(table.c.vendor_asset_id.in_(named[start : start + 500]))).all()
+            )
         return current
 
     def export(self, connector: str, entity: str) -> Iterator[dict]:
         with self.db.read() as connection:
-            for (text,) in connection.execute(sa.select(table.c.record).where(
-                    table.c.connector == connector, table.c.entity == entity).order_by(table.c.vendor_asset_id)):
+            for (text,) in connection.execute(
+                sa.select(table.c.record)
+                .where(table.c.connector == connector, table.c.entity == entity)
+                .order_by(table.c.vendor_asset_id)
+            ):
                 yield json.loads(text)
 
     def count(self, connector: str, entity: str) -> int:
         with self.db.read() as connection:
-            return connection.execute(sa.select(sa.func.count()).select_from(table).where(
-                table.c.connector == connector, table.c.entity == entity)).scalar_one()
+            return connection.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.c.connector == connector, table.c.entity == entity)
+            ).scalar_one()
 
     def search(self, query: str) -> list[dict]:
         filters = parse_search(query)
         rows = []
         with self.db.read() as connection:
             for connector, entity, vendor_id, text in connection.execute(
-                    sa.select(table.c.connector, table.c.entity, table.c.vendor_asset_id, table.c.record)
-                    .order_by(table.c.connector, table.c.entity)):
+                sa.select(table.c.connector, table.c.entity, table.c.vendor_asset_id, table.c.record).order_by(
+                    table.c.connector, table.c.entity
+                )
+            ):
                 summary = summarize(connector, entity, vendor_id, json.loads(text))
                 if all(_matches(summary.get(key, ""), pattern) for key, pattern in filters.items()):
                     rows.append(summary)
@@ -136,9 +159,11 @@ def _first(pair: tuple[str, str]) -> str:
 
 # SQLite's own statement, with plain tuples: what database.put sends, without SQLAlchemy building
 # a parameter dict per row (a third of the upload's CPU at 50k records).
-_SQLITE_UPSERT = (f"INSERT INTO {table.name} (connector, entity, vendor_asset_id, record, updated_at) VALUES (?, ?, ?, ?, ?) "
-                  "ON CONFLICT (connector, entity, vendor_asset_id) DO UPDATE SET record = excluded.record, "
-                  "updated_at = excluded.updated_at")
+_SQLITE_UPSERT = (
+    f"INSERT INTO {table.name} (connector, entity, vendor_asset_id, record, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (connector, entity, vendor_asset_id) DO UPDATE SET record = excluded.record, "
+    "updated_at = excluded.updated_at"
+)
 
 
 def _upsert(connection: sa.Connection, connector: str, entity: str, now: str, rows: list[tuple[str, str]]) -> None:
@@ -149,17 +174,29 @@ def _upsert(connection: sa.Connection, connector: str, entity: str, now: str, ro
         return
     from ..store.database import put
 
-    put(connection, table, [{"connector": connector, "entity": entity, "vendor_asset_id": vid, "record": text,
-                             "updated_at": now} for vid, text in rows],
-        ["connector", "entity", "vendor_asset_id"], ["record", "updated_at"])
+    put(
+        connection,
+        table,
+        [
+            {"connector": connector, "entity": entity, "vendor_asset_id": vid, "record": text, "updated_at": now}
+            for vid, text in rows
+        ],
+        ["connector", "entity", "vendor_asset_id"],
+        ["record", "updated_at"],
+    )
 
 
 def summarize(connector: str, entity: str, vendor_id: str, record: dict) -> dict:
     asset = record.get("asset", {})
     content = record.get("thirdPartyObject", {}).get("content", {})
-    return {"connector": connector, "entity": entity, "id": vendor_id, "source": "Microsoft",
-            "name": asset.get("assetDetail", {}).get("name") or content.get("displayName") or "",
-            "status": asset.get("assetHeader", {}).get("status", "")}
+    return {
+        "connector": connector,
+        "entity": entity,
+        "id": vendor_id,
+        "source": "Microsoft",
+        "name": asset.get("assetDetail", {}).get("name") or content.get("displayName") or "",
+        "status": asset.get("assetHeader", {}).get("status", ""),
+    }
 
 
 # A key starts only where a word starts: tried inside a word, `\w+` would rescan its rest at

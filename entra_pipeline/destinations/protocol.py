@@ -48,7 +48,8 @@ class Destination(Protocol):
     with `present` (the ids of the whole set), they are only the rebuilt records of an
     incremental set, and absent means absent from `present`."""
 
-    def deliver(self, entity: str, rows: list[tuple[str, str]], present: set[str] | None,
-                remove_absent: bool) -> DeliveryReport: ...
+    def deliver(
+        self, entity: str, rows: list[tuple[str, str]], present: set[str] | None, remove_absent: bool
+    ) -> DeliveryReport: ...
 
     def close(self) -> None: ...

@@ -70,8 +70,10 @@ def token_timeout() -> float:
 
 # errno -> what it means for the operator, for a connection that could not be made.
 _CONNECT_ERRNOS = {
-    errno.ECONNREFUSED: "connection refused", errno.ECONNRESET: "connection reset",
-    errno.ENETUNREACH: "network unreachable", errno.EHOSTUNREACH: "host unreachable",
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
     errno.ETIMEDOUT: "connection timed out",
 }
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -88,8 +90,13 @@ def _causes(error: BaseException):
             continue
         seen.add(id(each))
         yield each
-        stack += [each.__cause__, each.__context__, getattr(each, "inner_exception", None),
-                  getattr(each, "os_error", None), getattr(each, "certificate_error", None)]
+        stack += [
+            each.__cause__,
+            each.__context__,
+            getattr(each, "inner_exception", None),
+            getattr(each, "os_error", None),
+            getattr(each, "certificate_error", None),
+        ]
 
 
 def unreachable_cause(error: BaseException) -> str | None:
@@ -158,10 +165,11 @@ class TokenSource:
                 raise self._failed
             try:
                 token = await asyncio.wait_for(self._current.get_token(*scopes, **options), self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._failed = TokenEndpointError(
                     f"the identity platform at {self.connector.login_host} did not issue a token in "
-                    f"{self.timeout:g} s: check the proxy and the authority host (login_endpoint)")
+                    f"{self.timeout:g} s: check the proxy and the authority host (login_endpoint)"
+                )
             except Exception as error:  # noqa: BLE001 - e.g. a 200 without access_token: KeyError
                 self._failed = TokenEndpointError(self._failure(error))
             if self._failed:
@@ -177,10 +185,15 @@ class TokenSource:
             return unreachable_message("the identity platform", self.connector.login_host, cause)
         if isinstance(error, ClientAuthenticationError):
             return self._refused(error)
-        what = (f"it has no {error.args[0]!r}" if isinstance(error, KeyError) and error.args
-                else without_reprs(redact.mask(str(error)))[:200] or "no detail")
-        return (f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
-                f"({what}): check the authority host (login_endpoint) and any proxy in between")
+        what = (
+            f"it has no {error.args[0]!r}"
+            if isinstance(error, KeyError) and error.args
+            else without_reprs(redact.mask(str(error)))[:200] or "no detail"
+        )
+        return (
+            f"the identity platform at {self.connector.login_host} gave an answer that is not a token "
+            f"({what}): check the authority host (login_endpoint) and any proxy in between"
+        )
 
     def _refused(self, error: ClientAuthenticationError) -> str:
         answer = redact.mask(readable(str(error.message or error), 400))
@@ -189,10 +202,14 @@ class TokenSource:
         if status is not None and status >= 500:
             return f"{where} failed ({status}): {answer}: retry later; if it persists, check the proxy in between"
         if status is None:  # azure-identity could not read the answer as the identity platform's
-            return (f"{where} gave an answer that is not a token ({answer}): check the authority host "
-                    "(login_endpoint) and any proxy in between")
-        return (f"{where} refused the credentials: {answer}: check tenant_id, client_id and the client secret "
-                "(entra-pipeline connector add --replace)")
+            return (
+                f"{where} gave an answer that is not a token ({answer}): check the authority host "
+                "(login_endpoint) and any proxy in between"
+            )
+        return (
+            f"{where} refused the credentials: {answer}: check tenant_id, client_id and the client secret "
+            "(entra-pipeline connector add --replace)"
+        )
 
     async def renew(self, seen_generation: int) -> None:
         """A new credential, once for all requests that saw the same refused token; at most one

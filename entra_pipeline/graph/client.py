@@ -14,8 +14,8 @@ import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
 
 import httpx
 from kiota_abstractions.method import Method
@@ -27,13 +27,20 @@ from msgraph import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
 from .. import redact
-from ..killpoints import checkpoint
 from ..config import Connector
+from ..killpoints import checkpoint
 from ..retry import Attempts, RetryPolicy
 from . import decode
+from .auth import (
+    TokenEndpointError,
+    TokenSource,
+    graph_host_name,
+    tls_context,
+    unreachable_cause,
+    unreachable_message,
+    without_reprs,
+)
 from .decode import readable
-from .auth import (TokenEndpointError, TokenSource, graph_host_name, tls_context, unreachable_cause,
-                   unreachable_message, without_reprs)
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +146,12 @@ class GraphStats:
     retries: int = 0
 
     def as_metadata(self) -> dict[str, int]:
-        return {"graph_requests": self.requests, "resource_units": self.resource_units,
-                "throttled_429": self.throttled, "retries": self.retries}
+        return {
+            "graph_requests": self.requests,
+            "resource_units": self.resource_units,
+            "throttled_429": self.throttled,
+            "retries": self.retries,
+        }
 
 
 @dataclass
@@ -155,8 +166,12 @@ class ClientSettings:
 
     @property
     def retry(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=self.max_attempts, backoff_base=self.backoff_base,
-                           backoff_cap=self.backoff_cap, max_throttle_wait=self.max_throttle_wait)
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            max_throttle_wait=self.max_throttle_wait,
+        )
 
 
 def _resource_units(response: httpx.Response) -> int:
@@ -201,20 +216,24 @@ class GraphClient:
         self.stats = GraphStats()
         self.part_stats: dict[str, GraphStats] = {}
         self._secret = secret
-        transport = httpx.AsyncHTTPTransport(verify=tls_context(connector),
-                                             limits=httpx.Limits(max_connections=self.settings.concurrency * 2))
-        self._http = httpx.AsyncClient(transport=SizeLimitedTransport(transport, self.settings.max_response_bytes),
-                                       timeout=httpx.Timeout(self.settings.page_timeout, connect=30))
+        transport = httpx.AsyncHTTPTransport(
+            verify=tls_context(connector), limits=httpx.Limits(max_connections=self.settings.concurrency * 2)
+        )
+        self._http = httpx.AsyncClient(
+            transport=SizeLimitedTransport(transport, self.settings.max_response_bytes),
+            timeout=httpx.Timeout(self.settings.page_timeout, connect=30),
+        )
         self.origin = origin_of(self.base)
         self.repairs: list[decode.Repair] = []  # objects whose text was repaired on the way in
         self.tokens = TokenSource(connector, secret)
-        auth = AzureIdentityAuthenticationProvider(self.tokens, scopes=[self.connector.graph_scope],
-                                                   allowed_hosts=[graph_host_name(self.connector)])
+        auth = AzureIdentityAuthenticationProvider(
+            self.tokens, scopes=[self.connector.graph_scope], allowed_hosts=[graph_host_name(self.connector)]
+        )
         self._adapter = GraphRequestAdapter(auth, GraphClientFactory.create_with_default_middleware(client=self._http))
         self._adapter.base_url = self.base
         self.gate = asyncio.Semaphore(self.settings.concurrency)
 
-    async def __aenter__(self) -> "GraphClient":
+    async def __aenter__(self) -> GraphClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -230,8 +249,13 @@ class GraphClient:
         if "://" not in path:
             return f"{self.base}{path}"
         if not self.ours(path):
-            raise ForeignOrigin(0, "ForeignOrigin", f"a link names {origin_of(path)}, not the configured Graph "
-                                f"endpoint {self.origin}: not followed (a proxy or gateway rewriting links?)", path)
+            raise ForeignOrigin(
+                0,
+                "ForeignOrigin",
+                f"a link names {origin_of(path)}, not the configured Graph "
+                f"endpoint {self.origin}: not followed (a proxy or gateway rewriting links?)",
+                path,
+            )
         return path
 
     def ours(self, link: str) -> bool:
@@ -243,11 +267,14 @@ class GraphClient:
         info.url = url
         for name, value in headers.items():
             info.headers.add(name, value)
-        info.add_request_options([ResponseHandlerOption(NativeResponseHandler()),
-                                  RetryHandlerOption(max_retries=0, should_retry=False),
-                                  RedirectHandlerOption(should_redirect=False)])  # ours: same origin only
-        return await asyncio.wait_for(self._adapter.send_primitive_async(info, "bytes", {}),
-                                      self.settings.page_timeout)
+        info.add_request_options(
+            [
+                ResponseHandlerOption(NativeResponseHandler()),
+                RetryHandlerOption(max_retries=0, should_retry=False),
+                RedirectHandlerOption(should_redirect=False),
+            ]
+        )  # ours: same origin only
+        return await asyncio.wait_for(self._adapter.send_primitive_async(info, "bytes", {}), self.settings.page_timeout)
 
     async def get(self, path: str, headers: dict[str, str] | None = None) -> dict:
         """GET one URL and return its JSON, retrying what is worth retrying."""
@@ -264,7 +291,7 @@ class GraphClient:
                 raise TokenError(error, url) from None
             except ResponseTooLarge as error:  # the same request would bring the same again
                 raise GraphError(0, "ResponseTooLarge", f"{error}: not read further", url) from None
-            except (httpx.TransportError, asyncio.TimeoutError) as error:
+            except (TimeoutError, httpx.TransportError) as error:
                 delay = attempts.after_transport_error()
                 cause = transport_cause(error, self.settings.page_timeout)
                 if delay is None:
@@ -275,13 +302,18 @@ class GraphClient:
                 try:
                     page, repairs = decode.load(response.content, httpx.URL(url).path.removeprefix("/v1.0"))
                     if not isinstance(page, dict):  # Graph answers an object; the same request brings the same
-                        raise GraphError(200, "NotAnObject", f"the body is JSON but a {type(page).__name__}, "
-                                         "not an object", url)
+                        raise GraphError(
+                            200, "NotAnObject", f"the body is JSON but a {type(page).__name__}, not an object", url
+                        )
                     self.repairs.extend(repairs)
                     return page
                 except RecursionError:  # valid JSON, nested deeper than any Graph object
-                    raise GraphError(200, "JsonTooDeep", "the body nests deeper than the JSON parser "
-                                     f"allows ({sys.getrecursionlimit()} levels)", url) from None
+                    raise GraphError(
+                        200,
+                        "JsonTooDeep",
+                        f"the body nests deeper than the JSON parser allows ({sys.getrecursionlimit()} levels)",
+                        url,
+                    ) from None
                 except json.JSONDecodeError:
                     delay = attempts.after_failure()
                     if delay is None:
@@ -292,7 +324,11 @@ class GraphClient:
                 redirects += 1
                 url = self._redirected(url, response)
                 continue
-            if response.status_code == 401 and renewals < 3 and error_of(response.content)[0] == "InvalidAuthenticationToken":
+            if (
+                response.status_code == 401
+                and renewals < 3
+                and error_of(response.content)[0] == "InvalidAuthenticationToken"
+            ):
                 renewals += 1
                 await self.tokens.renew(generation)
                 continue
@@ -327,8 +363,12 @@ class GraphClient:
         except httpx.InvalidURL:
             raise GraphError(response.status_code, "BadRedirect", "the redirect's Location is not a URL", url) from None
         if not self.ours(target):
-            raise ForeignOrigin(response.status_code, "ForeignRedirect", f"redirected to {origin_of(target)}, not the "
-                                f"configured Graph endpoint {self.origin}: not followed", url)
+            raise ForeignOrigin(
+                response.status_code,
+                "ForeignRedirect",
+                f"redirected to {origin_of(target)}, not the configured Graph endpoint {self.origin}: not followed",
+                url,
+            )
         return target
 
     @staticmethod
@@ -336,8 +376,9 @@ class GraphClient:
         return GraphError(response.status_code, *error_of(response.content), url)
 
     # ---------------------------------------------------------------- listings
-    async def pages(self, path: str, headers: dict[str, str] | None = None,
-                    on_restart: Callable[[], None] | None = None) -> AsyncIterator[dict]:
+    async def pages(
+        self, path: str, headers: dict[str, str] | None = None, on_restart: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict]:
         """Every page of a listing, following nextLinks. A nextLink seen three times is a loop
         (an error, not an endless run); an expired page token restarts the listing from its first
         page (`on_restart` tells the caller to drop what it collected)."""
@@ -361,8 +402,11 @@ class GraphClient:
                     continue
                 raise
             checkpoint("graph:page")  # a kill test can stop the run in the middle of the pull
-            log.debug("page of %s", first.split("?")[0], extra={"progress": ("pull", first.split("?")[0].split(
-                "/v1.0", 1)[-1], len(page.get("value", [])))})
+            log.debug(
+                "page of %s",
+                first.split("?")[0],
+                extra={"progress": ("pull", first.split("?")[0].split("/v1.0", 1)[-1], len(page.get("value", [])))},
+            )
             yield page
             url = page.get("@odata.nextLink")
             if url is not None and not isinstance(url, str):

@@ -17,19 +17,28 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from ..config import Connector
-from .client import ClientSettings, GraphClient, GraphStats
-from .decode import Repair
-from .delta import Round
 from ..entities import DELTA_PARTS, MEMBERSHIP_PARTS, RAW_ASSETS, SNAPSHOT_FILES, plan_parts, raw_assets_for
-from .plan import Pull, SetBasedPlan
-from .secret_expiry import SecretExpiry, note_secret_expiry
 from ..interrupts import quiet_stopped_tasks, stoppable
 from ..killpoints import checkpoint
 from ..memory import without_cyclic_gc
-from .snapshot import (OBJECT_FILES, Applied, MembershipUpdate, all_objects, apply_memberships, apply_objects,
-                       assignment_table, changed_assignment_principals, touched)
 from ..store import SnapshotBase, SnapshotFileError, Store, StoreDamaged, WrittenFile, new_token
 from ..store.files import MEMBERSHIP_SCHEMA, OBJECT_SCHEMA
+from .client import ClientSettings, GraphClient, GraphStats
+from .decode import Repair
+from .delta import Round
+from .plan import Pull, SetBasedPlan
+from .secret_expiry import SecretExpiry, note_secret_expiry
+from .snapshot import (
+    OBJECT_FILES,
+    Applied,
+    MembershipUpdate,
+    all_objects,
+    apply_memberships,
+    apply_objects,
+    assignment_table,
+    changed_assignment_principals,
+    touched,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +71,9 @@ class Collection:
     secret_expiry: SecretExpiry | None = None
     secret_expiry_warning: str | None = None  # near or past its end date, or not readable
     files: dict[str, WrittenFile] = field(default_factory=dict)  # raw asset -> the file this run wrote
-    issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     pull: Pull | None = None  # the data itself, for the records step (released by it)
-    delta: "Delta | None" = None  # every round incremental: what the records step rebuilds
+    delta: Delta | None = None  # every round incremental: what the records step rebuilds
 
     def arrived(self, asset: str) -> bool:
         report = self.reports.get(asset)
@@ -113,8 +122,9 @@ def _base_tables(store: Store, connector: str, base: SnapshotBase) -> dict[str, 
                     schema = MEMBERSHIP_SCHEMA if name == "memberships" else OBJECT_SCHEMA
                     missing = [c for c in schema.names if c not in table.column_names]
                     if missing:
-                        raise SnapshotFileError(f"raw file {folder.describe(committed.name, committed.token)} has "
-                                                f"no column {missing[0]}")
+                        raise SnapshotFileError(
+                            f"raw file {folder.describe(committed.name, committed.token)} has no column {missing[0]}"
+                        )
                     tables[name] = table
         except (SnapshotFileError, KeyError) as error:
             log.warning("%s: the snapshot its delta link belongs to cannot be used (%s): full resync", entity, error)
@@ -149,14 +159,22 @@ def _report_total(connector: Connector, total: GraphStats, seconds: float) -> No
     """The pull's whole Graph cost, once, in words: parts that failed and the client secret's
     expiry included, which the per-asset figures do not show. `graph_total` carries the figures
     for the CLI's table."""
-    log.info("pull of %s: %d Graph requests, %d resource units, %d answered 429, %d retried, in %.1f s",
-             connector.name, total.requests, total.resource_units, total.throttled, total.retries, seconds,
-             extra={"graph_total": {**total.as_metadata(), "seconds": round(seconds, 1)}})
+    log.info(
+        "pull of %s: %d Graph requests, %d resource units, %d answered 429, %d retried, in %.1f s",
+        connector.name,
+        total.requests,
+        total.resource_units,
+        total.throttled,
+        total.retries,
+        seconds,
+        extra={"graph_total": {**total.as_metadata(), "seconds": round(seconds, 1)}},
+    )
 
 
 @without_cyclic_gc
-def collect(connector: Connector, store: Store, settings: ClientSettings | None = None,
-            full: bool = False) -> Collection:
+def collect(
+    connector: Connector, store: Store, settings: ClientSettings | None = None, full: bool = False
+) -> Collection:
     """Pull the tenant and write every raw asset whose data arrived whole as a new file. An
     asset whose part failed is not written: the committed snapshot stays as it was.
 
@@ -164,11 +182,12 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
     usable with the committed snapshot); the links this pull brings are committed by the
     run's commit, after the destination has the changes."""
     started = time.monotonic()
-    issued_at = dt.datetime.now(dt.timezone.utc)
+    issued_at = dt.datetime.now(dt.UTC)
     secret = connector.secret(store.home)
     wanted = raw_assets_for(connector.asset_types)
-    base = SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES,
-                                                           connector.graph_host)
+    base = (
+        SnapshotBase() if full else store.snapshot_base(connector.name, issued_at, SNAPSHOT_FILES, connector.graph_host)
+    )
     tables = _base_tables(store, connector.name, base)
     links = dict(base.links)
 
@@ -213,14 +232,28 @@ def collect(connector: Connector, store: Store, settings: ClientSettings | None 
         if round_.reason is None and entity in base.resync:
             round_.reason = base.resync[entity]
     # A link can be committed only with every snapshot file holding its changes.
-    brought = {entity: link for entity, link in result.delta_links.items()
-               if link and all(a in files for a in SNAPSHOT_FILES[entity])}
+    brought = {
+        entity: link
+        for entity, link in result.delta_links.items()
+        if link and all(a in files for a in SNAPSHOT_FILES[entity])
+    }
     checkpoint("raw:all:written")
     delta = _delta(store, connector.name, result, snapshot)
     rounds = {OBJECT_FILES[entity]: round_ for entity, round_ in result.rounds.items()}  # by raw asset
     _report_total(connector, client.stats, time.monotonic() - started)
-    return Collection(reports, brought, time.monotonic() - started, client.stats, rounds, expiry,
-                      expiry_warning, files, issued_at, result, delta)
+    return Collection(
+        reports,
+        brought,
+        time.monotonic() - started,
+        client.stats,
+        rounds,
+        expiry,
+        expiry_warning,
+        files,
+        issued_at,
+        result,
+        delta,
+    )
 
 
 @dataclass
@@ -243,8 +276,10 @@ def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> 
         snapshot.applied[entity] = apply_objects(tables.get(name) if incremental else None, pull.changes[entity])
         snapshot.tables[name] = snapshot.applied[entity].table
     if not any(part in pull.failed for part in MEMBERSHIP_PARTS):
-        snapshot.memberships = apply_memberships(tables.get("memberships"), {
-            entity: (pull.changes[entity], pull.rounds[entity].mode != "delta") for entity in MEMBERSHIP_PARTS})
+        snapshot.memberships = apply_memberships(
+            tables.get("memberships"),
+            {entity: (pull.changes[entity], pull.rounds[entity].mode != "delta") for entity in MEMBERSHIP_PARTS},
+        )
         snapshot.tables["memberships"] = snapshot.memberships.table
     if "appRoleAssignments" not in pull.failed:
         snapshot.tables["app_role_assignments"] = assignment_table(pull.app_role_assignments)
@@ -254,9 +289,12 @@ def _apply(pull: Pull, tables: dict[str, pa.Table], wanted: tuple[str, ...]) -> 
 def _delta(store: Store, connector: str, pull: Pull, snapshot: NewSnapshot) -> Delta | None:
     """What the records step needs to rebuild only what changed; None when it must rebuild all
     (a round was full, a part failed, or the committed assignments cannot be compared)."""
-    incremental = (set(snapshot.applied) == set(DELTA_PARTS) and snapshot.memberships is not None
-                   and "app_role_assignments" in snapshot.tables
-                   and all(pull.rounds[e].mode == "delta" for e in DELTA_PARTS))
+    incremental = (
+        set(snapshot.applied) == set(DELTA_PARTS)
+        and snapshot.memberships is not None
+        and "app_role_assignments" in snapshot.tables
+        and all(pull.rounds[e].mode == "delta" for e in DELTA_PARTS)
+    )
     old = _committed_assignments(store, connector) if incremental else None
     if old is None:
         for entity, entry in snapshot.applied.items():  # a full rebuild reads every object
@@ -267,4 +305,6 @@ def _delta(store: Store, connector: str, pull: Pull, snapshot: NewSnapshot) -> D
         return None
     new = snapshot.tables["app_role_assignments"]
     principals = changed_assignment_principals(old, new)
-    return Delta(snapshot.applied, snapshot.memberships, new, touched(snapshot.applied, snapshot.memberships, principals))
+    return Delta(
+        snapshot.applied, snapshot.memberships, new, touched(snapshot.applied, snapshot.memberships, principals)
+    )

@@ -12,32 +12,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-
 from ..config import ConfigError, Connector
 from ..entities import Requirement, requirements_for
 from .auth import TokenEndpointError, TokenSource, tls_context, unreachable_cause
 from .client import ClientSettings, GraphClient, GraphError
 
-CHECKS = ("Network Reachability", "TLS Handshake", "Authentication Credential Check",
-          "Authorization Scope Check", "Data Fetch")
+CHECKS = (
+    "Network Reachability",
+    "TLS Handshake",
+    "Authentication Credential Check",
+    "Authorization Scope Check",
+    "Data Fetch",
+)
 
 # The spec's Troubleshooting table (and, where it has no row, ours).
 RESOLUTIONS = {
     "Network Reachability": "Confirm that outbound HTTPS traffic to login.microsoftonline.com and graph.microsoft.com "
-                            "is not blocked by a firewall or proxy in your environment.",
+    "is not blocked by a firewall or proxy in your environment.",
     "TLS Handshake": "The endpoint's certificate is not trusted. If a proxy inspects TLS, set ca_bundle to its CA "
-                     "certificate; verification itself cannot be turned off.",
+    "certificate; verification itself cannot be turned off.",
     "Authentication Credential Check": "Verify that the Tenant ID, Client ID, and Client Secret values entered match "
-                                       "those of your registered Azure AD application exactly. Ensure the Client Secret "
-                                       "has not expired. Generate a new secret if needed and update the connector.",
+    "those of your registered Azure AD application exactly. Ensure the Client Secret "
+    "has not expired. Generate a new secret if needed and update the connector.",
     "Client Secret expired": "Generate a new Client Secret in Azure AD under Certificates & secrets. Update the Client "
-                             "Secret field in the connector's Profile & Connectivity settings and run Test Connection "
-                             "to confirm the new credentials are valid.",
+    "Secret field in the connector's Profile & Connectivity settings and run Test Connection "
+    "to confirm the new credentials are valid.",
     "Authorization Scope Check": "Confirm that all required API permissions (GroupMember.Read.All, User.Read.All, "
-                                 "RoleManagement.Read.Directory, Directory.Read.All) have been granted and that an "
-                                 "Azure AD administrator has provided admin consent.",
+    "RoleManagement.Read.Directory, Directory.Read.All) have been granted and that an "
+    "Azure AD administrator has provided admin consent.",
     "Data Fetch": "Graph answered the checks above but not a data request: open the connector's logs for the error "
-                  "Graph returned, and retry later if it was a transient service error.",
+    "Graph returned, and retry later if it was a transient service error.",
 }
 AADSTS_MEANINGS = {
     "AADSTS7000215": "the client secret is wrong (use the secret's Value, not its ID)",
@@ -78,8 +82,9 @@ def check_network(connector: Connector, timeout: float = 10.0) -> CheckResult:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as error:
             cause = unreachable_cause(error) or error.strerror or "no connection"
-            return CheckResult(CHECKS[0], False, f"cannot open HTTPS ({port}) to {label} host {host}: {cause}",
-                               RESOLUTIONS[CHECKS[0]])
+            return CheckResult(
+                CHECKS[0], False, f"cannot open HTTPS ({port}) to {label} host {host}: {cause}", RESOLUTIONS[CHECKS[0]]
+            )
         reached.append(f"{host}:{port}")
     return CheckResult(CHECKS[0], True, "reached " + " and ".join(reached))
 
@@ -92,12 +97,17 @@ def check_tls(connector: Connector, timeout: float = 10.0) -> CheckResult:
                 with context.wrap_socket(raw, server_hostname=host) as tls:
                     version = tls.version()
         except ssl.SSLCertVerificationError as error:
-            return CheckResult(CHECKS[1], False, f"{label} host {host}: certificate not trusted "
-                                                 f"({error.verify_message})", RESOLUTIONS[CHECKS[1]])
+            return CheckResult(
+                CHECKS[1],
+                False,
+                f"{label} host {host}: certificate not trusted ({error.verify_message})",
+                RESOLUTIONS[CHECKS[1]],
+            )
         except (ssl.SSLError, OSError) as error:
             cause = unreachable_cause(error) or getattr(error, "reason", None) or error.strerror or "protocol error"
-            return CheckResult(CHECKS[1], False, f"{label} host {host}: TLS handshake failed ({cause})",
-                               RESOLUTIONS[CHECKS[1]])
+            return CheckResult(
+                CHECKS[1], False, f"{label} host {host}: TLS handshake failed ({cause})", RESOLUTIONS[CHECKS[1]]
+            )
     return CheckResult(CHECKS[1], True, f"verified certificates ({version})")
 
 
@@ -179,6 +189,6 @@ def run_checks(connector: Connector, home: Path) -> list[CheckResult]:
         results.append(check_tls(connector))
     if results[-1].passed:
         results += asyncio.run(_graph_checks(connector, home))
-    for name in CHECKS[len(results):]:
+    for name in CHECKS[len(results) :]:
         results.append(CheckResult(name, False, "not run: an earlier check failed"))
     return results

@@ -14,8 +14,8 @@ change nothing that was already merged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from .client import GraphClient, GraphError
 
@@ -35,7 +35,9 @@ class Changes:
 
     objects: dict[str, dict] = field(default_factory=dict)  # id -> latest state (the round's items merged)
     removed: dict[str, str] = field(default_factory=dict)  # id -> "changed" (soft-deleted) | "deleted"
-    members: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (container, member) -> kind; None: removed
+    members: dict[tuple[str, str], str | None] = field(
+        default_factory=dict
+    )  # (container, member) -> kind; None: removed
 
     def clear(self) -> None:
         self.objects.clear()
@@ -53,8 +55,9 @@ def merge_item(changes: Changes, item: dict) -> None:
     removed = item.get("@removed")
     if removed is not None:
         changes.objects.pop(object_id, None)
-        changes.removed[object_id] = "changed" if isinstance(removed, dict) and removed.get("reason") == "changed" \
-            else "deleted"
+        changes.removed[object_id] = (
+            "changed" if isinstance(removed, dict) and removed.get("reason") == "changed" else "deleted"
+        )
         return
     members = item.get("members@delta")
     properties = {k: v for k, v in item.items() if k != "members@delta"} if members is not None else item
@@ -81,8 +84,14 @@ def needs_resync(error: GraphError) -> bool:
     return error.status in (404, 405, 410, 501) or error.code in RESYNC_CODES
 
 
-async def run_round(client: GraphClient, link: str | None, headers: dict, merge: Callable[[dict], None],
-                    reset: Callable[[], None], full: Callable[[str], Awaitable[Round]]) -> Round:
+async def run_round(
+    client: GraphClient,
+    link: str | None,
+    headers: dict,
+    merge: Callable[[dict], None],
+    reset: Callable[[], None],
+    full: Callable[[str], Awaitable[Round]],
+) -> Round:
     """One round: incremental from `link`, else `full(mode)` (a full delta round, or a listing
     with a link taken before it)."""
     if link:
@@ -100,8 +109,14 @@ async def run_round(client: GraphClient, link: str | None, headers: dict, merge:
     return await full("full")
 
 
-async def follow(client: GraphClient, start: str, headers: dict, merge: Callable[[dict], None],
-                 on_restart: Callable[[], None] | None, result: Round) -> Round:
+async def follow(
+    client: GraphClient,
+    start: str,
+    headers: dict,
+    merge: Callable[[dict], None],
+    on_restart: Callable[[], None] | None,
+    result: Round,
+) -> Round:
     # An incremental round restarted after an expired page token re-merges from its link: harmless,
     # merging is idempotent. A full round restarted must drop what it had collected.
     async for page in client.pages(start, headers, on_restart):
@@ -120,7 +135,10 @@ def kept_link(client: GraphClient, start: str, link: object) -> str | None:
     if link and not (isinstance(link, str) and client.ours(link)):
         # The changes arrived; a link elsewhere would be refused next run, so none is kept and the
         # next run of this entity is a full round.
-        log.warning("the deltaLink of %s names another origin than the configured Graph endpoint: not kept, "
-                    "the next run pulls in full", start.split("?")[0])
+        log.warning(
+            "the deltaLink of %s names another origin than the configured Graph endpoint: not kept, "
+            "the next run pulls in full",
+            start.split("?")[0],
+        )
         return None
     return link  # type: ignore[return-value]

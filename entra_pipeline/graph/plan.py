@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterator
 
 from .. import redact
 from .client import PART, GraphClient, GraphError
@@ -30,8 +30,10 @@ from .delta import Changes, Round, follow, kept_link, merge_item, odata_kind, ru
 log = logging.getLogger(__name__)
 
 # Exactly what the transformation maps and relationships need (several are not returned by default).
-USER_SELECT = ("id,userPrincipalName,accountEnabled,displayName,mail,givenName,surname,mobilePhone,jobTitle,"
-               "lastPasswordChangeDateTime,streetAddress,state,city,country,postalCode,department")
+USER_SELECT = (
+    "id,userPrincipalName,accountEnabled,displayName,mail,givenName,surname,mobilePhone,jobTitle,"
+    "lastPasswordChangeDateTime,streetAddress,state,city,country,postalCode,department"
+)
 GROUP_PROPERTIES = "id,displayName,description,visibility,securityIdentifier,securityEnabled,uniqueName"
 GROUP_SELECT = GROUP_PROPERTIES + ",members"
 # What a memberOf item needs for the maps (directory roles have no visibility, units have no uniqueName).
@@ -82,8 +84,12 @@ class Pull:
             gone = changes.hard_deleted()
             for (container, member), member_kind in changes.members.items():
                 if member_kind is not None and container not in gone:
-                    yield {"container_id": container, "container_type": kind, "member_id": member,
-                           "member_type": member_kind}
+                    yield {
+                        "container_id": container,
+                        "container_type": kind,
+                        "member_id": member,
+                        "member_type": member_kind,
+                    }
 
 
 class SetBasedPlan:
@@ -99,11 +105,16 @@ class SetBasedPlan:
         self.fanout = asyncio.Semaphore(max(1, client.settings.concurrency - CHAIN_RESERVE))
 
     async def run(self) -> Pull:
-        known = {"users": self._users, "groups": self._groups, "directoryRoles": self._directory_roles,
-                 "administrativeUnits": self._administrative_units, "roles": self._roles,
-                 "appRoleAssignments": self._app_role_assignments,
-                 "applications": lambda: self._list("applications", "/applications?$top=999"),
-                 "tenant": lambda: self._list("tenant", "/organization")}
+        known = {
+            "users": self._users,
+            "groups": self._groups,
+            "directoryRoles": self._directory_roles,
+            "administrativeUnits": self._administrative_units,
+            "roles": self._roles,
+            "appRoleAssignments": self._app_role_assignments,
+            "applications": lambda: self._list("applications", "/applications?$top=999"),
+            "tenant": lambda: self._list("tenant", "/organization"),
+        }
         if set(self.parts) - set(known):  # a registry row without its plan code
             raise ValueError(f"the plan has no code for {sorted(set(self.parts) - set(known))}")
         tasks = [asyncio.ensure_future(start()) for name, start in known.items() if name in self.parts]
@@ -137,11 +148,15 @@ class SetBasedPlan:
     def _progress(self, part: str) -> str:
         objects = self.pull.objects
         if part == "appRoleAssignments":
-            return (f"{len(self.pull.app_role_assignments)} app role assignments from "
-                    f"{len(objects.get('servicePrincipals', []))} service principals")
+            return (
+                f"{len(self.pull.app_role_assignments)} app role assignments from "
+                f"{len(objects.get('servicePrincipals', []))} service principals"
+            )
         if part == "roles":
-            return (f"{len(objects['roles'])} role definitions, {len(objects['roleAssignments'])} role assignments, "
-                    f"{len(objects['roleEligibilitySchedules'])} eligibility schedules")
+            return (
+                f"{len(objects['roles'])} role definitions, {len(objects['roleAssignments'])} role assignments, "
+                f"{len(objects['roleEligibilitySchedules'])} eligibility schedules"
+            )
         round_ = self.pull.rounds.get(part)
         if round_ is not None and round_.mode == "delta":
             return f"{round_.changes} changed {part} (delta round)"
@@ -150,29 +165,40 @@ class SetBasedPlan:
     def _list(self, entity: str, path: str):
         async def work() -> None:
             self.pull.objects[entity], _ = await self.client.collect(path)
+
         return self._guard(entity, work())
 
     # ---------------------------------------------------------------- delta entities
     def _delta_part(self, part: str, full: Callable[[Changes, str], Awaitable[Round]]):
         """Users, groups, roles, units: a round from the committed link, else `full`."""
+
         async def work() -> None:
             changes = Changes()
-            result = await run_round(self.client, self.links.get(part), LARGE_PAGES,
-                                     lambda item: merge_item(changes, item), changes.clear,
-                                     lambda mode: full(changes, mode))
+            result = await run_round(
+                self.client,
+                self.links.get(part),
+                LARGE_PAGES,
+                lambda item: merge_item(changes, item),
+                changes.clear,
+                lambda mode: full(changes, mode),
+            )
             self.pull.changes[part] = changes
             self.pull.rounds[part] = result
             if result.link:
                 self.pull.delta_links[part] = result.link
             if result.mode != "delta":
                 self.pull.objects[part] = list(changes.objects.values())
+
         return self._guard(part, work())
 
     def _delta_round(self, initial: str) -> Callable[[Changes, str], Awaitable[Round]]:
         """A full round of a delta query: every object, and its link at the end."""
+
         def full(changes: Changes, mode: str) -> Awaitable[Round]:
-            return follow(self.client, initial, LARGE_PAGES, lambda item: merge_item(changes, item), changes.clear,
-                          Round(mode))
+            return follow(
+                self.client, initial, LARGE_PAGES, lambda item: merge_item(changes, item), changes.clear, Round(mode)
+            )
+
         return full
 
     def _users(self):
@@ -185,17 +211,23 @@ class SetBasedPlan:
             link = kept_link(self.client, "/groups/delta", latest.get("@odata.deltaLink"))
             try:
                 count = await self._expanded(
-                    changes, f"/groups?$select={GROUP_PROPERTIES}&$expand=members($select={MEMBER_SELECT})&$top=999",
-                    "members", "group", lambda gid: f"/groups/{gid}/members?$select={MEMBER_SELECT}&$top=999",
-                    lambda gid, items: add_members(changes, gid, items))
+                    changes,
+                    f"/groups?$select={GROUP_PROPERTIES}&$expand=members($select={MEMBER_SELECT})&$top=999",
+                    "members",
+                    "group",
+                    lambda gid: f"/groups/{gid}/members?$select={MEMBER_SELECT}&$top=999",
+                    lambda gid, items: add_members(changes, gid, items),
+                )
             except GraphError as error:
                 if error.status not in NOT_OFFERED:
                     raise
-                log.warning("the groups listing with members expanded was refused (%s): a full delta round "
-                            "instead", error)
+                log.warning(
+                    "the groups listing with members expanded was refused (%s): a full delta round instead", error
+                )
                 changes.clear()
                 return await self._delta_round(f"/groups/delta?$select={GROUP_SELECT}")(changes, mode)
             return Round(mode, count, link)
+
         return self._delta_part("groups", full)
 
     def _containers(self, part: str, delta_path: str, list_path: str, members_path: str, kind: str, select: str):
@@ -210,29 +242,49 @@ class SetBasedPlan:
             containers, _ = await self.client.collect(f"{list_path}?$select={select}")
 
             async def members_of(container: dict) -> None:
-                items = await self._children(kind, container["id"], members_path.format(id=container["id"]) +
-                                             f"?$select={MEMBER_SELECT}")
+                items = await self._children(
+                    kind, container["id"], members_path.format(id=container["id"]) + f"?$select={MEMBER_SELECT}"
+                )
                 if items is not None:
                     changes.objects[container["id"]] = container
                     add_members(changes, container["id"], items)
 
             await asyncio.gather(*(members_of(c) for c in containers))
             return Round(mode, len(containers), None)  # no link: listed in full every run
+
         return self._delta_part(part, full)
 
     def _directory_roles(self):
-        return self._containers("directoryRoles", "/directoryRoles/delta", "/directoryRoles",
-                                "/directoryRoles/{id}/members", "directoryRole", ROLE_SELECT)
+        return self._containers(
+            "directoryRoles",
+            "/directoryRoles/delta",
+            "/directoryRoles",
+            "/directoryRoles/{id}/members",
+            "directoryRole",
+            ROLE_SELECT,
+        )
 
     def _administrative_units(self):
-        return self._containers("administrativeUnits", "/directory/administrativeUnits/delta",
-                                "/directory/administrativeUnits", "/directory/administrativeUnits/{id}/members",
-                                "administrativeUnit", UNIT_SELECT)
+        return self._containers(
+            "administrativeUnits",
+            "/directory/administrativeUnits/delta",
+            "/directory/administrativeUnits",
+            "/directory/administrativeUnits/{id}/members",
+            "administrativeUnit",
+            UNIT_SELECT,
+        )
 
     # ---------------------------------------------------------------- listings with an expansion
-    async def _expanded(self, changes: Changes, path: str, navigation: str, kind: str,
-                        rest_of: Callable[[str], str], add: Callable[[str, list[dict]], None],
-                        reset: Callable[[], None] | None = None) -> int:
+    async def _expanded(
+        self,
+        changes: Changes,
+        path: str,
+        navigation: str,
+        kind: str,
+        rest_of: Callable[[str], str],
+        add: Callable[[str, list[dict]], None],
+        reset: Callable[[], None] | None = None,
+    ) -> int:
         """A listing whose objects carry `navigation` expanded: an object whose expansion came
         full (EXPAND_CAP items, perhaps more) has the whole collection listed apart, side by side
         with the listing. An object deleted before that (404) is left out of this run."""
@@ -254,8 +306,9 @@ class SetBasedPlan:
                     changes.objects[obj["id"]] = obj
                     count += 1
                     if not isinstance(items, list) or len(items) >= EXPAND_CAP:
-                        pending.append((obj["id"], asyncio.ensure_future(
-                            self._fanned_out(kind, obj["id"], rest_of(obj["id"])))))
+                        pending.append(
+                            (obj["id"], asyncio.ensure_future(self._fanned_out(kind, obj["id"], rest_of(obj["id"]))))
+                        )
                         continue
                     add(obj["id"], items)
             for object_id, task in pending:
@@ -282,8 +335,12 @@ class SetBasedPlan:
             return items
         except GraphError as error:
             if error.gone:
-                log.warning("%s %s was deleted during the run (404 %s): left out, the next run sees the deletion",
-                            kind, object_id, error.code)
+                log.warning(
+                    "%s %s was deleted during the run (404 %s): left out, the next run sees the deletion",
+                    kind,
+                    object_id,
+                    error.code,
+                )
                 return None
             raise GraphError(error.status, error.code, f"{kind} {object_id}: {error.message}", error.url) from None
 
@@ -292,10 +349,12 @@ class SetBasedPlan:
             definitions, assignments, eligibility = await asyncio.gather(
                 self.client.collect("/roleManagement/directory/roleDefinitions"),
                 self.client.collect("/roleManagement/directory/roleAssignments?$top=999"),
-                self.client.collect("/roleManagement/directory/roleEligibilitySchedules?$top=999"))
+                self.client.collect("/roleManagement/directory/roleEligibilitySchedules?$top=999"),
+            )
             self.pull.objects["roles"] = definitions[0]
             self.pull.objects["roleAssignments"] = assignments[0]
             self.pull.objects["roleEligibilitySchedules"] = eligibility[0]
+
         return self._guard("roles", work())
 
     def _app_role_assignments(self):
@@ -306,28 +365,39 @@ class SetBasedPlan:
             assignments: dict[str, dict] = {}
             try:
                 await self._expanded(
-                    principals, f"/servicePrincipals?$top=999&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})",
-                    "appRoleAssignedTo", "servicePrincipal",
+                    principals,
+                    f"/servicePrincipals?$top=999&$expand=appRoleAssignedTo($select={ASSIGNMENT_SELECT})",
+                    "appRoleAssignedTo",
+                    "servicePrincipal",
                     lambda sp: f"/servicePrincipals/{sp}/appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}",
-                    lambda sp, items: assignments.update((item["id"], item) for item in items), assignments.clear)
+                    lambda sp, items: assignments.update((item["id"], item) for item in items),
+                    assignments.clear,
+                )
             except GraphError as error:
                 if error.status not in NOT_OFFERED:
                     raise
-                log.warning("the service-principal listing with appRoleAssignedTo expanded was refused (%s): "
-                            "one listing per service principal instead", error)
+                log.warning(
+                    "the service-principal listing with appRoleAssignedTo expanded was refused (%s): "
+                    "one listing per service principal instead",
+                    error,
+                )
                 principals.clear()
                 assignments.clear()
                 await self._assignments_per_principal(principals, assignments)
             self.pull.objects["servicePrincipals"] = list(principals.objects.values())
             self.pull.app_role_assignments = list(assignments.values())
+
         return self._guard("appRoleAssignments", work())
 
     async def _assignments_per_principal(self, principals: Changes, assignments: dict[str, dict]) -> None:
         listed, _ = await self.client.collect("/servicePrincipals?$top=999")
 
         async def assigned_to(sp: dict) -> None:
-            items = await self._fanned_out("servicePrincipal", sp["id"], f"/servicePrincipals/{sp['id']}/"
-                                           f"appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}")
+            items = await self._fanned_out(
+                "servicePrincipal",
+                sp["id"],
+                f"/servicePrincipals/{sp['id']}/appRoleAssignedTo?$top=999&$select={ASSIGNMENT_SELECT}",
+            )
             if items is not None:
                 principals.objects[sp["id"]] = sp
                 for item in items:
@@ -369,18 +439,22 @@ class LiteralPlan:
         async def user(u: dict):
             return ("user", u["id"]), {
                 "memberOf": await ids(f"/users/{u['id']}/memberOf?$select=id", typed=True),
-                "appRoleAssignments": await ids(f"/users/{u['id']}/appRoleAssignments?$select=id")}
+                "appRoleAssignments": await ids(f"/users/{u['id']}/appRoleAssignments?$select=id"),
+            }
 
         async def group(g: dict):
             return ("group", g["id"]), {
                 "memberOf": await ids(f"/groups/{g['id']}/memberof?$select=id", typed=True),
-                "appRoleAssignments": await ids(f"/groups/{g['id']}/appRoleAssignments?$select=id")}
+                "appRoleAssignments": await ids(f"/groups/{g['id']}/appRoleAssignments?$select=id"),
+            }
 
         async def principal(sp: dict):
             return ("servicePrincipal", sp["id"]), {
                 "appRoleAssignedTo": await ids(f"/servicePrincipals/{sp['id']}/appRoleAssignedTo?$select=id"),
-                "appRoleAssignments": await ids(f"/servicePrincipals/{sp['id']}/appRoleAssignments?$select=id")}
+                "appRoleAssignments": await ids(f"/servicePrincipals/{sp['id']}/appRoleAssignments?$select=id"),
+            }
 
-        results = await asyncio.gather(*(user(u) for u in users), *(group(g) for g in groups),
-                                       *(principal(sp) for sp in principals))
+        results = await asyncio.gather(
+            *(user(u) for u in users), *(group(g) for g in groups), *(principal(sp) for sp in principals)
+        )
         return dict(results)

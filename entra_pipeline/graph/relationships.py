@@ -6,7 +6,7 @@ principal endpoints would each return."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class RelationshipIndex:
@@ -49,8 +49,13 @@ class RelationshipIndex:
         return self.by_resource.get(resource_id, [])
 
 
-def relationship_sets(memberships: list[dict], assignments: list[dict], users: list[dict], groups: list[dict],
-                      service_principals: list[dict]) -> dict[tuple[str, str], dict[str, frozenset]]:
+def relationship_sets(
+    memberships: list[dict],
+    assignments: list[dict],
+    users: list[dict],
+    groups: list[dict],
+    service_principals: list[dict],
+) -> dict[tuple[str, str], dict[str, frozenset]]:
     index = RelationshipIndex(memberships, assignments)
 
     def ids(items: list[dict]) -> frozenset:
@@ -58,12 +63,18 @@ def relationship_sets(memberships: list[dict], assignments: list[dict], users: l
 
     result: dict[tuple[str, str], dict[str, frozenset]] = {}
     for user in users:
-        result[("user", user["id"])] = {"memberOf": frozenset(index.containers(user["id"])),
-                                        "appRoleAssignments": ids(index.user_assignments(user["id"]))}
+        result[("user", user["id"])] = {
+            "memberOf": frozenset(index.containers(user["id"])),
+            "appRoleAssignments": ids(index.user_assignments(user["id"])),
+        }
     for group in groups:
-        result[("group", group["id"])] = {"memberOf": frozenset(index.containers(group["id"])),
-                                          "appRoleAssignments": ids(index.principal_assignments(group["id"]))}
+        result[("group", group["id"])] = {
+            "memberOf": frozenset(index.containers(group["id"])),
+            "appRoleAssignments": ids(index.principal_assignments(group["id"])),
+        }
     for sp in service_principals:
-        result[("servicePrincipal", sp["id"])] = {"appRoleAssignedTo": ids(index.resource_assignments(sp["id"])),
-                                                  "appRoleAssignments": ids(index.principal_assignments(sp["id"]))}
+        result[("servicePrincipal", sp["id"])] = {
+            "appRoleAssignedTo": ids(index.resource_assignments(sp["id"])),
+            "appRoleAssignments": ids(index.principal_assignments(sp["id"])),
+        }
     return result

@@ -33,8 +33,10 @@ class SecretExpiry(BaseModel):
         if self.ends is None:
             return None
         left = self.ends - now
-        remedy = ("generate a new one in Azure AD under Certificates & secrets, then run "
-                  f"`entra-pipeline connector rotate-secret {connector}`")
+        remedy = (
+            "generate a new one in Azure AD under Certificates & secrets, then run "
+            f"`entra-pipeline connector rotate-secret {connector}`"
+        )
         if left.total_seconds() <= 0:
             return f"the client secret expired on {self.ends:%Y-%m-%d %H:%M} UTC: {remedy}"
         if left <= dt.timedelta(days=WARN_DAYS):
@@ -44,18 +46,23 @@ class SecretExpiry(BaseModel):
 
 
 def _ends(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
 async def read_secret_expiry(client: GraphClient, connector: Connector, secret: str) -> SecretExpiry:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     try:
-        page = await client.get(f"/applications?$filter=appId eq '{connector.client_id}'"
-                                "&$select=appId,passwordCredentials")
+        page = await client.get(
+            f"/applications?$filter=appId eq '{connector.client_id}'&$select=appId,passwordCredentials"
+        )
     except GraphError as error:
         if error.status == 403:
-            return SecretExpiry(ends=None, checked=now, detail="cannot read the application's passwordCredentials: "
-                                "grant Application.Read.All (or Directory.Read.All) to see when the secret expires")
+            return SecretExpiry(
+                ends=None,
+                checked=now,
+                detail="cannot read the application's passwordCredentials: "
+                "grant Application.Read.All (or Directory.Read.All) to see when the secret expires",
+            )
         raise
     apps = page.get("value") or []
     credentials = [c for app in apps for c in app.get("passwordCredentials") or [] if c.get("endDateTime")]
@@ -63,10 +70,16 @@ async def read_secret_expiry(client: GraphClient, connector: Connector, secret: 
         return SecretExpiry(ends=None, checked=now, detail="the application lists no client secret end date")
     ours = [c for c in credentials if c.get("hint") and secret.startswith(c["hint"])]
     if ours:
-        return SecretExpiry(ends=max(_ends(c["endDateTime"]) for c in ours), checked=now,
-                            detail="the secret this connector holds (matched by its hint)")
-    return SecretExpiry(ends=min(_ends(c["endDateTime"]) for c in credentials), checked=now,
-                        detail="the earliest of the application's secrets (none matched this secret's hint)")
+        return SecretExpiry(
+            ends=max(_ends(c["endDateTime"]) for c in ours),
+            checked=now,
+            detail="the secret this connector holds (matched by its hint)",
+        )
+    return SecretExpiry(
+        ends=min(_ends(c["endDateTime"]) for c in credentials),
+        checked=now,
+        detail="the earliest of the application's secrets (none matched this secret's hint)",
+    )
 
 
 class SecretExpiryStore:
@@ -85,8 +98,9 @@ class SecretExpiryStore:
         self.store.put_document(table, self.connector, expiry.model_dump_json())
 
 
-async def note_secret_expiry(client: GraphClient, connector: Connector, store: Store,
-                             secret: str) -> tuple[SecretExpiry | None, str | None]:
+async def note_secret_expiry(
+    client: GraphClient, connector: Connector, store: Store, secret: str
+) -> tuple[SecretExpiry | None, str | None]:
     """Read it with a client already open (the pull's: no second token), keep it for `status`,
     and return it with a warning if it is near. Never an error: a run is not failed for want
     of this one request."""
@@ -98,7 +112,7 @@ async def note_secret_expiry(client: GraphClient, connector: Connector, store: S
         SecretExpiryStore(store, connector.name).write(expiry)
     except Exception as error:  # noqa: BLE001 - e.g. a full disk: said, and the run goes on
         return expiry, f"client secret expiry not kept for `status`: {error}"
-    return expiry, expiry.warning(connector.name, dt.datetime.now(dt.timezone.utc))
+    return expiry, expiry.warning(connector.name, dt.datetime.now(dt.UTC))
 
 
 def secret_expiry_note(connector: Connector, home: Path) -> tuple[SecretExpiry | None, str | None]:
@@ -120,4 +134,4 @@ def secret_expiry_note(connector: Connector, home: Path) -> tuple[SecretExpiry |
 def days_left(expiry: SecretExpiry | None) -> float | None:
     if expiry is None or expiry.ends is None:
         return None
-    return round((expiry.ends - dt.datetime.now(dt.timezone.utc)).total_seconds() / 86400, 2)
+    return round((expiry.ends - dt.datetime.now(dt.UTC)).total_seconds() / 86400, 2)

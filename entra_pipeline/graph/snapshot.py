@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .delta import Changes
 from ..store.files import ASSIGNMENT_SCHEMA, MEMBERSHIP_SCHEMA, OBJECT_SCHEMA, to_json
+from .delta import Changes
 
 # delta entity -> its objects' raw file, and the kind its memberships rows carry (containers)
-OBJECT_FILES = {"users": "users", "groups": "groups", "directoryRoles": "directory_roles",
-                "administrativeUnits": "administrative_units"}
+OBJECT_FILES = {
+    "users": "users",
+    "groups": "groups",
+    "directoryRoles": "directory_roles",
+    "administrativeUnits": "administrative_units",
+}
 CONTAINER_KINDS = {"groups": "group", "directoryRoles": "directoryRole", "administrativeUnits": "administrativeUnit"}
 # The container properties user and group records read from memberOf (qualys/sources.py).
 CONTAINER_FIELDS = ("id", "displayName", "description", "visibility", "uniqueName")
@@ -54,7 +58,9 @@ def apply_objects(old: pa.Table | None, changes: Changes) -> Applied:
     if old is not None and named:
         mask = pc.is_in(old["id"], value_set=ids(named))
         hit = old.filter(mask)
-        before = {oid: json.loads(text) for oid, text in zip(hit["id"].to_pylist(), hit["object"].to_pylist())}
+        before = {
+            oid: json.loads(text) for oid, text in zip(hit["id"].to_pylist(), hit["object"].to_pylist(), strict=True)
+        }
         kept = old.filter(pc.invert(mask))
     after: dict[str, dict | None] = {}
     for oid in named:
@@ -62,11 +68,13 @@ def apply_objects(old: pa.Table | None, changes: Changes) -> Applied:
         committed = before.get(oid)
         # A restore within the round (removed, then back) replaces; otherwise the round's items
         # merge into the committed object (delta omits properties never set).
-        after[oid] = None if state is None else state if committed is None or oid in changes.removed \
-            else {**committed, **state}
+        after[oid] = (
+            None if state is None else state if committed is None or oid in changes.removed else {**committed, **state}
+        )
     present = [(oid, obj) for oid, obj in after.items() if obj is not None]
-    new = pa.table({"id": [oid for oid, _ in present], "object": [to_json(obj) for _, obj in present]},
-                   schema=OBJECT_SCHEMA)
+    new = pa.table(
+        {"id": [oid for oid, _ in present], "object": [to_json(obj) for _, obj in present]}, schema=OBJECT_SCHEMA
+    )
     table = new if kept is None else pa.concat_tables([kept.select(["id", "object"]).cast(OBJECT_SCHEMA), new])
     return Applied(table, {oid: before.get(oid) for oid in named}, after)
 
@@ -93,9 +101,12 @@ def apply_memberships(old: pa.Table | None, rounds: dict[str, tuple[Changes, boo
     for entity, (changes, full) in rounds.items():
         kind = CONTAINER_KINDS[entity]
         gone = changes.hard_deleted()
-        pairs = [(c, m, member_kind) for (c, m), member_kind in changes.members.items()
-                 if member_kind is not None and c not in gone]
-        containers, members, kinds = zip(*pairs) if pairs else ((), (), ())
+        pairs = [
+            (c, m, member_kind)
+            for (c, m), member_kind in changes.members.items()
+            if member_kind is not None and c not in gone
+        ]
+        containers, members, kinds = zip(*pairs, strict=True) if pairs else ((), (), ())
         columns["container_id"] += containers
         columns["container_type"] += [kind] * len(pairs)
         columns["member_id"] += members
@@ -108,28 +119,33 @@ def apply_memberships(old: pa.Table | None, rounds: dict[str, tuple[Changes, boo
             deleted = pc.is_in(table["container_id"], value_set=ids(gone))
             mine = pc.and_(pc.equal(table["container_type"], kind), pc.or_(named, deleted))
             incremental_drop = pc.or_(incremental_drop, mine)
-        added_delta += [{"container_id": c, "container_type": kind, "member_id": m, "member_type": k}
-                        for c, m, k in pairs]
+        added_delta += [
+            {"container_id": c, "container_type": kind, "member_id": m, "member_type": k} for c, m, k in pairs
+        ]
     everything = pc.or_(drop, incremental_drop)
     if old is not None and not columns["member_id"] and not pc.any(everything).as_py():
         return MembershipUpdate(old, table.slice(0, 0), [])  # unchanged: the committed table itself
     added = pa.table(columns, schema=MEMBERSHIP_SCHEMA)
-    return MembershipUpdate(pa.concat_tables([table.filter(pc.invert(everything)), added]),
-                            table.filter(incremental_drop), added_delta)
+    return MembershipUpdate(
+        pa.concat_tables([table.filter(pc.invert(everything)), added]), table.filter(incremental_drop), added_delta
+    )
 
 
 def assignment_table(assignments: list[dict]) -> pa.Table:
-    return pa.table({name: [a.get(name) for a in assignments] for name in ASSIGNMENT_SCHEMA.names},
-                    schema=ASSIGNMENT_SCHEMA)
+    return pa.table(
+        {name: [a.get(name) for a in assignments] for name in ASSIGNMENT_SCHEMA.names}, schema=ASSIGNMENT_SCHEMA
+    )
 
 
 def changed_assignment_principals(old: pa.Table, new: pa.Table) -> set[str]:
     """The principals whose app role assignments differ between two full sets (added, removed,
     or with another value in any column the records read)."""
+
     def rows(table: pa.Table) -> pa.Array:
         table = table.select(ASSIGNMENT_SCHEMA.names).cast(ASSIGNMENT_SCHEMA)
         columns = [pc.fill_null(table[name], "") for name in ASSIGNMENT_SCHEMA.names]
         return pc.binary_join_element_wise(*columns, _SEP) if table.num_rows else pa.array([], pa.string())
+
     old_rows, new_rows = rows(old), rows(new)
     principals: set[str] = set()
     for table, own, other in ((old, old_rows, new_rows), (new, new_rows, old_rows)):
@@ -164,7 +180,9 @@ def touched(applied: dict[str, Applied], memberships: MembershipUpdate, assignme
     renamed: set[str] = set()
     for entity in CONTAINER_KINDS:
         entry = applied[entity]
-        renamed.update(oid for oid in entry.after if container_doc(entry.before.get(oid)) != container_doc(entry.after[oid]))
+        renamed.update(
+            oid for oid in entry.after if container_doc(entry.before.get(oid)) != container_doc(entry.after[oid])
+        )
     result |= members_of(memberships.table, renamed)
     result |= members_of(memberships.removed, renamed)
     result |= assignment_principals

@@ -6,6 +6,12 @@ from .server import Simulator, SimulatorConfig, SimulatorInfo, running_simulator
 from .tenant import SimulatorError, Tenant
 
 __all__ = [
-    "FaultRule", "Faults", "Simulator", "SimulatorConfig", "SimulatorError", "SimulatorInfo", "Tenant",
+    "FaultRule",
+    "Faults",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorError",
+    "SimulatorInfo",
+    "Tenant",
     "running_simulator",
 ]

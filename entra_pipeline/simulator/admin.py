@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .faults import FaultSpecError
 from .http import Request, Response, json_bytes
@@ -23,10 +24,11 @@ def route(method: str, pattern: str):
     def register(handler: Handler) -> Handler:
         _ROUTES.append((method, re.compile("^/_sim" + pattern + "$"), handler))
         return handler
+
     return register
 
 
-def respond(sim: "Simulator", request: Request) -> Response:
+def respond(sim: Simulator, request: Request) -> Response:
     try:
         body = json.loads(request.body) if request.body else {}
     except ValueError:  # not JSON, or not UTF-8
@@ -102,9 +104,11 @@ def _expire_tokens(sim, request, params, body):
 
 @route("POST", "/app")
 def _app(sim, request, params, body):
-    return sim.configure_app(granted_permissions=body.get("granted_permissions"),
-                             secret_expires_in_seconds=body.get("secret_expires_in_seconds"),
-                             token_lifetime=body.get("token_lifetime"))
+    return sim.configure_app(
+        granted_permissions=body.get("granted_permissions"),
+        secret_expires_in_seconds=body.get("secret_expires_in_seconds"),
+        token_lifetime=body.get("token_lifetime"),
+    )
 
 
 # Graph refuses writes past its own limits (displayName: 256 characters for users and groups);
@@ -134,8 +138,11 @@ def _delete(sim, request, params, body):
 
 @route("DELETE", "/(servicePrincipals|directoryRoles|administrativeUnits)/([^/]+)")
 def _delete_other(sim, request, params, body):
-    {"servicePrincipals": sim.tenant.delete_service_principal, "directoryRoles": sim.tenant.delete_directory_role,
-     "administrativeUnits": sim.tenant.delete_administrative_unit}[params[0]](params[1])
+    {
+        "servicePrincipals": sim.tenant.delete_service_principal,
+        "directoryRoles": sim.tenant.delete_directory_role,
+        "administrativeUnits": sim.tenant.delete_administrative_unit,
+    }[params[0]](params[1])
     return {"deleted": params[1]}
 
 

@@ -9,9 +9,9 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Callable
 from urllib.parse import urlsplit
 
 from .faults import TOKEN_FAULTS, Faults, foreign_origin, odd_error
@@ -22,14 +22,31 @@ from .odata import GraphError, error_body
 from .throttle import Throttle, request_cost
 from .tokens import TokenError, TokenSigner
 
-GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+GRAPH_CONTENT_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+)
 BATCH_LIMIT = 20
-FRONT_DOOR_FAULTS = {"500", "502", "503", "504", "reset", "slow", "429", "429-no-retry-after", "odd-error",
-                     "foreign-redirect"}
+FRONT_DOOR_FAULTS = {
+    "500",
+    "502",
+    "503",
+    "504",
+    "reset",
+    "slow",
+    "429",
+    "429-no-retry-after",
+    "odd-error",
+    "foreign-redirect",
+}
 IN_BATCH_FAULTS = {"500", "502", "503", "504", "429", "429-no-retry-after"}
 # Routes whose path names an object, and that object's kind: `vanish` deletes it.
-OBJECT_ROUTES = {"/users/{id}": "user", "/groups/{id}": "group", "/servicePrincipals/{id}": "servicePrincipal",
-                 "/directoryRoles/{id}": "directoryRole", "/directory/administrativeUnits/{id}": "administrativeUnit"}
+OBJECT_ROUTES = {
+    "/users/{id}": "user",
+    "/groups/{id}": "group",
+    "/servicePrincipals/{id}": "servicePrincipal",
+    "/directoryRoles/{id}": "directoryRole",
+    "/directory/administrativeUnits/{id}": "administrativeUnit",
+}
 
 
 @dataclass
@@ -103,8 +120,12 @@ class Stats:
                 "cpu_share": round(cpu / wall, 4) if wall > 0 else 0.0,
                 "peak_ru_per_10s": _peak_window(self.ru_by_second, 10),
                 "endpoints": {
-                    name: {"requests": e.requests, "resource_units": e.resource_units, "throttled": e.throttled,
-                           "statuses": dict(e.statuses)}
+                    name: {
+                        "requests": e.requests,
+                        "resource_units": e.resource_units,
+                        "throttled": e.throttled,
+                        "statuses": dict(e.statuses),
+                    }
                     for name, e in sorted(self.endpoints.items())
                 },
             }
@@ -128,8 +149,12 @@ def _odd_error(status: int, shape: str) -> GraphResult:
     reason = REASONS.get(status, "Error")
     content_type: str | None = "application/json"
     if shape == "oauth":
-        body = _json({"error": reason.lower().replace(" ", "_"),
-                      "error_description": f"{status} {reason} (injected: not Graph's error shape)"})
+        body = _json(
+            {
+                "error": reason.lower().replace(" ", "_"),
+                "error_description": f"{status} {reason} (injected: not Graph's error shape)",
+            }
+        )
     elif shape == "html":
         body, content_type = f"<html><body><h1>{status} {reason}</h1></body></html>".encode(), "text/html"
     elif shape == "empty":
@@ -149,12 +174,12 @@ def _invalid_utf8(result: GraphResult) -> None:
     result.raw = body.replace(_json(marker)[1:-1], b"\xff\xfe", 1)
 
 
-def _make_hostile(result: "GraphResult", fault) -> None:
+def _make_hostile(result: GraphResult, fault) -> None:
     """Answers no real Graph gives: a page too big to hold, JSON nested past any parser's depth,
     headers with control characters (h11 passes ESC, DEL and 0x01 on to the client; a NUL it
     refuses as a broken answer)."""
     if fault.kind == "control-header":  # ARG "nul": a NUL, which HTTP/1.1 parsers refuse outright
-        result.headers["x-ms-ags-diagnostic"] = "{\"ServerInfo\":\x01\x1b[31m\x7f}"
+        result.headers["x-ms-ags-diagnostic"] = '{"ServerInfo":\x01\x1b[31m\x7f}'
         result.headers["x-ms-resource-unit"] = "1\x1b[2J" if fault.arg != "nul" else "1\x00"
         return
     if fault.kind == "oversized":
@@ -173,9 +198,20 @@ def _make_hostile(result: "GraphResult", fault) -> None:
 
 
 class SimulatorApp:
-    def __init__(self, *, api: GraphApi, identity: IdentityPlatform, signer: TokenSigner, throttle: Throttle,
-                 faults: Faults, stats: Stats, clock: Callable, latency: float, seed: int,
-                 admin: Callable[[Request], Response]) -> None:
+    def __init__(
+        self,
+        *,
+        api: GraphApi,
+        identity: IdentityPlatform,
+        signer: TokenSigner,
+        throttle: Throttle,
+        faults: Faults,
+        stats: Stats,
+        clock: Callable,
+        latency: float,
+        seed: int,
+        admin: Callable[[Request], Response],
+    ) -> None:
         self.api = api
         self.tenant = api.tenant
         self.identity = identity
@@ -222,8 +258,9 @@ class SimulatorApp:
                     self.stats.faults[fault.kind] += 1
                     if fault.kind != "token-hang":
                         return self._token_fault(fault.kind, request, version)
-                result = self.identity.token(self.origin, tenant, request.body, request.headers.get("authorization"),
-                                             version=version)
+                result = self.identity.token(
+                    self.origin, tenant, request.body, request.headers.get("authorization"), version=version
+                )
                 if fault is not None:  # token-hang: the real answer, late (the connection's own wait)
                     return self._plain(result.status, result.body, delay=self.latency + float(fault.arg or 600))
             if result is not None:
@@ -241,14 +278,21 @@ class SimulatorApp:
                 body = {key: str(value) if key != "token_type" else value for key, value in body.items()}
             return self._plain(200, body, delay=self.latency)
         if kind == "token-echo":  # what a proxy that "helpfully" reflects the request does
-            return self._plain(400, {"error": "invalid_client",
-                                     "error_description": request.body.decode("utf-8", "replace")}, delay=self.latency)
+            return self._plain(
+                400,
+                {"error": "invalid_client", "error_description": request.body.decode("utf-8", "replace")},
+                delay=self.latency,
+            )
         return Response(502, HTML_502, {"Content-Type": "text/html"}, delay=self.latency)  # token-html
 
     @staticmethod
     def _plain(status: int, payload: dict, delay: float = 0.0) -> Response:
-        return Response(status, _json(payload), {"Content-Type": "application/json; charset=utf-8",
-                                                 "Cache-Control": "no-store, no-cache"}, delay=delay)
+        return Response(
+            status,
+            _json(payload),
+            {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store, no-cache"},
+            delay=delay,
+        )
 
     # ---------------------------------------------------------------- graph
     def _graph_response(self, request: Request) -> Response:
@@ -267,7 +311,7 @@ class SimulatorApp:
             "request-id": request_id,
             "client-request-id": request.headers.get("client-request-id", request_id),
             "x-ms-ags-diagnostic": '{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5",'
-                                   '"ScaleUnit":"000","RoleInstance":"SIM"}}',
+            '"ScaleUnit":"000","RoleInstance":"SIM"}}',
             "Strict-Transport-Security": "max-age=31536000",
             "Cache-Control": "no-cache",
             "OData-Version": "4.0",
@@ -275,12 +319,15 @@ class SimulatorApp:
         }
 
     def _error(self, request: Request, error: GraphError) -> GraphResult:
-        return GraphResult(error.status, error_body(error.code, error.message, request.headers.get("client-request-id")),
-                           dict(error.headers))
+        return GraphResult(
+            error.status,
+            error_body(error.code, error.message, request.headers.get("client-request-id")),
+            dict(error.headers),
+        )
 
     def graph(self, request: Request, in_batch: bool) -> GraphResult:
         """Answer one Graph request (or one $batch item), recording it in the stats."""
-        path = request.path[len("/v1.0"):] or "/"
+        path = request.path[len("/v1.0") :] or "/"
         if request.method == "POST" and path.rstrip("/").lower() == "/$batch" and not in_batch:
             return self._batch(request)
         with self.tenant.lock:
@@ -313,30 +360,47 @@ class SimulatorApp:
                 return GraphResult(429, error_body("TooManyRequests", "Too many requests."), headers), 0, True
             else:
                 status = int(fault.kind)
-                code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
-                        504: "GatewayTimeout"}[status]
-                return GraphResult(status, error_body(code, "The service is temporarily unavailable (injected).")), 0, False
+                code = {
+                    500: "InternalServerError",
+                    502: "BadGateway",
+                    503: "ServiceUnavailable",
+                    504: "GatewayTimeout",
+                }[status]
+                return (
+                    GraphResult(status, error_body(code, "The service is temporarily unavailable (injected).")),
+                    0,
+                    False,
+                )
         try:
             claims = self._authenticate(request)
             if matched is None:
                 if self.api.path_exists(path):
-                    raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
-                raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path.strip('/').split('/')[0]}'.")
+                    raise GraphError(
+                        405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+                    )
+                raise GraphError(
+                    400, "BadRequest", f"Resource not found for the segment '{path.strip('/').split('/')[0]}'."
+                )
             route, params = matched
             granted = set(claims.get("roles", ()))
             forbidden = self.faults.pick(path, entity, {"forbidden"})
             if forbidden:
                 self.stats.faults[forbidden.kind] += 1
             if forbidden or not granted.intersection(route.permissions):
-                raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+                raise GraphError(
+                    403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+                )
             cost = request_cost(route.base_cost, request.query)
             decision = self.throttle.charge(claims["appid"], claims["tid"], cost)
             if not decision.allowed:
                 return self._throttled(claims, decision.retry_after, cost), cost, True
             if request.query.get("$skiptoken") and (f := self.faults.pick(path, entity, {"expired-page-token"})):
                 self.stats.faults[f.kind] += 1
-                raise GraphError(400, "Directory_ExpiredPageToken",
-                                 "The specified page token value has expired and can no longer be included in your request.")
+                raise GraphError(
+                    400,
+                    "Directory_ExpiredPageToken",
+                    "The specified page token value has expired and can no longer be included in your request.",
+                )
             target = self._named_object(route.name, params) if self.faults.has("vanish") else None
             if target is not None and (f := self.faults.pick(path, entity, {"vanish"})):
                 self.stats.faults[f.kind] += 1
@@ -353,7 +417,9 @@ class SimulatorApp:
         self._post_faults(request, path, entity, result, in_batch)
         return result, cost, False
 
-    def _post_faults(self, request: Request, path: str, entity: str | None, result: GraphResult, in_batch: bool) -> None:
+    def _post_faults(
+        self, request: Request, path: str, entity: str | None, result: GraphResult, in_batch: bool
+    ) -> None:
         if "@odata.nextLink" in (result.payload or {}) and (f := self.faults.pick(path, entity, {"loop"})):
             self.stats.faults[f.kind] += 1
             result.payload["@odata.nextLink"] = f"{self.origin}{request.target}"
@@ -396,35 +462,50 @@ class SimulatorApp:
                     return params[0]
                 if kind == "user":
                     key = params[0].lower()
-                    return next((u["id"] for u in table.values() if u.get("userPrincipalName", "").lower() == key),
-                                None)
+                    return next(
+                        (u["id"] for u in table.values() if u.get("userPrincipalName", "").lower() == key), None
+                    )
                 return None
         return None
 
     def _authenticate(self, request: Request) -> dict:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer ") or not header[7:].strip():
-            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.",
-                             headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'})
+            raise GraphError(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token is empty.",
+                headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
+            )
         try:
             claims = self.signer.verify(header[7:].strip())
         except TokenError as error:
             raise GraphError(401, "InvalidAuthenticationToken", str(error)) from None
         if claims.get("exp", 0) <= time.time() or claims.get("iat", 0) < self.tokens_not_before:
-            raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
-                             headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token", '
-                                                          'error_description="The access token has expired"'})
+            raise GraphError(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+                headers={
+                    "WWW-Authenticate": 'Bearer realm="", error="invalid_token", '
+                    'error_description="The access token has expired"'
+                },
+            )
         if claims.get("tid") != self.tenant.tenant_id:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
         return claims
 
     def _throttled(self, claims: dict, retry_after: int, cost: int) -> GraphResult:
-        return GraphResult(429, error_body("TooManyRequests", "Too many requests."), {
-            "Retry-After": str(retry_after),
-            "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{claims['appid']}/{claims['tid']}",
-            "x-ms-throttle-information": "ResourceUnitLimitExceeded",
-            "x-ms-resource-unit": str(cost),
-        })
+        return GraphResult(
+            429,
+            error_body("TooManyRequests", "Too many requests."),
+            {
+                "Retry-After": str(retry_after),
+                "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{claims['appid']}/{claims['tid']}",
+                "x-ms-throttle-information": "ResourceUnitLimitExceeded",
+                "x-ms-resource-unit": str(cost),
+            },
+        )
 
     # ---------------------------------------------------------------- $batch
     def _batch(self, request: Request) -> GraphResult:
@@ -453,8 +534,13 @@ class SimulatorApp:
             depends = [str(d).lower() for d in item.get("dependsOn") or []]
             failed = [d for d in depends if d not in by_id or run(d)["status"] >= 400]
             if failed:
-                results[item_id] = {"id": item["id"], "status": 424, "body": error_body(
-                    "FailedDependency", "The request could not be performed because of a failed dependency.")}
+                results[item_id] = {
+                    "id": item["id"],
+                    "status": 424,
+                    "body": error_body(
+                        "FailedDependency", "The request could not be performed because of a failed dependency."
+                    ),
+                }
                 return results[item_id]
             results[item_id] = self._batch_item(request, item)
             return results[item_id]
@@ -475,6 +561,10 @@ class SimulatorApp:
         target = "/v1.0" + (url if url.startswith("/") else "/" + url)
         body = json.dumps(item["body"]).encode() if "body" in item else b""
         result = self.graph(Request(method, target, headers, body), in_batch=True)
-        item_headers = {"Content-Type": GRAPH_CONTENT_TYPE, "OData-Version": "4.0", "Cache-Control": "no-cache",
-                        **{k if k != "Retry-After" else "retry-after": v for k, v in result.headers.items()}}
+        item_headers = {
+            "Content-Type": GRAPH_CONTENT_TYPE,
+            "OData-Version": "4.0",
+            "Cache-Control": "no-cache",
+            **{k if k != "Retry-After" else "retry-after": v for k, v in result.headers.items()},
+        }
         return {"id": item["id"], "status": result.status, "headers": item_headers, "body": result.payload}

@@ -13,8 +13,8 @@ simulated clock (400 syncStateNotFound), and a forced reset answers 410 with a L
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import quote
 
 from . import catalog
@@ -40,18 +40,40 @@ class DeltaEntity:
 
 
 ENTITIES = {
-    "users": DeltaEntity("user", catalog.USER_PROPERTIES, catalog.USER_DEFAULT_PROPERTIES, "users",
-                         "users", "deleted_users", "user_order"),
-    "groups": DeltaEntity("group", catalog.GROUP_PROPERTIES + ("members",), catalog.GROUP_DEFAULT_PROPERTIES,
-                          "groups", "groups", "deleted_groups", "group_order"),
+    "users": DeltaEntity(
+        "user",
+        catalog.USER_PROPERTIES,
+        catalog.USER_DEFAULT_PROPERTIES,
+        "users",
+        "users",
+        "deleted_users",
+        "user_order",
+    ),
+    "groups": DeltaEntity(
+        "group",
+        catalog.GROUP_PROPERTIES + ("members",),
+        catalog.GROUP_DEFAULT_PROPERTIES,
+        "groups",
+        "groups",
+        "deleted_groups",
+        "group_order",
+    ),
     # directoryrole-delta.md / administrativeunit-delta.md: their examples, requested without
     # $select, carry members@delta: members belong to the default set here.
-    "directoryRoles": DeltaEntity("directoryRole", catalog.DIRECTORY_ROLE_PROPERTIES + ("members",),
-                                  catalog.DIRECTORY_ROLE_PROPERTIES + ("members",), "directoryRoles",
-                                  "directory_roles"),
-    "administrativeUnits": DeltaEntity("administrativeUnit", catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
-                                       catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
-                                       "directory/administrativeUnits", "administrative_units"),
+    "directoryRoles": DeltaEntity(
+        "directoryRole",
+        catalog.DIRECTORY_ROLE_PROPERTIES + ("members",),
+        catalog.DIRECTORY_ROLE_PROPERTIES + ("members",),
+        "directoryRoles",
+        "directory_roles",
+    ),
+    "administrativeUnits": DeltaEntity(
+        "administrativeUnit",
+        catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
+        catalog.ADMINISTRATIVE_UNIT_PROPERTIES + ("members",),
+        "directory/administrativeUnits",
+        "administrative_units",
+    ),
 }
 
 
@@ -70,8 +92,9 @@ class _Pending:
 
 
 class DeltaEngine:
-    def __init__(self, tenant: Tenant, clock: Callable[[], dt.datetime], faults: Faults,
-                 settings: DeltaSettings | None = None) -> None:
+    def __init__(
+        self, tenant: Tenant, clock: Callable[[], dt.datetime], faults: Faults, settings: DeltaSettings | None = None
+    ) -> None:
         self.tenant = tenant
         self.clock = clock
         self.faults = faults
@@ -87,8 +110,11 @@ class DeltaEngine:
     def handle(self, entity_set: str, query: dict[str, str], headers: dict[str, str], base: str, path: str) -> dict:
         for unsupported in ("$top", "$orderby", "$skip", "$search", "$count"):
             if unsupported in query:
-                raise GraphError(400, "Request_UnsupportedQuery",
-                                 f"The query option '{unsupported}' is not supported with delta query.")
+                raise GraphError(
+                    400,
+                    "Request_UnsupportedQuery",
+                    f"The query option '{unsupported}' is not supported with delta query.",
+                )
         page_size = self._page_size(headers)
         if query.get("$skiptoken"):
             state = self._state(entity_set, query["$skiptoken"], "skip", base)
@@ -97,9 +123,13 @@ class DeltaEngine:
         if deltatoken == "latest":
             select = self._select(entity_set, query)
             seq = self.tenant.log.seq
-            return {"@odata.context": context_url(base, entity_set, select), "value": [],
-                    "@odata.deltaLink": self._link(base, entity_set, "$deltatoken",
-                                                   self._token(entity_set, select, w=seq, pw=seq))}
+            return {
+                "@odata.context": context_url(base, entity_set, select),
+                "value": [],
+                "@odata.deltaLink": self._link(
+                    base, entity_set, "$deltatoken", self._token(entity_set, select, w=seq, pw=seq)
+                ),
+            }
         if deltatoken:
             state = self._state(entity_set, deltatoken, "delta", base)
             w = state["w"]
@@ -109,8 +139,18 @@ class DeltaEngine:
             return self._page(entity_set, state, page_size, base, path)
         # No token (or an empty $deltatoken=, as in a 410's Location): an initial round.
         select = self._select(entity_set, query)
-        state = {"e": entity_set, "s": select, "mode": "init", "w": 0, "u": self.tenant.log.seq,
-                 "i": 0, "m": 0, "t": self._now(), "g": self.generation[entity_set], "pw": None}
+        state = {
+            "e": entity_set,
+            "s": select,
+            "mode": "init",
+            "w": 0,
+            "u": self.tenant.log.seq,
+            "i": 0,
+            "m": 0,
+            "t": self._now(),
+            "g": self.generation[entity_set],
+            "pw": None,
+        }
         return self._page(entity_set, state, page_size, base, path)
 
     def _select(self, entity_set: str, query: dict[str, str]) -> list[str] | None:
@@ -121,8 +161,9 @@ class DeltaEngine:
             if entity_set == "groups" and expand.strip() == "members":  # legacy form of $select=members
                 select = (select or list(catalog.GROUP_DEFAULT_PROPERTIES)) + ["members"]
             else:
-                raise GraphError(400, "Request_UnsupportedQuery",
-                                 "The query option '$expand' is not supported with delta query.")
+                raise GraphError(
+                    400, "Request_UnsupportedQuery", "The query option '$expand' is not supported with delta query."
+                )
         return select
 
     def _page_size(self, headers: dict[str, str]) -> int:
@@ -143,13 +184,19 @@ class DeltaEngine:
             location = f"{base}/{ENTITIES[entity_set].path}/delta?"
             if state.get("s"):
                 location += f"$select={quote(','.join(state['s']), safe=',')}&"
-            raise GraphError(410, "resyncRequired",
-                             "The delta token is no longer valid, and the app must reset the sync state.",
-                             headers={"Location": location + "$deltatoken="})
+            raise GraphError(
+                410,
+                "resyncRequired",
+                "The delta token is no longer valid, and the app must reset the sync state.",
+                headers={"Location": location + "$deltatoken="},
+            )
         if self._now() - state["t"] > TOKEN_MAX_AGE.total_seconds():
-            raise GraphError(400, "syncStateNotFound",
-                             "The sync state generation is not found. The delta token is expired and data "
-                             "must be synchronized again.")
+            raise GraphError(
+                400,
+                "syncStateNotFound",
+                "The sync state generation is not found. The delta token is expired and data "
+                "must be synchronized again.",
+            )
         return state
 
     def _token(self, entity_set: str, select: list[str] | None, **fields) -> str:
@@ -181,17 +228,18 @@ class DeltaEngine:
             i, m = i + 1, 0
         body["value"] = items
         if i < len(pending):
-            body["@odata.nextLink"] = self._link(base, entity_set, "$skiptoken",
-                                                 encode_token(dict(state, i=i, m=m)))
+            body["@odata.nextLink"] = self._link(base, entity_set, "$skiptoken", encode_token(dict(state, i=i, m=m)))
         else:
             body["@odata.deltaLink"] = self._link(
-                base, entity_set, "$deltatoken",
-                self._token(entity_set, state["s"], w=state["u"], pw=state["w"] if state["mode"] == "inc" else None))
+                base,
+                entity_set,
+                "$deltatoken",
+                self._token(entity_set, state["s"], w=state["u"], pw=state["w"] if state["mode"] == "inc" else None),
+            )
         return body
 
     def _pending(self, entity_set: str, state: dict) -> list[_Pending]:
-        key = (entity_set, state["mode"], state["w"], state["u"], self.generation[entity_set],
-               tuple(state["s"] or ()))
+        key = (entity_set, state["mode"], state["w"], state["u"], self.generation[entity_set], tuple(state["s"] or ()))
         cached = self._cache.get(key)
         if cached is None:
             if state["mode"] == "init":
@@ -223,7 +271,10 @@ class DeltaEngine:
                     changed.setdefault(change.object_id, set()).update(change.properties)
             elif change.action == "member":  # the last change of each membership wins
                 member_changes.setdefault(change.object_id, {})[change.member_id] = (
-                    change.member_id, change.member_kind, change.added)
+                    change.member_id,
+                    change.member_kind,
+                    change.added,
+                )
         live = getattr(self.tenant, entity.live)
         deleted = getattr(self.tenant, entity.deleted) if entity.deleted else {}
         result = []
@@ -246,8 +297,9 @@ class DeltaEngine:
                 result.append(pending)
         return result
 
-    def _render(self, entity_set: str, pending: _Pending, state: dict, offset: int,
-                chunk: int) -> tuple[dict | None, bool]:
+    def _render(
+        self, entity_set: str, pending: _Pending, state: dict, offset: int, chunk: int
+    ) -> tuple[dict | None, bool]:
         """One object of a page, and whether its members continue on the next page."""
         entity = ENTITIES[entity_set]
         default = entity.default
@@ -269,10 +321,10 @@ class DeltaEngine:
         if state["mode"] == "init":
             member_ids = self.tenant.live_members(obj["id"])
             total = len(member_ids)
-            window = [(m, self.tenant.kind_of(m), True) for m in member_ids[offset: offset + chunk]]
+            window = [(m, self.tenant.kind_of(m), True) for m in member_ids[offset : offset + chunk]]
         else:
             total = len(pending.members)
-            window = pending.members[offset: offset + chunk]
+            window = pending.members[offset : offset + chunk]
         entries = []
         for member_id, member_kind, added in window:
             entry = {"@odata.type": catalog.ODATA_TYPE.get(member_kind or "user"), "id": member_id}

@@ -26,35 +26,38 @@ import threading
 from dataclasses import dataclass, field
 
 KINDS = {
-    "500", "502", "503", "504",
-    "reset",               # connection closed without a response
-    "slow",                # answer after ARG seconds (default 60): past a client's timeout
-    "429",                 # throttled, with Retry-After: ARG seconds (default 1)
+    "500",
+    "502",
+    "503",
+    "504",
+    "reset",  # connection closed without a response
+    "slow",  # answer after ARG seconds (default 60): past a client's timeout
+    "429",  # throttled, with Retry-After: ARG seconds (default 1)
     "429-no-retry-after",  # throttled, without the Retry-After header
     "expired-page-token",  # 400 Directory_ExpiredPageToken on a request that carries $skiptoken
-    "loop",                # a page whose nextLink points back at itself
-    "forbidden",           # 403 Authorization_RequestDenied on entity ARG
-    "truncated",           # body cut short, connection closed
-    "malformed",           # body that is not JSON
-    "empty-page",          # delta: an empty page that still carries a nextLink
-    "replay",              # delta: a round that replays the previous round's changes too
+    "loop",  # a page whose nextLink points back at itself
+    "forbidden",  # 403 Authorization_RequestDenied on entity ARG
+    "truncated",  # body cut short, connection closed
+    "malformed",  # body that is not JSON
+    "empty-page",  # delta: an empty page that still carries a nextLink
+    "replay",  # delta: a round that replays the previous round's changes too
     # Hostile upstream: answers no real Graph gives, that a client must survive with a clear error.
-    "oversized",           # a page padded (JSON whitespace) to ARG MiB (default 110)
-    "nested",              # a page whose first object carries a value nested ARG levels deep (default 100000)
-    "control-header",      # a response header whose value holds control characters
-    "invalid-utf8",        # the first object of a page has raw invalid UTF-8 (FF FE) in its displayName
-    "odd-error",           # ARG STATUS:SHAPE (default 404:oauth): an error body not in Graph's shape, as proxies send
-    "foreign-next-link",   # a page's nextLink on another origin ARG (default localhost: same port, other host name)
+    "oversized",  # a page padded (JSON whitespace) to ARG MiB (default 110)
+    "nested",  # a page whose first object carries a value nested ARG levels deep (default 100000)
+    "control-header",  # a response header whose value holds control characters
+    "invalid-utf8",  # the first object of a page has raw invalid UTF-8 (FF FE) in its displayName
+    "odd-error",  # ARG STATUS:SHAPE (default 404:oauth): an error body not in Graph's shape, as proxies send
+    "foreign-next-link",  # a page's nextLink on another origin ARG (default localhost: same port, other host name)
     "foreign-delta-link",  # a page's deltaLink on another origin (also written foreign-next-link=delta:ORIGIN)
-    "foreign-redirect",    # 307 to the same path and query on another origin ARG (default localhost)
+    "foreign-redirect",  # 307 to the same path and query on another origin ARG (default localhost)
     # Graph behaviour on races: the object a request names is deleted just before it is served.
-    "vanish",              # delete the user/group (soft) or service principal/role/unit the path names: 404
+    "vanish",  # delete the user/group (soft) or service principal/role/unit the path names: 404
     # The token endpoint (POST /{tenant}/oauth2/v2.0/token and /oauth2/token); counted among token requests.
-    "token-500",           # 500 server_error, AADSTS50000, in Entra's error shape
+    "token-500",  # 500 server_error, AADSTS50000, in Entra's error shape
     "token-no-access-token",  # 200 with token_type and expires_in but no access_token
-    "token-hang",          # the token answer comes ARG seconds late (default 600)
-    "token-echo",          # hostile proxy: 400 invalid_client whose error_description echoes the form body
-    "token-html",          # hostile proxy: 502 with an HTML page
+    "token-hang",  # the token answer comes ARG seconds late (default 600)
+    "token-echo",  # hostile proxy: 400 invalid_client whose error_description echoes the form body
+    "token-html",  # hostile proxy: 502 with an HTML page
 }
 TOKEN_FAULTS = {k for k in KINDS if k.startswith("token-")}
 ODD_SHAPES = ("oauth", "html", "string", "list", "null", "empty")
@@ -70,8 +73,7 @@ def odd_error(arg: str | None) -> tuple[int, str]:
         elif part:
             shape = part
     if not 100 <= status <= 599 or shape not in ODD_SHAPES:
-        raise FaultSpecError(f"fault 'odd-error' takes STATUS:SHAPE, SHAPE one of {', '.join(ODD_SHAPES)}; "
-                             f"got {arg!r}")
+        raise FaultSpecError(f"fault 'odd-error' takes STATUS:SHAPE, SHAPE one of {', '.join(ODD_SHAPES)}; got {arg!r}")
     return status, shape
 
 
@@ -103,13 +105,18 @@ class FaultRule:
         if self.kind == "forbidden" and not self.arg:
             raise FaultSpecError("fault 'forbidden' needs an entity, e.g. forbidden=applications")
         if self.kind == "foreign-next-link" and self.arg and self.arg.startswith("delta:"):
-            self.kind, self.arg = "foreign-delta-link", self.arg[len("delta:"):] or None
+            self.kind, self.arg = "foreign-delta-link", self.arg[len("delta:") :] or None
         if self.kind == "odd-error":
             odd_error(self.arg)
-        if self.kind.startswith("foreign-") and self.arg and self.arg != "localhost" and (
-                "://" not in self.arg or self.arg.split("://", 1)[1].strip("/") == ""):
-            raise FaultSpecError(f"fault {self.kind!r} takes 'localhost' or an origin like https://127.0.0.2:9, "
-                                 f"not {self.arg!r}")
+        if (
+            self.kind.startswith("foreign-")
+            and self.arg
+            and self.arg != "localhost"
+            and ("://" not in self.arg or self.arg.split("://", 1)[1].strip("/") == "")
+        ):
+            raise FaultSpecError(
+                f"fault {self.kind!r} takes 'localhost' or an origin like https://127.0.0.2:9, not {self.arg!r}"
+            )
         if self.kind in ("token-hang", "slow") and self.arg:
             try:
                 float(self.arg)
@@ -119,7 +126,7 @@ class FaultRule:
             raise FaultSpecError(f"fault rate must be between 0 and 1, got {self.rate}")
 
     @classmethod
-    def parse(cls, text: str) -> "FaultRule":
+    def parse(cls, text: str) -> FaultRule:
         spec = text.strip()
         path = None
         if "~" in spec:
@@ -138,8 +145,15 @@ class FaultRule:
         return cls(kind=kind.strip(), arg=arg.strip() or None, rate=rate, on_requests=on, path=path)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "arg": self.arg, "rate": self.rate, "on_requests": sorted(self.on_requests),
-                "path": self.path, "seen": self.seen, "fired": self.fired}
+        return {
+            "kind": self.kind,
+            "arg": self.arg,
+            "rate": self.rate,
+            "on_requests": sorted(self.on_requests),
+            "path": self.path,
+            "seen": self.seen,
+            "fired": self.fired,
+        }
 
 
 @dataclass
@@ -176,8 +190,11 @@ class Faults:
                         return rule
                     continue
                 rule.seen += 1
-                fires = (rule.seen in rule.on_requests) if rule.on_requests else (
-                    rule.rate is None or self._rng.random() < rule.rate)
+                fires = (
+                    (rule.seen in rule.on_requests)
+                    if rule.on_requests
+                    else (rule.rate is None or self._rng.random() < rule.rate)
+                )
                 if fires:
                     rule.fired += 1
                     return rule

@@ -20,7 +20,6 @@ from . import catalog
 from .first_party import MICROSOFT_APPS_GRAPH_SOURCE
 from .tenant import Tenant, assignment_id_for
 
-
 PROFILES = ("classic", "realistic")
 
 
@@ -107,7 +106,7 @@ class _Ids:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
 
-BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime) -> str:
@@ -162,17 +161,33 @@ def build_tenant(shape: TenantShape, connector: ConnectorApp, tenant_id: str | N
 
 def _organization(tenant_id: str, domain: str) -> dict:
     return {
-        "id": tenant_id, "deletedDateTime": None, "businessPhones": ["+1 425 555 0100"],
-        "city": "Redmond", "country": None, "countryLetterCode": "US",
-        "createdDateTime": "2021-08-02T10:30:06Z", "displayName": "Contoso (simulated)",
-        "marketingNotificationEmails": [], "onPremisesSyncEnabled": None, "postalCode": "98052",
-        "preferredLanguage": "en", "privacyProfile": {"contactEmail": "", "statementUrl": ""},
-        "securityComplianceNotificationMails": [], "securityComplianceNotificationPhones": [],
-        "state": "WA", "street": "1 Microsoft Way", "technicalNotificationMails": [f"admin@{domain}"],
+        "id": tenant_id,
+        "deletedDateTime": None,
+        "businessPhones": ["+1 425 555 0100"],
+        "city": "Redmond",
+        "country": None,
+        "countryLetterCode": "US",
+        "createdDateTime": "2021-08-02T10:30:06Z",
+        "displayName": "Contoso (simulated)",
+        "marketingNotificationEmails": [],
+        "onPremisesSyncEnabled": None,
+        "postalCode": "98052",
+        "preferredLanguage": "en",
+        "privacyProfile": {"contactEmail": "", "statementUrl": ""},
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": "WA",
+        "street": "1 Microsoft Way",
+        "technicalNotificationMails": [f"admin@{domain}"],
         "tenantType": "AAD",
         "verifiedDomains": [
-            {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True, "isInitial": True,
-             "name": domain, "type": "Managed"},
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": True,
+                "isInitial": True,
+                "name": domain,
+                "type": "Managed",
+            },
         ],
     }
 
@@ -217,8 +232,13 @@ def _users(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids) ->
             user["lastPasswordChangeDateTime"] = _iso(created + dt.timedelta(days=rng.randint(0, 300)))
         if rng.random() < 0.7:
             city, state, country, postal, _ = rng.choice(catalog.CITIES)
-            user.update(streetAddress=f"{rng.randint(1, 999)} {rng.choice(catalog.STREETS)}", city=city,
-                        state=state, country=country, postalCode=postal)
+            user.update(
+                streetAddress=f"{rng.randint(1, 999)} {rng.choice(catalog.STREETS)}",
+                city=city,
+                state=state,
+                country=country,
+                postalCode=postal,
+            )
         tenant.add_user_raw({k: v for k, v in user.items() if v is not _ABSENT})
         result.append(user_id)
     return result
@@ -230,24 +250,39 @@ def _new_group(tenant: Tenant, ids: _Ids, rng: random.Random, name: str, kind: s
     mail_enabled = unified or kind == "mail-security"
     nickname = f"{_ascii_slug(name)}{index}"
     return {
-        "id": group_id, "deletedDateTime": None, "classification": None,
+        "id": group_id,
+        "deletedDateTime": None,
+        "classification": None,
         "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 1500))),
         "description": _maybe(rng, 0.3, f"{name} ({kind})"),
-        "displayName": name, "expirationDateTime": None,
+        "displayName": name,
+        "expirationDateTime": None,
         "groupTypes": ["Unified"] if unified else [],
         "isAssignableToRole": True if kind == "role-assignable" else None,
         "mail": f"{nickname}@{tenant.domain}" if mail_enabled else None,
-        "mailEnabled": mail_enabled, "mailNickname": nickname,
-        "membershipRule": None, "membershipRuleProcessingState": None,
-        "onPremisesLastSyncDateTime": None, "onPremisesSecurityIdentifier": None,
-        "onPremisesSyncEnabled": None, "preferredDataLocation": None, "preferredLanguage": None,
+        "mailEnabled": mail_enabled,
+        "mailNickname": nickname,
+        "membershipRule": None,
+        "membershipRuleProcessingState": None,
+        "onPremisesLastSyncDateTime": None,
+        "onPremisesSecurityIdentifier": None,
+        "onPremisesSyncEnabled": None,
+        "preferredDataLocation": None,
+        "preferredLanguage": None,
         "proxyAddresses": [f"SMTP:{nickname}@{tenant.domain}"] if mail_enabled else [],
-        "renewedDateTime": None, "resourceBehaviorOptions": [],
+        "renewedDateTime": None,
+        "resourceBehaviorOptions": [],
         "resourceProvisioningOptions": ["Team"] if unified and rng.random() < 0.5 else [],
-        "securityEnabled": kind != "m365", "securityIdentifier": f"S-1-12-1-{uuid.UUID(group_id).int % 4294967295}",
+        "securityEnabled": kind != "m365",
+        "securityIdentifier": f"S-1-12-1-{uuid.UUID(group_id).int % 4294967295}",
         "theme": None,
-        "visibility": ("Private" if kind == "role-assignable" else
-                       rng.choice(("Public", "Private", "HiddenMembership", None)) if unified else None),
+        "visibility": (
+            "Private"
+            if kind == "role-assignable"
+            else rng.choice(("Public", "Private", "HiddenMembership", None))
+            if unified
+            else None
+        ),
         "onPremisesProvisioningErrors": [],
     }
 
@@ -308,29 +343,46 @@ def _role_definitions(tenant: Tenant, shape: TenantShape, rng: random.Random, id
         roles.append((f"{area} Administrator", template))
     for name, template in roles:
         tenant.role_definitions[template] = {
-            "id": template, "description": f"Built-in role {name}: can manage the tasks it names.",
-            "displayName": name, "isBuiltIn": True, "isEnabled": True, "resourceScopes": ["/"],
-            "rolePermissions": [{"allowedResourceActions": [f"microsoft.directory/{_ascii_slug(name)}/allTasks"],
-                                 "condition": None}],
-            "templateId": template, "version": "1",
+            "id": template,
+            "description": f"Built-in role {name}: can manage the tasks it names.",
+            "displayName": name,
+            "isBuiltIn": True,
+            "isEnabled": True,
+            "resourceScopes": ["/"],
+            "rolePermissions": [
+                {"allowedResourceActions": [f"microsoft.directory/{_ascii_slug(name)}/allTasks"], "condition": None}
+            ],
+            "templateId": template,
+            "version": "1",
         }
     for index in range(shape.custom_roles):
         role_id = ids.new()
         tenant.role_definitions[role_id] = {
-            "id": role_id, "description": _maybe(rng, 0.3, f"Custom role {index} for delegated tasks"),
-            "displayName": f"Custom Helpdesk Role {index}", "isBuiltIn": False,
+            "id": role_id,
+            "description": _maybe(rng, 0.3, f"Custom role {index} for delegated tasks"),
+            "displayName": f"Custom Helpdesk Role {index}",
+            "isBuiltIn": False,
             "isEnabled": index != 0,  # one disabled custom role
             "resourceScopes": ["/"],
-            "rolePermissions": [{"allowedResourceActions": ["microsoft.directory/users/standard/read"],
-                                 "condition": None}],
-            "templateId": role_id, "version": None,
+            "rolePermissions": [
+                {"allowedResourceActions": ["microsoft.directory/users/standard/read"], "condition": None}
+            ],
+            "templateId": role_id,
+            "version": None,
         }
 
 
 ACTIVATED_ROLES = (
-    "Global Administrator", "User Administrator", "Helpdesk Administrator", "Security Reader",
-    "Global Reader", "Application Administrator", "Groups Administrator", "Exchange Administrator",
-    "Directory Readers", "Privileged Role Administrator",
+    "Global Administrator",
+    "User Administrator",
+    "Helpdesk Administrator",
+    "Security Reader",
+    "Global Reader",
+    "Application Administrator",
+    "Groups Administrator",
+    "Exchange Administrator",
+    "Directory Readers",
+    "Privileged Role Administrator",
 )
 
 
@@ -349,16 +401,21 @@ def _directory_roles(tenant: Tenant, rng: random.Random, user_ids: list[str], gr
         tenant.assign_role(user_ids[0], custom[-1]["id"])
 
 
-def _administrative_units(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
-                          user_ids: list[str], group_ids: list[str]) -> None:
+def _administrative_units(
+    tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids, user_ids: list[str], group_ids: list[str]
+) -> None:
     by_name = {r["displayName"]: r for r in tenant.role_definitions.values()}
     for index in range(max(2, shape.users // 5000)):
         unit_id = ids.new()
         tenant.administrative_units[unit_id] = {
-            "id": unit_id, "deletedDateTime": None, "description": _maybe(rng, 0.3, f"Region {index}"),
+            "id": unit_id,
+            "deletedDateTime": None,
+            "description": _maybe(rng, 0.3, f"Region {index}"),
             "displayName": f"{rng.choice(catalog.CITIES)[0]} Administrative Unit {index}",
-            "isMemberManagementRestricted": index == 0, "membershipRule": None,
-            "membershipRuleProcessingState": None, "membershipType": None,
+            "isMemberManagementRestricted": index == 0,
+            "membershipRule": None,
+            "membershipRuleProcessingState": None,
+            "membershipType": None,
             "visibility": "HiddenMembership" if index == 1 else None,
         }
         for user_index in rng.sample(range(len(user_ids)), min(len(user_ids), rng.randint(5, 500))):
@@ -366,8 +423,11 @@ def _administrative_units(tenant: Tenant, shape: TenantShape, rng: random.Random
         for group_index in rng.sample(range(len(group_ids)), min(len(group_ids), 2)):
             tenant._link(unit_id, group_ids[group_index])
         if user_ids:
-            tenant.assign_role(rng.choice(user_ids), by_name["Helpdesk Administrator"]["id"],
-                               directory_scope_id=f"/administrativeUnits/{unit_id}")
+            tenant.assign_role(
+                rng.choice(user_ids),
+                by_name["Helpdesk Administrator"]["id"],
+                directory_scope_id=f"/administrativeUnits/{unit_id}",
+            )
 
 
 def _eligibility(tenant: Tenant, rng: random.Random, ids: _Ids, user_ids: list[str]) -> None:
@@ -376,49 +436,85 @@ def _eligibility(tenant: Tenant, rng: random.Random, ids: _Ids, user_ids: list[s
         schedule_id = ids.new()
         start = BASE_TIME - dt.timedelta(days=rng.randint(1, 200))
         tenant.role_eligibility_schedules[schedule_id] = {
-            "id": schedule_id, "appScopeId": None, "createdDateTime": _iso(start), "createdUsing": schedule_id,
-            "directoryScopeId": "/", "memberType": "Direct", "modifiedDateTime": None,
-            "principalId": rng.choice(user_ids), "roleDefinitionId": rng.choice(roles)["id"],
-            "scheduleInfo": {"startDateTime": _iso(start), "recurrence": None,
-                             "expiration": {"type": "noExpiration", "endDateTime": None, "duration": None}},
+            "id": schedule_id,
+            "appScopeId": None,
+            "createdDateTime": _iso(start),
+            "createdUsing": schedule_id,
+            "directoryScopeId": "/",
+            "memberType": "Direct",
+            "modifiedDateTime": None,
+            "principalId": rng.choice(user_ids),
+            "roleDefinitionId": rng.choice(roles)["id"],
+            "scheduleInfo": {
+                "startDateTime": _iso(start),
+                "recurrence": None,
+                "expiration": {"type": "noExpiration", "endDateTime": None, "duration": None},
+            },
             "status": "Provisioned",
         }
 
 
 def _app_roles(rng: random.Random, ids: _Ids, app_name: str) -> list[dict]:
     return [
-        {"allowedMemberTypes": ["User"] if i else ["User", "Application"],
-         "description": f"{app_name} {value}", "displayName": f"{app_name} {value}", "id": ids.new(),
-         "isEnabled": True, "origin": "Application", "value": f"{_ascii_slug(app_name)}.{value.lower()}"}
+        {
+            "allowedMemberTypes": ["User"] if i else ["User", "Application"],
+            "description": f"{app_name} {value}",
+            "displayName": f"{app_name} {value}",
+            "id": ids.new(),
+            "isEnabled": True,
+            "origin": "Application",
+            "value": f"{_ascii_slug(app_name)}.{value.lower()}",
+        }
         for i, value in enumerate(("Reader", "Writer", "Admin", "Auditor")[: rng.randint(1, 4)])
     ]
 
 
 def _service_principal(sp_id: str, app: dict, owner_tenant: str, tags: list[str]) -> dict:
     return {
-        "id": sp_id, "deletedDateTime": None, "accountEnabled": True, "appDisplayName": app["displayName"],
-        "appId": app["appId"], "appOwnerOrganizationId": owner_tenant, "appRoleAssignmentRequired": False,
-        "appRoles": app.get("appRoles") or [], "description": None, "displayName": app["displayName"],
-        "homepage": None, "keyCredentials": [], "passwordCredentials": [],
-        "replyUrls": [], "servicePrincipalNames": [app["appId"]], "servicePrincipalType": "Application",
-        "signInAudience": "AzureADMyOrg", "tags": tags,
+        "id": sp_id,
+        "deletedDateTime": None,
+        "accountEnabled": True,
+        "appDisplayName": app["displayName"],
+        "appId": app["appId"],
+        "appOwnerOrganizationId": owner_tenant,
+        "appRoleAssignmentRequired": False,
+        "appRoles": app.get("appRoles") or [],
+        "description": None,
+        "displayName": app["displayName"],
+        "homepage": None,
+        "keyCredentials": [],
+        "passwordCredentials": [],
+        "replyUrls": [],
+        "servicePrincipalNames": [app["appId"]],
+        "servicePrincipalType": "Application",
+        "signInAudience": "AzureADMyOrg",
+        "tags": tags,
     }
 
 
 def _password_credential(rng: random.Random, ids: _Ids, end: dt.datetime, hint: str) -> dict:
-    return {"customKeyIdentifier": None, "displayName": "client secret", "endDateTime": _iso(end),
-            "hint": hint, "keyId": ids.new(), "secretText": None,
-            "startDateTime": _iso(end - dt.timedelta(days=365))}
+    return {
+        "customKeyIdentifier": None,
+        "displayName": "client secret",
+        "endDateTime": _iso(end),
+        "hint": hint,
+        "keyId": ids.new(),
+        "secretText": None,
+        "startDateTime": _iso(end - dt.timedelta(days=365)),
+    }
 
 
-def _applications(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
-                  connector: ConnectorApp) -> list[str]:
+def _applications(
+    tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids, connector: ConnectorApp
+) -> list[str]:
     sp_ids = []
     microsoft_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
     for name, app_id in catalog.FIRST_PARTY_SERVICE_PRINCIPALS:
         sp_ids.append(_first_party(tenant, name, app_id, microsoft_tenant))
 
-    apps = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5) for i in range(shape.application_count)]
+    apps = [
+        (f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5) for i in range(shape.application_count)
+    ]
     apps.append(("entra-pipeline connector", connector.client_id, False))
     for name, app_id, defines_roles in apps:
         sp_ids.append(_registration(tenant, rng, ids, connector, name, app_id, defines_roles))
@@ -428,46 +524,68 @@ def _applications(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _
 def _first_party(tenant: Tenant, name: str, app_id: str, owner: str) -> str:
     """A Microsoft application's service principal in the tenant (Graph's with its app roles)."""
     sp_id = str(uuid.uuid5(uuid.UUID(tenant.tenant_id), app_id))
-    app_roles = [] if app_id != catalog.GRAPH_APP_ID else [
-        {"allowedMemberTypes": ["Application"], "description": f"Allows the app to {perm}",
-         "displayName": perm, "id": role_id, "isEnabled": True, "origin": "Application", "value": perm}
-        for perm, role_id in catalog.GRAPH_APP_ROLES.items()]
+    app_roles = (
+        []
+        if app_id != catalog.GRAPH_APP_ID
+        else [
+            {
+                "allowedMemberTypes": ["Application"],
+                "description": f"Allows the app to {perm}",
+                "displayName": perm,
+                "id": role_id,
+                "isEnabled": True,
+                "origin": "Application",
+                "value": perm,
+            }
+            for perm, role_id in catalog.GRAPH_APP_ROLES.items()
+        ]
+    )
     tenant.service_principals[sp_id] = _service_principal(
-        sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles}, owner, [])
+        sp_id, {"displayName": name, "appId": app_id, "appRoles": app_roles}, owner, []
+    )
     return sp_id
 
 
-def _registration(tenant: Tenant, rng: random.Random, ids: _Ids, connector: ConnectorApp, name: str, app_id: str,
-                  defines_roles: bool) -> str:
+def _registration(
+    tenant: Tenant, rng: random.Random, ids: _Ids, connector: ConnectorApp, name: str, app_id: str, defines_roles: bool
+) -> str:
     """An app registered in the tenant and its service principal (whose id is returned)."""
     object_id = ids.new()
     is_connector = app_id == connector.client_id
     end = connector.secret_expires if is_connector else BASE_TIME + dt.timedelta(days=rng.randint(-60, 700))
     app = {
-        "id": object_id, "deletedDateTime": None, "appId": app_id,
+        "id": object_id,
+        "deletedDateTime": None,
+        "appId": app_id,
         "appRoles": _app_roles(rng, ids, name) if defines_roles else [],
         "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 900))),
         "description": None if rng.random() < 0.5 else f"{name} line-of-business app",
-        "displayName": name, "identifierUris": [f"api://{app_id}"] if defines_roles else [],
+        "displayName": name,
+        "identifierUris": [f"api://{app_id}"] if defines_roles else [],
         "keyCredentials": [],
-        "passwordCredentials": [_password_credential(rng, ids, end, "sim")] if is_connector or rng.random() < 0.7 else [],
-        "publisherDomain": tenant.domain, "signInAudience": "AzureADMyOrg",
-        "tags": [], "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
+        "passwordCredentials": [_password_credential(rng, ids, end, "sim")]
+        if is_connector or rng.random() < 0.7
+        else [],
+        "publisherDomain": tenant.domain,
+        "signInAudience": "AzureADMyOrg",
+        "tags": [],
+        "uniqueName": f"app-{_ascii_slug(name)}" if rng.random() < 0.2 else None,
     }
     tenant.applications[object_id] = app
     sp_id = ids.new()
-    tenant.service_principals[sp_id] = _service_principal(sp_id, app, tenant.tenant_id,
-                                                           ["WindowsAzureActiveDirectoryIntegratedApp"])
+    tenant.service_principals[sp_id] = _service_principal(
+        sp_id, app, tenant.tenant_id, ["WindowsAzureActiveDirectoryIntegratedApp"]
+    )
     return sp_id
 
 
 def _connector_sp_id(tenant: Tenant, connector: ConnectorApp) -> str:
-    return next(sp["id"] for sp in tenant.service_principals.values()
-                if sp["appId"] == connector.client_id)
+    return next(sp["id"] for sp in tenant.service_principals.values() if sp["appId"] == connector.client_id)
 
 
-def _app_role_assignments(tenant: Tenant, rng: random.Random, user_ids: list[str], group_ids: list[str],
-                          sp_ids: list[str]) -> None:
+def _app_role_assignments(
+    tenant: Tenant, rng: random.Random, user_ids: list[str], group_ids: list[str], sp_ids: list[str]
+) -> None:
     graph_sp = tenant.service_principals[sp_ids[0]]
 
     def assign(principal_id: str, resource: dict, app_role_id: str, principal_type: str) -> None:
@@ -475,13 +593,19 @@ def _app_role_assignments(tenant: Tenant, rng: random.Random, user_ids: list[str
         assignment_id = assignment_id_for(principal_id, resource["id"], app_role_id)
         if assignment_id in tenant.app_role_assignments:
             return
-        tenant.add_assignment_raw({
-            "id": assignment_id, "deletedDateTime": None, "appRoleId": app_role_id,
-            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 500))),
-            "principalDisplayName": principal.get("displayName"), "principalId": principal_id,
-            "principalType": principal_type, "resourceDisplayName": resource["displayName"],
-            "resourceId": resource["id"],
-        })
+        tenant.add_assignment_raw(
+            {
+                "id": assignment_id,
+                "deletedDateTime": None,
+                "appRoleId": app_role_id,
+                "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 500))),
+                "principalDisplayName": principal.get("displayName"),
+                "principalId": principal_id,
+                "principalType": principal_type,
+                "resourceDisplayName": resource["displayName"],
+                "resourceId": resource["id"],
+            }
+        )
 
     resources = [tenant.service_principals[s] for s in sp_ids[1:]]
     for user_id in user_ids:
@@ -496,7 +620,7 @@ def _app_role_assignments(tenant: Tenant, rng: random.Random, user_ids: list[str
             assign(group_id, resource, rng.choice(roles)["id"] if roles else catalog.DEFAULT_ACCESS_ROLE_ID, "Group")
     # Application permissions: app service principals hold app roles of Microsoft Graph.
     graph_roles = {r["value"]: r["id"] for r in graph_sp["appRoles"]}
-    app_sps = [tenant.service_principals[s] for s in sp_ids[len(catalog.FIRST_PARTY_SERVICE_PRINCIPALS):]]
+    app_sps = [tenant.service_principals[s] for s in sp_ids[len(catalog.FIRST_PARTY_SERVICE_PRINCIPALS) :]]
     for sp in app_sps[:-1]:
         if rng.random() < 0.3:
             assign(sp["id"], graph_sp, graph_roles[rng.choice(sorted(graph_roles))], "ServicePrincipal")
@@ -529,17 +653,42 @@ ALL_COMPANY_GROUPS = ("All Company", "All Users", "All Employees (dynamic)")
 SMALL_GROUP_PARETO_ALPHA = 1.4  # (judgement) P(size >= s) ~ (s / 3) ** -1.4: ~94% under 20 members
 HEAVY_APP_USER_SHARES = (0.10, 0.05, 0.03, 0.02, 0.01)  # (judgement) direct user assignments
 GALLERY_APPS = (
-    "Salesforce", "ServiceNow", "Workday", "Zoom", "Slack", "Atlassian Cloud", "DocuSign", "Box",
-    "Dropbox Business", "AWS IAM Identity Center", "Google Cloud / G Suite Connector by Microsoft",
-    "Adobe Identity Management", "Cisco Webex", "Tableau Cloud", "SAP Cloud Identity Services", "Zscaler",
-    "GitHub Enterprise Cloud - Enterprise Account", "Miro", "Figma", "LinkedIn Learning", "Coupa",
-    "Concur", "Cornerstone OnDemand", "SuccessFactors", "Smartsheet", "Asana", "Confluence SAML SSO",
-    "Jira SAML SSO", "Okta", "Splunk Enterprise and Splunk Cloud",
+    "Salesforce",
+    "ServiceNow",
+    "Workday",
+    "Zoom",
+    "Slack",
+    "Atlassian Cloud",
+    "DocuSign",
+    "Box",
+    "Dropbox Business",
+    "AWS IAM Identity Center",
+    "Google Cloud / G Suite Connector by Microsoft",
+    "Adobe Identity Management",
+    "Cisco Webex",
+    "Tableau Cloud",
+    "SAP Cloud Identity Services",
+    "Zscaler",
+    "GitHub Enterprise Cloud - Enterprise Account",
+    "Miro",
+    "Figma",
+    "LinkedIn Learning",
+    "Coupa",
+    "Concur",
+    "Cornerstone OnDemand",
+    "SuccessFactors",
+    "Smartsheet",
+    "Asana",
+    "Confluence SAML SSO",
+    "Jira SAML SSO",
+    "Okta",
+    "Splunk Enterprise and Splunk Cloud",
 )
 
 
-def _realistic_groups(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
-                      user_ids: list[str]) -> list[str]:
+def _realistic_groups(
+    tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids, user_ids: list[str]
+) -> list[str]:
     """users/4 groups: three all-company groups, department and location groups (hundreds to
     thousands of members), a percent of mid-sized ones, and a Zipf-like tail of small ones."""
     count = shape.group_count
@@ -579,8 +728,11 @@ def _realistic_groups(tenant: Tenant, shape: TenantShape, rng: random.Random, id
             chosen = None
         group = _new_group(tenant, ids, rng, name, kind, index)
         if name == ALL_COMPANY_GROUPS[2]:
-            group.update(groupTypes=["DynamicMembership"], membershipRuleProcessingState="On",
-                         membershipRule='(user.userType -eq "Member") and (user.accountEnabled -eq true)')
+            group.update(
+                groupTypes=["DynamicMembership"],
+                membershipRuleProcessingState="On",
+                membershipRule='(user.userType -eq "Member") and (user.accountEnabled -eq true)',
+            )
         if rng.random() < 0.15:
             group["uniqueName"] = f"grp-{_ascii_slug(name)}-{index}"
         tenant.add_group_raw(group)
@@ -623,15 +775,17 @@ class _RealisticSps:
     gallery: list[str]
 
 
-def _realistic_service_principals(tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids,
-                                  connector: ConnectorApp) -> _RealisticSps:
+def _realistic_service_principals(
+    tenant: Tenant, shape: TenantShape, rng: random.Random, ids: _Ids, connector: ConnectorApp
+) -> _RealisticSps:
     first_party = []
     for name, app_id, owner in first_party_service_principals():
         first_party.append(_first_party(tenant, name, app_id, owner))
 
     apps = []
-    registrations = [(f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5)
-                     for i in range(shape.application_count)]
+    registrations = [
+        (f"{rng.choice(catalog.APP_NAMES)} {i}", ids.new(), rng.random() < 0.5) for i in range(shape.application_count)
+    ]
     registrations.append(("entra-pipeline connector", connector.client_id, False))
     for name, app_id, defines_roles in registrations:
         apps.append(_registration(tenant, rng, ids, connector, name, app_id, defines_roles))
@@ -642,24 +796,44 @@ def _realistic_service_principals(tenant: Tenant, shape: TenantShape, rng: rando
         name = vendor if index < len(GALLERY_APPS) else f"{vendor} {index // len(GALLERY_APPS) + 1}"
         sp_id, app_id = ids.new(), ids.new()
         roles = [
-            {"allowedMemberTypes": ["User"], "description": "User", "displayName": "User", "id": ids.new(),
-             "isEnabled": True, "origin": "Application", "value": None},
-            {"allowedMemberTypes": ["User"], "description": "msiam_access", "displayName": "msiam_access",
-             "id": ids.new(), "isEnabled": True, "origin": "Application", "value": None},
+            {
+                "allowedMemberTypes": ["User"],
+                "description": "User",
+                "displayName": "User",
+                "id": ids.new(),
+                "isEnabled": True,
+                "origin": "Application",
+                "value": None,
+            },
+            {
+                "allowedMemberTypes": ["User"],
+                "description": "msiam_access",
+                "displayName": "msiam_access",
+                "id": ids.new(),
+                "isEnabled": True,
+                "origin": "Application",
+                "value": None,
+            },
         ]
-        sp = _service_principal(sp_id, {"displayName": name, "appId": app_id, "appRoles": roles},
-                                str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{_ascii_slug(vendor)}.example")),
-                                ["WindowsAzureActiveDirectoryIntegratedApp",
-                                 "WindowsAzureActiveDirectoryCustomSingleSignOnApplication"])
-        sp.update(appRoleAssignmentRequired=rng.random() < 0.7, signInAudience="AzureADMultipleOrgs",
-                  homepage=f"https://{_ascii_slug(vendor)}.example/sso")
+        sp = _service_principal(
+            sp_id,
+            {"displayName": name, "appId": app_id, "appRoles": roles},
+            str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{_ascii_slug(vendor)}.example")),
+            ["WindowsAzureActiveDirectoryIntegratedApp", "WindowsAzureActiveDirectoryCustomSingleSignOnApplication"],
+        )
+        sp.update(
+            appRoleAssignmentRequired=rng.random() < 0.7,
+            signInAudience="AzureADMultipleOrgs",
+            homepage=f"https://{_ascii_slug(vendor)}.example/sso",
+        )
         tenant.service_principals[sp_id] = sp
         gallery.append(sp_id)
     return _RealisticSps(first_party, apps, gallery)
 
 
-def _realistic_assignments(tenant: Tenant, rng: random.Random, user_ids: list[str], group_ids: list[str],
-                           sps: _RealisticSps) -> None:
+def _realistic_assignments(
+    tenant: Tenant, rng: random.Random, user_ids: list[str], group_ids: list[str], sps: _RealisticSps
+) -> None:
     """Most service principals have no app role assigned to anyone; the first five gallery apps
     are assigned to all-company groups and to thousands of users directly; Microsoft Graph holds
     the apps' application permissions; a few hundred apps have a handful of assignments."""
@@ -670,13 +844,19 @@ def _realistic_assignments(tenant: Tenant, rng: random.Random, user_ids: list[st
         if assignment_id in tenant.app_role_assignments:
             return
         kind = tenant.kind_of(principal_id)
-        tenant.add_assignment_raw({
-            "id": assignment_id, "deletedDateTime": None, "appRoleId": app_role_id,
-            "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 500))),
-            "principalDisplayName": tenant.table(kind)[principal_id].get("displayName"),
-            "principalId": principal_id, "principalType": types[kind],
-            "resourceDisplayName": resource["displayName"], "resourceId": resource["id"],
-        })
+        tenant.add_assignment_raw(
+            {
+                "id": assignment_id,
+                "deletedDateTime": None,
+                "appRoleId": app_role_id,
+                "createdDateTime": _iso(BASE_TIME - dt.timedelta(days=rng.randint(1, 500))),
+                "principalDisplayName": tenant.table(kind)[principal_id].get("displayName"),
+                "principalId": principal_id,
+                "principalType": types[kind],
+                "resourceDisplayName": resource["displayName"],
+                "resourceId": resource["id"],
+            }
+        )
 
     def role_of(resource: dict) -> str:
         roles = resource["appRoles"]
@@ -698,8 +878,8 @@ def _realistic_assignments(tenant: Tenant, rng: random.Random, user_ids: list[st
             for role_id in rng.sample(graph_roles, rng.randint(1, 3)):
                 assign(sp_id, graph_sp, role_id)
     # A few hundred apps with a handful each (users, small groups, now and then another app).
-    candidates = sps.apps[:-1] + sps.gallery[len(HEAVY_APP_USER_SHARES):]
-    small_groups = group_ids[len(ALL_COMPANY_GROUPS):]
+    candidates = sps.apps[:-1] + sps.gallery[len(HEAVY_APP_USER_SHARES) :]
+    small_groups = group_ids[len(ALL_COMPANY_GROUPS) :]
     for sp_id in rng.sample(candidates, min(len(candidates), max(20, n_users // 300))):
         resource = table[sp_id]
         for _ in range(rng.randint(1, 8)):

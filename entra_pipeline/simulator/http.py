@@ -10,19 +10,34 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 307: "Temporary Redirect", 400: "Bad Request",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    307: "Temporary Redirect",
+    400: "Bad Request",
     401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone", 411: "Length Required",
-    413: "Payload Too Large", 424: "Failed Dependency", 429: "Too Many Requests", 500: "Internal Server Error",
-    501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+    411: "Length Required",
+    413: "Payload Too Large",
+    424: "Failed Dependency",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -145,8 +160,9 @@ class Server:
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int, ssl_context: ssl.SSLContext) -> int:
-        self.server = await asyncio.start_server(self._accept, host, port, ssl=ssl_context, limit=MAX_HEADER_BYTES,
-                                                 backlog=512)
+        self.server = await asyncio.start_server(
+            self._accept, host, port, ssl=ssl_context, limit=MAX_HEADER_BYTES, backlog=512
+        )
         return self.server.sockets[0].getsockname()[1]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

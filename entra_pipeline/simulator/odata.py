@@ -32,7 +32,7 @@ def error_body(code: str, message: str, client_request_id: str | None = None) ->
             "code": code,
             "message": message,
             "innerError": {
-                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                 "request-id": request_id,
                 "client-request-id": client_request_id or request_id,
             },
@@ -55,19 +55,27 @@ def decode_token(token: str, kind: str) -> dict:
             raise ValueError("bad mac")
         return json.loads(raw)
     except (ValueError, json.JSONDecodeError) as exc:
-        raise GraphError(400, "Request_BadRequest" if kind == "skip" else "BadRequest",
-                         f"The specified {'page' if kind == 'skip' else 'delta'} token value is not valid.") from exc
+        raise GraphError(
+            400,
+            "Request_BadRequest" if kind == "skip" else "BadRequest",
+            f"The specified {'page' if kind == 'skip' else 'delta'} token value is not valid.",
+        ) from exc
 
 
-def parse_select(query: dict[str, str], kind_properties: tuple[str, ...] | set[str], type_name: str) -> list[str] | None:
+def parse_select(
+    query: dict[str, str], kind_properties: tuple[str, ...] | set[str], type_name: str
+) -> list[str] | None:
     raw = query.get("$select")
     if raw is None:
         return None
     names = [name.strip() for name in raw.split(",") if name.strip()]
     unknown = [name for name in names if name not in kind_properties]
     if unknown:
-        raise GraphError(400, "Request_BadRequest",
-                         f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.{type_name}'.")
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.{type_name}'.",
+        )
     return names
 
 
@@ -80,8 +88,11 @@ def parse_top(query: dict[str, str], default: int = DEFAULT_PAGE_SIZE) -> int:
     except ValueError:
         raise GraphError(400, "Request_BadRequest", f"Invalid value '{raw}' for query option $top.") from None
     if not 1 <= top <= MAX_PAGE_SIZE:
-        raise GraphError(400, "Request_UnsupportedQuery",
-                         f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE_SIZE} inclusive.")
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE_SIZE} inclusive.",
+        )
     return top
 
 
@@ -104,8 +115,14 @@ def matches(obj: dict, clauses: list[tuple[str, str]] | None) -> bool:
     return clauses is None or any(str(obj.get(prop)) == value for prop, value in clauses)
 
 
-def project(obj: dict, select: list[str] | None, default: tuple[str, ...] | None, *, omit_unset: bool = False,
-            available: tuple[str, ...] | None = None) -> dict:
+def project(
+    obj: dict,
+    select: list[str] | None,
+    default: tuple[str, ...] | None,
+    *,
+    omit_unset: bool = False,
+    available: tuple[str, ...] | None = None,
+) -> dict:
     """The JSON a client sees for `obj`.
 
     `select` wins; else `default` (a type's default property set) or, when there is none,

@@ -13,9 +13,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from . import admin, catalog, http, tls
 from .app import SimulatorApp, Stats
@@ -54,7 +54,9 @@ class SimulatorConfig:
             raise ValueError(f"tenant size must be S, M or L, not {self.tenant_size!r}")
         unknown = sorted(set(self.granted_permissions) - set(catalog.GRAPH_APP_ROLES))
         if unknown:
-            raise ValueError(f"unknown permissions {', '.join(unknown)}; known: {', '.join(sorted(catalog.GRAPH_APP_ROLES))}")
+            raise ValueError(
+                f"unknown permissions {', '.join(unknown)}; known: {', '.join(sorted(catalog.GRAPH_APP_ROLES))}"
+            )
         if self.users < 1:
             raise ValueError("a tenant needs at least one user")
         if self.profile not in PROFILES:
@@ -96,10 +98,16 @@ class Simulator:
         self.config = config = config or SimulatorConfig()
         self._clock_offset = dt.timedelta()
         client_id, secret = _connector_credentials(config.seed)
-        self.connector = ConnectorApp(client_id, secret, self._expiry(config.secret_expires_in_days),
-                                      tuple(config.granted_permissions))
-        shape = TenantShape(users=config.users, seed=config.seed, groups=config.groups,
-                            applications=config.applications, profile=config.profile)
+        self.connector = ConnectorApp(
+            client_id, secret, self._expiry(config.secret_expires_in_days), tuple(config.granted_permissions)
+        )
+        shape = TenantShape(
+            users=config.users,
+            seed=config.seed,
+            groups=config.groups,
+            applications=config.applications,
+            profile=config.profile,
+        )
         self.tenant: Tenant = build_tenant(shape, self.connector)
         self.tenant.clock = self.now
         grant_connector_permissions(self.tenant, self.connector)
@@ -107,20 +115,36 @@ class Simulator:
         for spec in config.faults:
             self.faults.add(spec)
         self.signer = TokenSigner.create()
-        self.identity = IdentityPlatform(self.tenant.tenant_id, (self.tenant.domain,), self.signer, self.now,
-                                         (catalog.GRAPH_RESOURCE, catalog.GRAPH_APP_ID), config.token_lifetime)
+        self.identity = IdentityPlatform(
+            self.tenant.tenant_id,
+            (self.tenant.domain,),
+            self.signer,
+            self.now,
+            (catalog.GRAPH_RESOURCE, catalog.GRAPH_APP_ID),
+            config.token_lifetime,
+        )
         connector_sp = next(sp["id"] for sp in self.tenant.service_principals.values() if sp["appId"] == client_id)
-        self.app_registration = Application(client_id, secret, self.connector.secret_expires,
-                                            tuple(config.granted_permissions), object_id=connector_sp)
+        self.app_registration = Application(
+            client_id, secret, self.connector.secret_expires, tuple(config.granted_permissions), object_id=connector_sp
+        )
         self.identity.register(self.app_registration)
-        self.delta = DeltaEngine(self.tenant, self.now, self.faults,
-                                 DeltaSettings(config.delta_page_size, config.delta_members_per_page))
+        self.delta = DeltaEngine(
+            self.tenant, self.now, self.faults, DeltaSettings(config.delta_page_size, config.delta_members_per_page)
+        )
         self.throttle = Throttle(config.tenant_size or size_for_users(config.users), enabled=config.throttling)
         self._stats = Stats()
-        self.app = SimulatorApp(api=GraphApi(self.tenant, self.delta), identity=self.identity, signer=self.signer,
-                                throttle=self.throttle, faults=self.faults, stats=self._stats, clock=self.now,
-                                latency=config.latency_ms / 1000, seed=config.seed,
-                                admin=lambda request: admin.respond(self, request))
+        self.app = SimulatorApp(
+            api=GraphApi(self.tenant, self.delta),
+            identity=self.identity,
+            signer=self.signer,
+            throttle=self.throttle,
+            faults=self.faults,
+            stats=self._stats,
+            clock=self.now,
+            latency=config.latency_ms / 1000,
+            seed=config.seed,
+            admin=lambda request: admin.respond(self, request),
+        )
         self._tempdir: tempfile.TemporaryDirectory | None = None
         state_dir = config.state_dir
         if state_dir is None:
@@ -142,16 +166,22 @@ class Simulator:
 
     @property
     def info(self) -> SimulatorInfo:
-        return SimulatorInfo(authority_host=self.origin, graph_endpoint=self.origin, tenant_id=self.tenant.tenant_id,
-                             client_id=self.connector.client_id, client_secret=self.connector.client_secret,
-                             ca_bundle=str(self.tls.ca_cert), domain=self.tenant.domain)
+        return SimulatorInfo(
+            authority_host=self.origin,
+            graph_endpoint=self.origin,
+            tenant_id=self.tenant.tenant_id,
+            client_id=self.connector.client_id,
+            client_secret=self.connector.client_secret,
+            ca_bundle=str(self.tls.ca_cert),
+            domain=self.tenant.domain,
+        )
 
     # ---------------------------------------------------------------- clock, app, delta, stats
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self._clock_offset
+        return dt.datetime.now(dt.UTC) + self._clock_offset
 
     def _expiry(self, days: float) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
+        return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
 
     def advance_clock(self, seconds: float) -> None:
         """Move the simulated clock (delta token age, token and secret expiry) forward."""
@@ -162,32 +192,42 @@ class Simulator:
         """Every access token issued so far is expired from now on (a token expiring mid-run)."""
         self.app.tokens_not_before = time.time() + 1
 
-    def configure_app(self, granted_permissions: list[str] | None = None,
-                      secret_expires_in_seconds: float | None = None, token_lifetime: int | None = None) -> dict:
+    def configure_app(
+        self,
+        granted_permissions: list[str] | None = None,
+        secret_expires_in_seconds: float | None = None,
+        token_lifetime: int | None = None,
+    ) -> dict:
         with self.tenant.lock:
             if granted_permissions is not None:
                 unknown = sorted(set(granted_permissions) - set(catalog.GRAPH_APP_ROLES))
                 if unknown:
                     raise ValueError(f"unknown permissions: {', '.join(unknown)}")
                 self.app_registration.granted_permissions = tuple(granted_permissions)
-                self.connector = ConnectorApp(self.connector.client_id, self.connector.client_secret,
-                                              self.connector.secret_expires, tuple(granted_permissions))
+                self.connector = ConnectorApp(
+                    self.connector.client_id,
+                    self.connector.client_secret,
+                    self.connector.secret_expires,
+                    tuple(granted_permissions),
+                )
                 grant_connector_permissions(self.tenant, self.connector)
             if secret_expires_in_seconds is not None:
                 self.app_registration.secret_expires = self.now() + dt.timedelta(seconds=secret_expires_in_seconds)
                 self._show_secret_expiry(self.app_registration.secret_expires)
             if token_lifetime is not None:
                 self.identity.token_lifetime = int(token_lifetime)
-            return {"granted_permissions": list(self.app_registration.granted_permissions),
-                    "secret_expires": self.app_registration.secret_expires.isoformat(),
-                    "token_lifetime": self.identity.token_lifetime}
+            return {
+                "granted_permissions": list(self.app_registration.granted_permissions),
+                "secret_expires": self.app_registration.secret_expires.isoformat(),
+                "token_lifetime": self.identity.token_lifetime,
+            }
 
     def _show_secret_expiry(self, expires: dt.datetime) -> None:
         """The connector's own application lists its secret's end date, as in Entra."""
         for app in self.tenant.applications.values():
             if app["appId"] == self.connector.client_id:
                 for credential in app["passwordCredentials"]:
-                    credential["endDateTime"] = expires.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    credential["endDateTime"] = expires.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def reset_delta(self, entity_set: str) -> None:
         if entity_set not in self.delta.generation:
@@ -210,7 +250,7 @@ class Simulator:
         self.port = await self._server.start(self.config.host, self.config.port, self.tls.server_context())
         self.app.origin = self.origin
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         """Serve from a background thread; returns once the port is listening."""
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -245,7 +285,7 @@ class Simulator:
             self._tempdir.cleanup()
             self._tempdir = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -273,4 +313,3 @@ def running_simulator(**settings) -> Iterator[Simulator]:
     """`with running_simulator(users=200) as sim:` — a simulator on a free port, stopped afterwards."""
     with Simulator(SimulatorConfig(**settings)) as sim:
         yield sim
-

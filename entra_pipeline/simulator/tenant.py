@@ -13,8 +13,8 @@ import copy
 import datetime as dt
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from . import catalog
 
@@ -92,13 +92,16 @@ class Tenant:
         self.assignments_by_resource: dict[str, dict[str, None]] = {}
         self.log = ChangeLog()
         self._member_list_cache: dict[str, list[str]] = {}
-        self.clock = lambda: dt.datetime.now(dt.timezone.utc)
+        self.clock = lambda: dt.datetime.now(dt.UTC)
 
     # ------------------------------------------------------------------ lookups
     def kind_of(self, object_id: str) -> str | None:
         for kind, table in (
-            ("user", self.users), ("group", self.groups), ("servicePrincipal", self.service_principals),
-            ("directoryRole", self.directory_roles), ("administrativeUnit", self.administrative_units),
+            ("user", self.users),
+            ("group", self.groups),
+            ("servicePrincipal", self.service_principals),
+            ("directoryRole", self.directory_roles),
+            ("administrativeUnit", self.administrative_units),
             ("application", self.applications),
         ):
             if object_id in table:
@@ -111,8 +114,11 @@ class Tenant:
 
     def table(self, kind: str) -> dict[str, dict]:
         return {
-            "user": self.users, "group": self.groups, "servicePrincipal": self.service_principals,
-            "directoryRole": self.directory_roles, "administrativeUnit": self.administrative_units,
+            "user": self.users,
+            "group": self.groups,
+            "servicePrincipal": self.service_principals,
+            "directoryRole": self.directory_roles,
+            "administrativeUnit": self.administrative_units,
             "application": self.applications,
         }[kind]
 
@@ -138,7 +144,8 @@ class Tenant:
 
     def assignments_on_resource(self, resource_id: str) -> list[dict]:
         return [
-            a for a in (self.app_role_assignments[i] for i in self.assignments_by_resource.get(resource_id, ()))
+            a
+            for a in (self.app_role_assignments[i] for i in self.assignments_by_resource.get(resource_id, ()))
             if self.kind_of(a["principalId"]) is not None
         ]
 
@@ -301,8 +308,9 @@ class Tenant:
             self._unlink(container_id, object_id)
             container_kind = "group" if container_id in self.deleted_groups else self.kind_of(container_id)
             if container_kind in CONTAINER_KINDS:  # group, role and unit delta report the removal
-                self.log.append(container_kind, container_id, "member", member_id=object_id,
-                                member_kind=kind, added=False)
+                self.log.append(
+                    container_kind, container_id, "member", member_id=object_id, member_kind=kind, added=False
+                )
         self.member_of.pop(object_id, None)
         for assignment_id in list(self.assignments_by_principal.get(object_id, ())):
             self._drop_assignment(assignment_id)
@@ -365,8 +373,9 @@ class Tenant:
             elif kind == "administrativeUnit":
                 self.delete_administrative_unit(object_id)
             else:
-                raise SimulatorError(f"no user, group, service principal, directory role or administrative unit "
-                                     f"with id {object_id}")
+                raise SimulatorError(
+                    f"no user, group, service principal, directory role or administrative unit with id {object_id}"
+                )
             return kind
 
     def _deletable(self, object_id: str) -> tuple[str, dict, dict]:
@@ -392,8 +401,9 @@ class Tenant:
             if member_id == container_id:
                 raise SimulatorError("a group cannot be a member of itself")
             if self._link(container_id, member_id):
-                self.log.append(container_kind, container_id, "member", member_id=member_id,
-                                member_kind=member_kind, added=True)
+                self.log.append(
+                    container_kind, container_id, "member", member_id=member_id, member_kind=member_kind, added=True
+                )
 
     def remove_member(self, container_id: str, member_id: str) -> None:
         with self.lock:
@@ -402,19 +412,26 @@ class Tenant:
                 raise SimulatorError(f"{member_id} is not a member of {container_id}")
             container_kind = self.kind_of(container_id)
             if container_kind in CONTAINER_KINDS:
-                self.log.append(container_kind, container_id, "member", member_id=member_id,
-                                member_kind=member_kind, added=False)
+                self.log.append(
+                    container_kind, container_id, "member", member_id=member_id, member_kind=member_kind, added=False
+                )
 
     # ------------------------------------------------------------------ roles
     def create_role_definition(self, **properties) -> dict:
         with self.lock:
             role_id = properties.pop("id", None) or str(uuid.uuid4())
             role = {
-                "id": role_id, "description": None, "displayName": f"Custom role {role_id[:8]}",
-                "isBuiltIn": False, "isEnabled": True, "resourceScopes": ["/"],
-                "rolePermissions": [{"allowedResourceActions": ["microsoft.directory/users/standard/read"],
-                                     "condition": None}],
-                "templateId": role_id, "version": None,
+                "id": role_id,
+                "description": None,
+                "displayName": f"Custom role {role_id[:8]}",
+                "isBuiltIn": False,
+                "isEnabled": True,
+                "resourceScopes": ["/"],
+                "rolePermissions": [
+                    {"allowedResourceActions": ["microsoft.directory/users/standard/read"], "condition": None}
+                ],
+                "templateId": role_id,
+                "version": None,
             }
             role.update(properties)
             self.role_definitions[role_id] = role
@@ -442,13 +459,20 @@ class Tenant:
             role = self.role_definitions.get(role_definition_id)
             if role is None:
                 raise SimulatorError(f"no role definition with id {role_definition_id}")
-            assignment_id = str(uuid.uuid5(uuid.UUID(self.tenant_id), f"{principal_id}|{role_definition_id}|{directory_scope_id}"))
+            assignment_id = str(
+                uuid.uuid5(uuid.UUID(self.tenant_id), f"{principal_id}|{role_definition_id}|{directory_scope_id}")
+            )
             if assignment_id in self.role_assignments:
-                raise SimulatorError("A conflicting object with one or more of the specified property values is "
-                                     "present in the directory.")
+                raise SimulatorError(
+                    "A conflicting object with one or more of the specified property values is "
+                    "present in the directory."
+                )
             assignment = {
-                "id": assignment_id, "appScopeId": None, "condition": None,
-                "directoryScopeId": directory_scope_id, "principalId": principal_id,
+                "id": assignment_id,
+                "appScopeId": None,
+                "condition": None,
+                "directoryScopeId": directory_scope_id,
+                "principalId": principal_id,
                 "roleDefinitionId": role_definition_id,
             }
             self.role_assignments[assignment["id"]] = assignment
@@ -464,14 +488,22 @@ class Tenant:
                 raise SimulatorError(f"no role assignment with id {assignment_id}")
             template_id = self.role_definitions.get(assignment["roleDefinitionId"], {}).get("templateId")
             still_assigned = any(
-                a["principalId"] == assignment["principalId"] and a["roleDefinitionId"] == assignment["roleDefinitionId"]
-                and a["directoryScopeId"] == "/" for a in self.role_assignments.values()
+                a["principalId"] == assignment["principalId"]
+                and a["roleDefinitionId"] == assignment["roleDefinitionId"]
+                and a["directoryScopeId"] == "/"
+                for a in self.role_assignments.values()
             )
             if assignment["directoryScopeId"] == "/" and not still_assigned:
                 for role in self.directory_roles.values():
                     if role["roleTemplateId"] == template_id and self._unlink(role["id"], assignment["principalId"]):
-                        self.log.append("directoryRole", role["id"], "member", member_id=assignment["principalId"],
-                                        member_kind=self.kind_of(assignment["principalId"]) or "user", added=False)
+                        self.log.append(
+                            "directoryRole",
+                            role["id"],
+                            "member",
+                            member_id=assignment["principalId"],
+                            member_kind=self.kind_of(assignment["principalId"]) or "user",
+                            added=False,
+                        )
 
     def activate_directory_role(self, template_id: str) -> dict:
         with self.lock:
@@ -485,8 +517,10 @@ class Tenant:
         if definition is None:
             raise SimulatorError(f"no role template {template_id}")
         role = {
-            "id": str(uuid.uuid5(uuid.UUID(self.tenant_id), template_id)), "deletedDateTime": None,
-            "description": definition["description"], "displayName": definition["displayName"],
+            "id": str(uuid.uuid5(uuid.UUID(self.tenant_id), template_id)),
+            "deletedDateTime": None,
+            "description": definition["description"],
+            "displayName": definition["displayName"],
             "roleTemplateId": template_id,
         }
         self.directory_roles[role["id"]] = role
@@ -505,8 +539,9 @@ class Tenant:
             if unknown:
                 raise SimulatorError(f"unknown administrativeUnit properties: {', '.join(unknown)}")
             unit = {key: None for key in catalog.ADMINISTRATIVE_UNIT_PROPERTIES}
-            unit.update(id=unit_id, displayName=f"Administrative unit {unit_id[:8]}",
-                        isMemberManagementRestricted=False)
+            unit.update(
+                id=unit_id, displayName=f"Administrative unit {unit_id[:8]}", isMemberManagementRestricted=False
+            )
             unit.update(properties)
             self.administrative_units[unit_id] = unit
             self.log.append("administrativeUnit", unit_id, "upsert")
@@ -537,7 +572,9 @@ class Tenant:
                 "createdDateTime": now_iso(self.clock()),
                 "principalDisplayName": principal.get("displayName"),
                 "principalId": principal_id,
-                "principalType": {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal_kind],
+                "principalType": {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[
+                    principal_kind
+                ],
                 "resourceDisplayName": resource.get("displayName"),
                 "resourceId": resource_id,
             }
@@ -561,30 +598,33 @@ class Tenant:
     def truth(self) -> dict:
         """Every object and relationship as it stands now, as plain JSON-able data."""
         with self.lock:
+
             def members_of(container_id: str) -> list[dict]:
                 return [{"id": m, "kind": self.kind_of(m)} for m in self.live_members(container_id)]
 
-            return copy.deepcopy({
-                "tenantId": self.tenant_id,
-                "users": list(self.users.values()),
-                "groups": list(self.groups.values()),
-                "deletedUsers": list(self.deleted_users.values()),
-                "deletedGroups": list(self.deleted_groups.values()),
-                "groupMembers": {g: members_of(g) for g in self.groups},
-                "directoryRoles": list(self.directory_roles.values()),
-                "directoryRoleMembers": {r: members_of(r) for r in self.directory_roles},
-                "administrativeUnits": list(self.administrative_units.values()),
-                "administrativeUnitMembers": {a: members_of(a) for a in self.administrative_units},
-                "roleDefinitions": list(self.role_definitions.values()),
-                "roleAssignments": list(self.role_assignments.values()),
-                "roleEligibilitySchedules": list(self.role_eligibility_schedules.values()),
-                "applications": list(self.applications.values()),
-                "servicePrincipals": list(self.service_principals.values()),
-                "appRoleAssignments": [
-                    a for a in self.app_role_assignments.values() if self.kind_of(a["principalId"]) is not None
-                ],
-                "organization": [self.organization],
-            })
+            return copy.deepcopy(
+                {
+                    "tenantId": self.tenant_id,
+                    "users": list(self.users.values()),
+                    "groups": list(self.groups.values()),
+                    "deletedUsers": list(self.deleted_users.values()),
+                    "deletedGroups": list(self.deleted_groups.values()),
+                    "groupMembers": {g: members_of(g) for g in self.groups},
+                    "directoryRoles": list(self.directory_roles.values()),
+                    "directoryRoleMembers": {r: members_of(r) for r in self.directory_roles},
+                    "administrativeUnits": list(self.administrative_units.values()),
+                    "administrativeUnitMembers": {a: members_of(a) for a in self.administrative_units},
+                    "roleDefinitions": list(self.role_definitions.values()),
+                    "roleAssignments": list(self.role_assignments.values()),
+                    "roleEligibilitySchedules": list(self.role_eligibility_schedules.values()),
+                    "applications": list(self.applications.values()),
+                    "servicePrincipals": list(self.service_principals.values()),
+                    "appRoleAssignments": [
+                        a for a in self.app_role_assignments.values() if self.kind_of(a["principalId"]) is not None
+                    ],
+                    "organization": [self.organization],
+                }
+            )
 
 
 def assignment_id_for(principal_id: str, resource_id: str, app_role_id: str) -> str:

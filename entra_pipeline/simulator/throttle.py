@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 WINDOW_SECONDS = 10.0
 LIMITS = {"S": 3500, "M": 5000, "L": 8000}
@@ -75,8 +75,9 @@ class Throttle:
         with self._lock:
             bucket = self._buckets.get((app_id, tenant_id))
             if bucket is None:
-                bucket = self._buckets[(app_id, tenant_id)] = TokenBucket(self.limit, self.limit / WINDOW_SECONDS,
-                                                                          self.clock())
+                bucket = self._buckets[(app_id, tenant_id)] = TokenBucket(
+                    self.limit, self.limit / WINDOW_SECONDS, self.clock()
+                )
             bucket._refill(self.clock())
             if self.enabled and bucket.tokens < cost:
                 missing = cost - bucket.tokens

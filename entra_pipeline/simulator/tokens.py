@@ -35,7 +35,7 @@ class TokenSigner:
     kid: str
 
     @classmethod
-    def create(cls) -> "TokenSigner":
+    def create(cls) -> TokenSigner:
         return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048), uuid.uuid4().hex)
 
     def sign(self, claims: dict) -> str:
@@ -65,9 +65,7 @@ class TokenSigner:
             return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
         return {
-            "keys": [
-                {"kty": "RSA", "use": "sig", "kid": self.kid, "n": b64_int(numbers.n), "e": b64_int(numbers.e)}
-            ]
+            "keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "n": b64_int(numbers.n), "e": b64_int(numbers.e)}]
         }
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,8 +70,9 @@ class Database:
             self.path: Path | None = path
             # Pooled: a connection kept open keeps the WAL and its index file, so a full disk
             # fails the write that needs room, not every later open (which recreates them).
-            self.engine = sa.create_engine(self.url, connect_args={"timeout": 30, "check_same_thread": False},
-                                           pool_size=2, max_overflow=8)
+            self.engine = sa.create_engine(
+                self.url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=2, max_overflow=8
+            )
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
@@ -79,7 +81,8 @@ class Database:
             self.schema = str(query.pop("schema", DEFAULT_PG_SCHEMA))
             self.url = self.url.set(query=query)
             self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=2, max_overflow=4).execution_options(
-                schema_translate_map={None: self.schema})
+                schema_translate_map={None: self.schema}
+            )
 
     def describe(self) -> str:
         return str(self.path) if self.sqlite else f"{masked(self.url)} (schema {self.schema})"
@@ -116,28 +119,34 @@ class Database:
             if self.sqlite and ("disk I/O error" in text or "disk is full" in text or "unable to open" in text):
                 raise StoreError(f"the store {self.path} cannot be used: {text}") from None
             if not self.sqlite and isinstance(error, sa.exc.OperationalError):
-                raise StoreError(f"the store {self.describe()} cannot be reached: {text.splitlines()[0]}. Remedy: "
-                                 f"check that the server is up and {STORE_ENV} names it") from None
+                raise StoreError(
+                    f"the store {self.describe()} cannot be reached: {text.splitlines()[0]}. Remedy: "
+                    f"check that the server is up and {STORE_ENV} names it"
+                ) from None
             raise
 
     def _damaged(self, text: str) -> str:
-        return (f"the store {self.path} is damaged ({text}). Remedy: restore it from a backup, or move it aside "
-                "and run `entra-pipeline sync --full` for each connector (a new store is created and every "
-                "connector is pulled in full; nothing already in Entra is lost)")
+        return (
+            f"the store {self.path} is damaged ({text}). Remedy: restore it from a backup, or move it aside "
+            "and run `entra-pipeline sync --full` for each connector (a new store is created and every "
+            "connector is pulled in full; nothing already in Entra is lost)"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def put(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], key: list[str],
-        update: list[str]) -> None:
+def put(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], key: list[str], update: list[str]
+) -> None:
     """Insert rows, replacing the `update` columns of rows whose `key` exists (one statement)."""
     if not rows:
         return
     # The two dialects' INSERT ... ON CONFLICT constructs share this interface, not a type.
     statement: Any = (sqlite.insert if connection.dialect.name == "sqlite" else postgresql.insert)(table)
-    statement = statement.on_conflict_do_update(index_elements=key,
-                                                set_={name: statement.excluded[name] for name in update})
+    statement = statement.on_conflict_do_update(
+        index_elements=key, set_={name: statement.excluded[name] for name in update}
+    )
     connection.execute(statement, rows)
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,11 +28,25 @@ import pyarrow.parquet as pq
 from ..jsontext import json_text
 from .storage import LocalStorage, Storage
 
-MEMBERSHIP_SCHEMA = pa.schema([("container_id", pa.string()), ("container_type", pa.string()),
-                               ("member_id", pa.string()), ("member_type", pa.string())])
-ASSIGNMENT_SCHEMA = pa.schema([("id", pa.string()), ("appRoleId", pa.string()), ("principalId", pa.string()),
-                               ("principalType", pa.string()), ("principalDisplayName", pa.string()),
-                               ("resourceId", pa.string()), ("resourceDisplayName", pa.string())])
+MEMBERSHIP_SCHEMA = pa.schema(
+    [
+        ("container_id", pa.string()),
+        ("container_type", pa.string()),
+        ("member_id", pa.string()),
+        ("member_type", pa.string()),
+    ]
+)
+ASSIGNMENT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("appRoleId", pa.string()),
+        ("principalId", pa.string()),
+        ("principalType", pa.string()),
+        ("principalDisplayName", pa.string()),
+        ("resourceId", pa.string()),
+        ("resourceDisplayName", pa.string()),
+    ]
+)
 OBJECT_SCHEMA = pa.schema([("id", pa.string()), ("object", pa.string())])
 RECORD_SCHEMA = pa.schema([("vendor_asset_id", pa.string()), ("record", pa.string())])
 TOKEN_KEY = b"entra.token"
@@ -122,7 +137,9 @@ class DataFolder:
         try:
             return [json.loads(text) for text in table.column("object").to_pylist()]
         except (KeyError, ValueError, TypeError) as error:
-            raise SnapshotFileError(f"{self.stage} file {self.describe(name, token)} holds no objects ({error})") from None
+            raise SnapshotFileError(
+                f"{self.stage} file {self.describe(name, token)} holds no objects ({error})"
+            ) from None
 
     def remove_all_but(self, keep: set[str]) -> None:
         """Files no committed row names (`keep`: their keys): older versions, what crashed runs left."""
@@ -140,9 +157,12 @@ class DataFolder:
         return SnapshotFileError(f"{self.stage} file {self.describe(name, token)} is not readable Parquet ({error})")
 
 
-def _same(where: str, stage: str, metadata: dict[bytes, bytes] | None, found_rows: int, token: str, rows: int | None) -> None:
+def _same(
+    where: str, stage: str, metadata: dict[bytes, bytes] | None, found_rows: int, token: str, rows: int | None
+) -> None:
     found = (metadata or {}).get(TOKEN_KEY, b"").decode()
     if found != token or (rows is not None and found_rows != rows):
-        raise SnapshotFileError(f"{stage} file {where} is not the one committed (token {found or 'none'}, "
-                                f"{found_rows} rows; committed {token}, {rows} rows)")
-
+        raise SnapshotFileError(
+            f"{stage} file {where} is not the one committed (token {found or 'none'}, "
+            f"{found_rows} rows; committed {token}, {rows} rows)"
+        )

@@ -75,15 +75,19 @@ class LeaseInfo:
 
     def died(self, by: str | None = None) -> str:
         """Why this holder's run failed: its process stopped heartbeating (and who took over)."""
-        beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.timezone.utc)
-        return (f"its process stopped heartbeating (killed, out of memory or its machine lost) at "
-                f"{beat:%Y-%m-%d %H:%M:%S} UTC" + (f"; run {by} took the connector over" if by else ""))
+        beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.UTC)
+        return (
+            f"its process stopped heartbeating (killed, out of memory or its machine lost) at "
+            f"{beat:%Y-%m-%d %H:%M:%S} UTC" + (f"; run {by} took the connector over" if by else "")
+        )
 
     def describe(self) -> str:
-        since = dt.datetime.fromtimestamp(self.acquired_at, dt.timezone.utc)
-        beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.timezone.utc)
-        return (f"run {self.run_id} (launched by {self.launched_by}, pid {self.pid} on {self.host}) since "
-                f"{since:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {beat:%H:%M:%S} UTC")
+        since = dt.datetime.fromtimestamp(self.acquired_at, dt.UTC)
+        beat = dt.datetime.fromtimestamp(self.heartbeat_at, dt.UTC)
+        return (
+            f"run {self.run_id} (launched by {self.launched_by}, pid {self.pid} on {self.host}) since "
+            f"{since:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {beat:%H:%M:%S} UTC"
+        )
 
 
 class ConnectorBusy(Exception):
@@ -92,7 +96,8 @@ class ConnectorBusy(Exception):
         super().__init__(
             f"connector {connector!r} is being synced by {holder.describe()}; waited {waited:.0f} s. "
             f"Remedy: let that run finish and run again; if its process is gone, its lease expires "
-            f"{holder.ttl:.0f} s after its last heartbeat and the next run takes over")
+            f"{holder.ttl:.0f} s after its last heartbeat and the next run takes over"
+        )
 
 
 class LeaseLost(Exception):
@@ -101,7 +106,8 @@ class LeaseLost(Exception):
         super().__init__(
             f"run {run_id} lost connector {connector!r}'s lease (it stopped heartbeating for longer than the "
             f"lease's time to live, and the lease was {taken}): it writes nothing more; the run that holds "
-            "the connector now delivers the changes")
+            "the connector now delivers the changes"
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -132,7 +138,7 @@ def process_gone(identity: str) -> bool:
     space = _boot_and_namespace()
     if not space or not identity.startswith(space + ":"):
         return False
-    pid, _, started = identity[len(space) + 1:].partition(":")
+    pid, _, started = identity[len(space) + 1 :].partition(":")
     return not pid.isdigit() or _started(int(pid)) != started
 
 
@@ -145,12 +151,15 @@ def _info(row: sa.Row[Any]) -> LeaseInfo:
         try:
             fields[name] = float(fields[name])
         except (TypeError, ValueError):  # a damaged row holds the connector for nobody: it has expired
-            log.warning("lease row of %s is damaged (%s=%r): treated as expired", fields["connector"], name,
-                        fields[name])
+            log.warning(
+                "lease row of %s is damaged (%s=%r): treated as expired", fields["connector"], name, fields[name]
+            )
             fields[name] = 0.0
     fields["pid"] = int(fields["pid"]) if str(fields["pid"]).isdigit() else 0
-    fields = {name: value if name in ("acquired_at", "heartbeat_at", "ttl", "pid") else str(value)
-              for name, value in fields.items()}
+    fields = {
+        name: value if name in ("acquired_at", "heartbeat_at", "ttl", "pid") else str(value)
+        for name, value in fields.items()
+    }
     return LeaseInfo(**fields)
 
 
@@ -186,9 +195,10 @@ class Lease:
             try:
                 with self.db.write() as connection:
                     changed = connection.execute(
-                        leases.update().where(leases.c.connector == self.connector,
-                                              leases.c.holder == self.info.holder)
-                        .values(heartbeat_at=self.db.now(connection))).rowcount
+                        leases.update()
+                        .where(leases.c.connector == self.connector, leases.c.holder == self.info.holder)
+                        .values(heartbeat_at=self.db.now(connection))
+                    ).rowcount
                 if not changed:
                     self.lost.set()
                     log.warning("run %s lost the lease of %s", self.run_id, self.connector)
@@ -202,21 +212,27 @@ class Lease:
         self._beat.join(timeout=10)
         try:
             with self.db.write() as connection:
-                connection.execute(leases.delete().where(leases.c.connector == self.connector,
-                                                         leases.c.holder == self.info.holder))
+                connection.execute(
+                    leases.delete().where(leases.c.connector == self.connector, leases.c.holder == self.info.holder)
+                )
         except Exception as error:  # noqa: BLE001 - an unreleased lease expires by itself
-            log.warning("lease of %s not released (%s): it expires in %.0f s", self.connector,
-                        str(error).splitlines()[0][:200], self.info.ttl)
+            log.warning(
+                "lease of %s not released (%s): it expires in %.0f s",
+                self.connector,
+                str(error).splitlines()[0][:200],
+                self.info.ttl,
+            )
 
-    def __enter__(self) -> "Lease":
+    def __enter__(self) -> Lease:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
 
-def acquire(db: Database, connector: str, run_id: str, launched_by: str, wait: float | None = None,
-            ttl: float | None = None) -> Lease:
+def acquire(
+    db: Database, connector: str, run_id: str, launched_by: str, wait: float | None = None, ttl: float | None = None
+) -> Lease:
     """Take the connector's lease, waiting up to `wait` seconds for a live holder to finish."""
     wait = lease_wait() if wait is None else wait
     ttl = lease_ttl() if ttl is None else ttl
@@ -246,14 +262,25 @@ def _try(db: Database, connector: str, run_id: str, launched_by: str, ttl: float
         held = current(db, connection, connector, lock=True)
         if held is not None and not held.expired(now) and held.run_id != run_id:
             return held
-        info = LeaseInfo(connector=connector, holder=uuid.uuid4().hex, run_id=run_id, launched_by=launched_by,
-                         host=HOST, pid=os.getpid(), process=this_process(), acquired_at=now, heartbeat_at=now, ttl=ttl)
+        info = LeaseInfo(
+            connector=connector,
+            holder=uuid.uuid4().hex,
+            run_id=run_id,
+            launched_by=launched_by,
+            host=HOST,
+            pid=os.getpid(),
+            process=this_process(),
+            acquired_at=now,
+            heartbeat_at=now,
+            ttl=ttl,
+        )
         if held is None:
             connection.execute(leases.insert().values(**vars(info)))
         else:
             connection.execute(leases.update().where(leases.c.connector == connector).values(**vars(info)))
     took_over = held if held is not None and held.run_id != run_id else None
     if took_over:
-        log.warning("connector %s: took over the lease of %s, which stopped heartbeating", connector,
-                    took_over.describe())
+        log.warning(
+            "connector %s: took over the lease of %s, which stopped heartbeating", connector, took_over.describe()
+        )
     return Lease(db, info, took_over)

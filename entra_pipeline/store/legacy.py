@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .files import to_json
 from .schema import anchors, baselines, qualys_delivered, qualys_progress, records, secret_expiry, status
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 
-def import_home(store: "Store") -> list[str]:
+def import_home(store: Store) -> list[str]:
     """Import what an older home folder holds; returns one line per thing imported or skipped."""
     from .database import put
 
@@ -78,33 +79,58 @@ def _connector_rows(folder: Path, said: list[str]) -> Iterator[tuple[str, list[d
     ledger = _json(folder / "baselines.json", said)
     if isinstance(ledger, dict):
         done = ledger.get("done") or {}
-        yield "baselines", [{"cycle": cycle, "run_id": str(entry.get("run_id")), "at": str(entry.get("at"))}
-                            for cycle, entry in done.items() if isinstance(entry, dict)]
+        yield (
+            "baselines",
+            [
+                {"cycle": cycle, "run_id": str(entry.get("run_id")), "at": str(entry.get("at"))}
+                for cycle, entry in done.items()
+                if isinstance(entry, dict)
+            ],
+        )
         if isinstance(ledger.get("anchor"), str):
             yield "anchor", [{"anchor": ledger["anchor"]}]
-    for file, name, table in (("status.json", "status", status), ("secret-expiry.json", "secret expiry", secret_expiry)):
+    for file, name in (("status.json", "status"), ("secret-expiry.json", "secret expiry")):
         document = _json(folder / file, said)
         if isinstance(document, dict):
             yield name, [{"document": to_json(document)}]
     delivered = _json(folder / "qualys-delivered.json", said)
     if isinstance(delivered, dict):
-        yield "Qualys delivery ledger", [
-            {"entity": entity, "vendor_asset_id": vid, "identity": to_json(identity)}
-            for entity, held in delivered.items() if isinstance(held, dict) for vid, identity in held.items()]
+        yield (
+            "Qualys delivery ledger",
+            [
+                {"entity": entity, "vendor_asset_id": vid, "identity": to_json(identity)}
+                for entity, held in delivered.items()
+                if isinstance(held, dict)
+                for vid, identity in held.items()
+            ],
+        )
     progress = _json(folder / "qualys-progress.json", said)
     if isinstance(progress, dict):
-        yield "Qualys batch progress", [
-            {"entity": entity, "digest": str(entry.get("digest")), "accepted": to_json(entry.get("accepted", [])),
-             "total": int(entry.get("total", 0))} for entity, entry in progress.items() if isinstance(entry, dict)]
+        yield (
+            "Qualys batch progress",
+            [
+                {
+                    "entity": entity,
+                    "digest": str(entry.get("digest")),
+                    "accepted": to_json(entry.get("accepted", [])),
+                    "total": int(entry.get("total", 0)),
+                }
+                for entity, entry in progress.items()
+                if isinstance(entry, dict)
+            ],
+        )
 
 
 def _inventory_rows(path: Path, said: list[str]) -> list[dict[str, Any]]:
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return [{"connector": c, "entity": e, "vendor_asset_id": v, "record": r, "updated_at": u}
-                    for c, e, v, r, u in connection.execute(
-                        "SELECT connector, entity, vendor_asset_id, record, updated_at FROM records")]
+            return [
+                {"connector": c, "entity": e, "vendor_asset_id": v, "record": r, "updated_at": u}
+                for c, e, v, r, u in connection.execute(
+                    "SELECT connector, entity, vendor_asset_id, record, updated_at FROM records"
+                )
+            ]
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:

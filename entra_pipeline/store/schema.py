@@ -18,11 +18,13 @@ SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
-meta = sa.Table("meta", metadata, sa.Column("key", sa.String(64), primary_key=True),
-                sa.Column("value", sa.Text, nullable=False))
+meta = sa.Table(
+    "meta", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text, nullable=False)
+)
 
 leases = sa.Table(
-    "leases", metadata,
+    "leases",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("holder", sa.String(64), nullable=False),  # a token per acquisition: the fence
     sa.Column("run_id", sa.String(128), nullable=False),
@@ -40,7 +42,8 @@ leases = sa.Table(
 # The files of a connector's committed snapshot (stage "raw") and last records (stage "records"):
 # one row per name, pointing at a file written under a versioned name.
 snapshot_files = sa.Table(
-    "snapshot_files", metadata,
+    "snapshot_files",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("stage", sa.String(16), primary_key=True),
     sa.Column("name", sa.String(64), primary_key=True),
@@ -51,7 +54,8 @@ snapshot_files = sa.Table(
 )
 
 delta_links = sa.Table(
-    "delta_links", metadata,
+    "delta_links",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("entity", sa.String(32), primary_key=True),
     sa.Column("link", sa.Text, nullable=False),
@@ -60,27 +64,38 @@ delta_links = sa.Table(
 )
 
 baselines = sa.Table(
-    "baselines", metadata,
+    "baselines",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("cycle", sa.String(16), primary_key=True),
     sa.Column("run_id", sa.String(128), nullable=False),
     sa.Column("at", sa.Text, nullable=False),
 )
 
-anchors = sa.Table("anchors", metadata, sa.Column("connector", sa.String(128), primary_key=True),
-                   sa.Column("anchor", sa.Text, nullable=False))
+anchors = sa.Table(
+    "anchors",
+    metadata,
+    sa.Column("connector", sa.String(128), primary_key=True),
+    sa.Column("anchor", sa.Text, nullable=False),
+)
 
 status = sa.Table(
-    "status", metadata,
+    "status",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("document", sa.Text, nullable=False),  # ConnectorStatus as JSON
 )
 
-secret_expiry = sa.Table("secret_expiry", metadata, sa.Column("connector", sa.String(128), primary_key=True),
-                         sa.Column("document", sa.Text, nullable=False))
+secret_expiry = sa.Table(
+    "secret_expiry",
+    metadata,
+    sa.Column("connector", sa.String(128), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+)
 
 records = sa.Table(
-    "records", metadata,
+    "records",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("entity", sa.String(32), primary_key=True),
     sa.Column("vendor_asset_id", sa.String(255), primary_key=True),
@@ -89,7 +104,8 @@ records = sa.Table(
 )
 
 qualys_progress = sa.Table(
-    "qualys_progress", metadata,
+    "qualys_progress",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("entity", sa.String(64), primary_key=True),
     sa.Column("digest", sa.String(128), nullable=False),
@@ -98,7 +114,8 @@ qualys_progress = sa.Table(
 )
 
 qualys_delivered = sa.Table(
-    "qualys_delivered", metadata,
+    "qualys_delivered",
+    metadata,
     sa.Column("connector", sa.String(128), primary_key=True),
     sa.Column("entity", sa.String(32), primary_key=True),
     sa.Column("vendor_asset_id", sa.String(255), primary_key=True),
@@ -106,5 +123,15 @@ qualys_delivered = sa.Table(
 )
 
 # Tables holding a row (or rows) per connector: `forget` and `store check` walk them.
-PER_CONNECTOR = (leases, snapshot_files, delta_links, baselines, anchors, status, secret_expiry, records,
-                 qualys_progress, qualys_delivered)
+PER_CONNECTOR = (
+    leases,
+    snapshot_files,
+    delta_links,
+    baselines,
+    anchors,
+    status,
+    secret_expiry,
+    records,
+    qualys_progress,
+    qualys_delivered,
+)

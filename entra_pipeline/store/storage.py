@@ -23,17 +23,24 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 from .. import redact
 from .database import StoreError, owner_only_folder
 
 DATA_ENV = "ENTRA_PIPELINE_DATA"
 # the object stores' standard secret variables: masked in every text, like the client secret
-SECRET_ENV = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS_TOKEN",
-              "AZURE_STORAGE_CLIENT_SECRET", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRET_ENV = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CLIENT_SECRET",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 EXTRAS = {"abfs": "azure", "abfss": "azure", "az": "azure", "s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 
@@ -128,11 +135,15 @@ class ObjectStorage:
         except ImportError as error:
             extra = EXTRAS.get(scheme)
             remedy = f"pip install 'entra-pipeline[{extra}]'" if extra else "use abfs://, s3://, gs:// or a local path"
-            raise StoreError(f"{DATA_ENV}={url}: the {scheme}:// object store needs a library that is not "
-                             f"installed ({error}). Remedy: {remedy}") from None
+            raise StoreError(
+                f"{DATA_ENV}={url}: the {scheme}:// object store needs a library that is not "
+                f"installed ({error}). Remedy: {remedy}"
+            ) from None
         except ValueError as error:
-            raise StoreError(f"{DATA_ENV}={url} is not a storage location fsspec knows ({error}). Remedy: use "
-                             "abfs://container/prefix, s3://bucket/prefix, gs://bucket/prefix or a local path") from None
+            raise StoreError(
+                f"{DATA_ENV}={url} is not a storage location fsspec knows ({error}). Remedy: use "
+                "abfs://container/prefix, s3://bucket/prefix, gs://bucket/prefix or a local path"
+            ) from None
 
     def describe(self, key: str) -> str:
         return f"{self.url}/{key}"
@@ -142,10 +153,12 @@ class ObjectStorage:
 
     def _unavailable(self, doing: str, key: str, error: BaseException) -> DataUnavailable:
         answer = redact.mask(" ".join(str(error).split()))[:500] or type(error).__name__
-        return DataUnavailable(f"the object store could not {doing} {self.describe(key)}: {answer}. Nothing was "
-                               "committed; the next run resumes from the last commit. Check that the store is "
-                               f"reachable from this worker and its credentials ({DATA_ENV} and the store's "
-                               "environment: docs/deploy.md)")
+        return DataUnavailable(
+            f"the object store could not {doing} {self.describe(key)}: {answer}. Nothing was "
+            "committed; the next run resumes from the last commit. Check that the store is "
+            f"reachable from this worker and its credentials ({DATA_ENV} and the store's "
+            "environment: docs/deploy.md)"
+        )
 
     @contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
@@ -190,7 +203,7 @@ class ObjectStorage:
         except Exception as error:
             raise self._unavailable("list", prefix, error) from None
         root = self.root.rstrip("/") + "/"
-        return [path[len(root):] for path in found if path.startswith(root)]
+        return [path[len(root) :] for path in found if path.startswith(root)]
 
     def remove(self, keys: list[str]) -> None:
         if not keys:

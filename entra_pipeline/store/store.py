@@ -12,9 +12,10 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -25,10 +26,23 @@ from ..killpoints import checkpoint
 from . import legacy
 from .database import Database, StoreDamaged, StoreError, put, store_url
 from .files import DataFolder, SnapshotFileError, WrittenFile, to_json
-from .storage import DataUnavailable, data_url, open_storage
 from .lease import Lease, LeaseInfo, acquire, current
-from .schema import (PER_CONNECTOR, SCHEMA_VERSION, anchors, baselines, delta_links, leases, meta, metadata,
-                     qualys_delivered, qualys_progress, records, snapshot_files, status)
+from .schema import (
+    PER_CONNECTOR,
+    SCHEMA_VERSION,
+    anchors,
+    baselines,
+    delta_links,
+    leases,
+    meta,
+    metadata,
+    qualys_delivered,
+    qualys_progress,
+    records,
+    snapshot_files,
+    status,
+)
+from .storage import DataUnavailable, data_url, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +104,16 @@ class Store:
         if found is None:
             self.imported = self.upgrade()
         elif found > SCHEMA_VERSION:
-            raise StoreError(f"the store {self.describe()} is at schema version {found}, newer than this "
-                             f"entra-pipeline ({SCHEMA_VERSION}): upgrade entra-pipeline")
+            raise StoreError(
+                f"the store {self.describe()} is at schema version {found}, newer than this "
+                f"entra-pipeline ({SCHEMA_VERSION}): upgrade entra-pipeline"
+            )
         elif found < SCHEMA_VERSION:
             if not self.db.sqlite:
-                raise StoreError(f"the store {self.describe()} is at schema version {found}; this entra-pipeline "
-                                 f"needs {SCHEMA_VERSION}. Remedy: run `entra-pipeline store upgrade`")
+                raise StoreError(
+                    f"the store {self.describe()} is at schema version {found}; this entra-pipeline "
+                    f"needs {SCHEMA_VERSION}. Remedy: run `entra-pipeline store upgrade`"
+                )
             self.upgrade()
 
     def schema_version(self) -> int | None:
@@ -106,8 +124,10 @@ class Store:
         try:
             return int(value) if value is not None else None
         except ValueError:
-            raise StoreDamaged(f"the store {self.describe()} has a schema version of {value!r}. Remedy: "
-                               "restore it from a backup, or run `entra-pipeline store upgrade`") from None
+            raise StoreDamaged(
+                f"the store {self.describe()} has a schema version of {value!r}. Remedy: "
+                "restore it from a backup, or run `entra-pipeline store upgrade`"
+            ) from None
 
     def upgrade(self) -> list[str]:
         """Create or migrate the tables, then import an older home folder's files once."""
@@ -143,18 +163,24 @@ class Store:
 
     def committed_files(self, connector: str, stage: str) -> dict[str, CommittedFile]:
         with self.db.read() as connection:
-            rows = connection.execute(sa.select(snapshot_files).where(snapshot_files.c.connector == connector,
-                                                                      snapshot_files.c.stage == stage)).all()
+            rows = connection.execute(
+                sa.select(snapshot_files).where(
+                    snapshot_files.c.connector == connector, snapshot_files.c.stage == stage
+                )
+            ).all()
         files = {}
         for row in rows:
             if not isinstance(row.token, str) or not isinstance(row.rows, int):
-                raise StoreDamaged(f"snapshot_files row {connector}/{stage}/{row.name} is not a file reference "
-                                   f"(token {row.token!r}, rows {row.rows!r}). Remedy: {SYNC_FULL.format(c=connector)}")
+                raise StoreDamaged(
+                    f"snapshot_files row {connector}/{stage}/{row.name} is not a file reference "
+                    f"(token {row.token!r}, rows {row.rows!r}). Remedy: {SYNC_FULL.format(c=connector)}"
+                )
             files[row.name] = CommittedFile(row.name, row.token, row.rows)
         return files
 
-    def snapshot_base(self, connector: str, now: dt.datetime, needs: dict[str, tuple[str, ...]],
-                      graph: str) -> SnapshotBase:
+    def snapshot_base(
+        self, connector: str, now: dt.datetime, needs: dict[str, tuple[str, ...]], graph: str
+    ) -> SnapshotBase:
         """The links a delta run may use: young enough, naming the configured Graph endpoint
         `graph`, and issued for files that are still the committed ones and still on disk
         unchanged. Anything else is a named full resync."""
@@ -171,30 +197,37 @@ class Store:
             try:
                 entry = _Link(link=row.link, issued_at=row.issued_at, snapshot=json.loads(row.snapshot))
             except (ValidationError, ValueError, TypeError) as error:
-                base.resync[row.entity] = (f"its stored delta link is damaged ({_first_error(error)}): full resync")
+                base.resync[row.entity] = f"its stored delta link is damaged ({_first_error(error)}): full resync"
                 continue
             age = now - entry.issued_at
             if age > MAX_LINK_AGE:
                 base.resync[row.entity] = f"deltaLink is {age.days} days old (Graph keeps them 7 days): full resync"
                 continue
             if age < -dt.timedelta(minutes=5):
-                base.resync[row.entity] = (f"its delta link is dated {entry.issued_at.isoformat()}, in the future "
-                                           "(clock or restored state): full resync")
+                base.resync[row.entity] = (
+                    f"its delta link is dated {entry.issued_at.isoformat()}, in the future "
+                    "(clock or restored state): full resync"
+                )
                 continue
             if _origin(entry.link) != _origin(graph):
-                base.resync[row.entity] = (f"its delta link names {_origin(entry.link)}, not the configured Graph "
-                                           f"endpoint {_origin(graph)} (the endpoint changed): full resync")
+                base.resync[row.entity] = (
+                    f"its delta link names {_origin(entry.link)}, not the configured Graph "
+                    f"endpoint {_origin(graph)} (the endpoint changed): full resync"
+                )
                 continue
             problem = self._snapshot_problem(connector, needs[row.entity], entry.snapshot, files)
             if problem:
-                base.resync[row.entity] = f"the snapshot its delta link belongs to is not there ({problem}): full resync"
+                base.resync[row.entity] = (
+                    f"the snapshot its delta link belongs to is not there ({problem}): full resync"
+                )
                 continue
             base.links[row.entity] = entry.link
             base.files.update({name: files[name] for name in needs[row.entity]})
         return base
 
-    def _snapshot_problem(self, connector: str, names: tuple[str, ...], issued_with: dict[str, str],
-                          files: dict[str, CommittedFile]) -> str | None:
+    def _snapshot_problem(
+        self, connector: str, names: tuple[str, ...], issued_with: dict[str, str], files: dict[str, CommittedFile]
+    ) -> str | None:
         folder = self.folder(connector, "raw")
         for name in names:
             committed = files.get(name)
@@ -207,8 +240,10 @@ class Store:
     def delta_links(self, connector: str) -> dict[str, dict[str, str]]:
         """The committed links as stored (entity -> link, issued_at), for `status` and tests."""
         with self.db.read() as connection:
-            return {row.entity: {"link": row.link, "issued_at": row.issued_at} for row in connection.execute(
-                sa.select(delta_links).where(delta_links.c.connector == connector))}
+            return {
+                row.entity: {"link": row.link, "issued_at": row.issued_at}
+                for row in connection.execute(sa.select(delta_links).where(delta_links.c.connector == connector))
+            }
 
     def read_objects(self, connector: str, committed: CommittedFile) -> list[dict[str, Any]]:
         return self.folder(connector, "raw").read_objects(committed.name, committed.token, committed.rows)
@@ -219,24 +254,37 @@ class Store:
         return self.read_objects(connector, committed) if committed else []
 
     def read_rows(self, connector: str, committed: CommittedFile) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.folder(connector, "raw").read_table(
-            committed.name, committed.token, committed.rows).to_pylist()
+        rows: list[dict[str, Any]] = (
+            self.folder(connector, "raw").read_table(committed.name, committed.token, committed.rows).to_pylist()
+        )
         return rows
 
     def commit_run(self, lease: Lease, connector: str, commit: RunCommit) -> None:
         """The run's end: its files, links, baseline entry and outcome become current together."""
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        now = dt.datetime.now(dt.UTC).isoformat()
         with self.db.write() as connection:
             lease.check(connection)
             for written in commit.files:
-                _put(connection, snapshot_files, {"connector": connector, "stage": written.stage, "name": written.name},
-                     {"token": written.token, "rows": written.rows, "run_id": commit.run_id, "written_at": now})
+                _put(
+                    connection,
+                    snapshot_files,
+                    {"connector": connector, "stage": written.stage, "name": written.name},
+                    {"token": written.token, "rows": written.rows, "run_id": commit.run_id, "written_at": now},
+                )
             for entity, (link, issued_at, issued_with) in commit.links.items():
-                _put(connection, delta_links, {"connector": connector, "entity": entity},
-                     {"link": link, "issued_at": issued_at.isoformat(), "snapshot": to_json(issued_with)})
+                _put(
+                    connection,
+                    delta_links,
+                    {"connector": connector, "entity": entity},
+                    {"link": link, "issued_at": issued_at.isoformat(), "snapshot": to_json(issued_with)},
+                )
             if commit.baseline_cycle:
-                _put(connection, baselines, {"connector": connector, "cycle": commit.baseline_cycle},
-                     {"run_id": commit.run_id, "at": now})
+                _put(
+                    connection,
+                    baselines,
+                    {"connector": connector, "cycle": commit.baseline_cycle},
+                    {"run_id": commit.run_id, "at": now},
+                )
             _put(connection, status, {"connector": connector}, {"document": commit.status_document})
             checkpoint("store:commit:mid-transaction")
         try:
@@ -260,8 +308,10 @@ class Store:
     def baseline_runs(self, connector: str) -> dict[str, str]:
         """Cycle -> the run that did its baseline."""
         with self.db.read() as connection:
-            return {row.cycle: str(row.run_id) for row in connection.execute(
-                sa.select(baselines).where(baselines.c.connector == connector))}
+            return {
+                row.cycle: str(row.run_id)
+                for row in connection.execute(sa.select(baselines).where(baselines.c.connector == connector))
+            }
 
     def anchor(self, connector: str) -> str | None:
         with self.db.read() as connection:
@@ -298,19 +348,27 @@ class Store:
         state = {}
         for row in rows:
             try:
-                state[row.entity] = {"digest": row.digest, "accepted": [int(i) for i in json.loads(row.accepted)],
-                                     "total": int(row.total)}
+                state[row.entity] = {
+                    "digest": row.digest,
+                    "accepted": [int(i) for i in json.loads(row.accepted)],
+                    "total": int(row.total),
+                }
             except (ValueError, TypeError):  # damaged: its batches are sent again (the gateway upserts)
                 log.warning("qualys_progress row %s/%s is damaged: its batches are sent again", connector, row.entity)
         return state
 
-    def record_batch(self, connector: str, entity: str, digest: str, accepted: list[int], total: int,
-                     lease: Lease | None) -> None:
+    def record_batch(
+        self, connector: str, entity: str, digest: str, accepted: list[int], total: int, lease: Lease | None
+    ) -> None:
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
-            _put(connection, qualys_progress, {"connector": connector, "entity": entity},
-                 {"digest": digest, "accepted": to_json(accepted), "total": total})
+            _put(
+                connection,
+                qualys_progress,
+                {"connector": connector, "entity": entity},
+                {"digest": digest, "accepted": to_json(accepted), "total": total},
+            )
 
     def qualys_delivered(self, connector: str) -> dict[str, dict[str, dict[str, Any]]]:
         state: dict[str, dict[str, dict[str, Any]]] = {}
@@ -319,20 +377,33 @@ class Store:
                 try:
                     state.setdefault(row.entity, {})[row.vendor_asset_id] = json.loads(row.identity)
                 except ValueError:  # its removal cannot be sent without its identity; the entity's next set replaces it
-                    log.warning("qualys_delivered row %s/%s/%s is damaged: no removal can be sent for it",
-                                connector, row.entity, row.vendor_asset_id)
+                    log.warning(
+                        "qualys_delivered row %s/%s/%s is damaged: no removal can be sent for it",
+                        connector,
+                        row.entity,
+                        row.vendor_asset_id,
+                    )
         return state
 
-    def replace_delivered(self, connector: str, entity: str, identities: dict[str, dict[str, Any]], lease: Lease | None) -> None:
+    def replace_delivered(
+        self, connector: str, entity: str, identities: dict[str, dict[str, Any]], lease: Lease | None
+    ) -> None:
         with self.db.write() as connection:
             if lease is not None:
                 lease.check(connection)
-            connection.execute(qualys_delivered.delete().where(qualys_delivered.c.connector == connector,
-                                                               qualys_delivered.c.entity == entity))
+            connection.execute(
+                qualys_delivered.delete().where(
+                    qualys_delivered.c.connector == connector, qualys_delivered.c.entity == entity
+                )
+            )
             if identities:
-                connection.execute(qualys_delivered.insert(), [
-                    {"connector": connector, "entity": entity, "vendor_asset_id": vid, "identity": to_json(ident)}
-                    for vid, ident in identities.items()])
+                connection.execute(
+                    qualys_delivered.insert(),
+                    [
+                        {"connector": connector, "entity": entity, "vendor_asset_id": vid, "identity": to_json(ident)}
+                        for vid, ident in identities.items()
+                    ],
+                )
 
     # ------------------------------------------------------------------ the connector as a whole
     def connectors(self) -> list[str]:
@@ -345,8 +416,9 @@ class Store:
     def forget(self, connector: str) -> int:
         """Remove everything of a deleted connector; returns how many inventory records went."""
         with self.db.write() as connection:
-            removed = connection.execute(sa.select(sa.func.count()).select_from(records)
-                                         .where(records.c.connector == connector)).scalar_one()
+            removed = connection.execute(
+                sa.select(sa.func.count()).select_from(records).where(records.c.connector == connector)
+            ).scalar_one()
             for table in PER_CONNECTOR:
                 connection.execute(table.delete().where(table.c.connector == connector))
         self.data.remove_tree(connector)
@@ -396,5 +468,13 @@ def forget_stores() -> None:
     _STORES.clear()
 
 
-__all__ = ["Store", "open_store", "StoreError", "StoreDamaged", "SnapshotFileError", "RunCommit", "SnapshotBase",
-           "CommittedFile"]
+__all__ = [
+    "Store",
+    "open_store",
+    "StoreError",
+    "StoreDamaged",
+    "SnapshotFileError",
+    "RunCommit",
+    "SnapshotBase",
+    "CommittedFile",
+]

@@ -16,8 +16,8 @@ import zoneinfo
 from dataclasses import dataclass
 
 from ..config import Connector
-from .schedule import localize
 from ..store import Store
+from .schedule import localize
 
 CYCLE_DAYS = {"weekly": 7, "fortnightly": 14, "triweekly": 21}
 
@@ -74,8 +74,11 @@ class BaselineCycles:
     # ------------------------------------------------------------ cycles
     def _cycle(self, anchor: dt.datetime, index: int) -> Cycle:
         start = _boundary(anchor, self.frequency, index)
-        return Cycle(start.date().isoformat(), localize(start, self.tz),
-                     localize(_boundary(anchor, self.frequency, index + 1), self.tz))
+        return Cycle(
+            start.date().isoformat(),
+            localize(start, self.tz),
+            localize(_boundary(anchor, self.frequency, index + 1), self.tz),
+        )
 
     def _index(self, anchor: dt.datetime, wall: dt.datetime) -> int:
         if self.frequency == "monthly":

@@ -12,10 +12,10 @@ import dagster as dg
 
 from .. import redact
 from ..config import Connector
-from .pipeline import INTERRUPTED
-from .outcome import with_remedy
-from .status import PROCESSING, StatusStore
 from ..store import LeaseInfo, Store
+from .outcome import with_remedy
+from .pipeline import INTERRUPTED
+from .status import PROCESSING, StatusStore
 
 # Tags every sync / re-delivery run carries (the sensors and the per-connector run limit select on them).
 SYNC_TAGS = {"entra/kind": "sync"}
@@ -57,8 +57,10 @@ def ended_already(instance: dg.DagsterInstance, run_id: str) -> str | None:
     run = instance.get_run_by_id(run_id)
     if run is None or run.status not in FINISHED:
         return None
-    return (f"run {run_id} already ended ({run.status.value}): this step was handed out again after the worker "
-            "that had it was lost, and is not run; the connector's next run starts from its last commit")
+    return (
+        f"run {run_id} already ended ({run.status.value}): this step was handed out again after the worker "
+        "that had it was lost, and is not run; the connector's next run starts from its last commit"
+    )
 
 
 def raised_error(event: dg.DagsterEvent):
@@ -81,14 +83,17 @@ def failure_message(step_failures: list[dg.DagsterEvent]) -> str:
         error = raised_error(event)
         if error is not None and error.cls_name in INTERRUPTS:
             return INTERRUPTED
-        if error is not None:  # without the exception's module path ("entra_pipeline.destinations.qualys.csam.QualysError: ")
+        if (
+            error is not None
+        ):  # without the exception's module path ("entra_pipeline.destinations.qualys.csam.QualysError: ")
             text = QUALIFIED_NAME.sub("", error.message.strip().split("\n")[0], count=1)[:600]
             return with_remedy(redact.mask(text))
     return "the run failed before its sync step finished; see the run's logs"
 
 
-def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance,
-                   run: dg.DagsterRun, failure: str) -> bool:
+def record_failure(
+    store: Store, connectors: dict[str, Connector], instance: dg.DagsterInstance, run: dg.DagsterRun, failure: str
+) -> bool:
     """A sync run that failed without recording it (its process died after it recorded
     Processing, or it failed before its step): record Failed — never over another run's state
     (a run refused because another held the connector leaves the holder's state alone)."""
@@ -100,10 +105,11 @@ def record_failure(store: Store, connectors: dict[str, Connector], instance: dg.
     if current is not None and current.run_id == run.run_id:
         return current.state == PROCESSING and status.failed(run.run_id, current.run_started, failure)
     record = instance.get_run_record_by_id(run.run_id)
-    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.timezone.utc)
+    started = dt.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(), dt.UTC)
     held, expired = store.lease_holder(connector.name)
-    if (held is not None and not expired) or (current is not None and (
-            current.state == PROCESSING or current.since >= started)):
+    if (held is not None and not expired) or (
+        current is not None and (current.state == PROCESSING or current.since >= started)
+    ):
         return False
     return status.failed(run.run_id, started, failure)
 

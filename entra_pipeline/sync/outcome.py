@@ -39,12 +39,14 @@ class RunState:
 
 
 # The spec's Troubleshooting row for "Connector is in Partially Processed state".
-PARTIAL_RESOLUTION = ("Typically caused by missing or unconsented API permissions for a specific object type: "
-                      "grant {permission} (application permission) and have an administrator give admin consent.")
+PARTIAL_RESOLUTION = (
+    "Typically caused by missing or unconsented API permissions for a specific object type: "
+    "grant {permission} (application permission) and have an administrator give admin consent."
+)
 
 
 def name_list(names: list[str], shown: int = 3) -> str:
-    """"users", "users and groups", "users, groups and roles", "users, groups, roles and 5 more"."""
+    """ "users", "users and groups", "users, groups and roles", "users, groups, roles and 5 more"."""
     if len(names) > shown:
         return f"{', '.join(names[:shown])} and {len(names) - shown} more"
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
@@ -89,10 +91,14 @@ def derive_state(fetch_errors: dict[str, str], rejected: dict[str, int], held_ba
 
 # Failures whose cause the operator can remove: the words that tell them, and what to do.
 FAILURE_REMEDIES = (
-    (("No space left on device", "database or disk is full", "disk I/O error"),
-     "free space on the disk holding the home folder (data files and the store) and run again"),
-    (("database is locked",),
-     "another process holds the store database (store.sqlite): let it finish (or stop it) and run again"),
+    (
+        ("No space left on device", "database or disk is full", "disk I/O error"),
+        "free space on the disk holding the home folder (data files and the store) and run again",
+    ),
+    (
+        ("database is locked",),
+        "another process holds the store database (store.sqlite): let it finish (or stop it) and run again",
+    ),
 )
 NOTHING_LOST = "nothing already ingested was lost; the next run delivers what this one did not"
 

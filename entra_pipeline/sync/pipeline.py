@@ -15,23 +15,23 @@ that transaction (like every inventory write) is fenced by the lease.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
-from ..graph.collect import Collection, collect
-from ..config import Connector
-from ..entities import FEEDS_RECORDS, SNAPSHOT_FILES
-from .cycles import BaselineCycles
-from ..graph.client import ClientSettings
 from .. import redact
-from ..killpoints import checkpoint
+from ..config import Connector
 from ..destinations.deliver import deliver
 from ..destinations.protocol import DeliveryReport
+from ..entities import FEEDS_RECORDS, SNAPSHOT_FILES
+from ..graph.client import ClientSettings
+from ..graph.collect import Collection, collect
+from ..killpoints import checkpoint
+from ..store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
 from ..transform.records import EntityRecords, build_records
+from .cycles import BaselineCycles
 from .outcome import RunState, derive_state, with_remedy
 from .status import StatusStore, outcome_document
-from ..store import Lease, LeaseInfo, LeaseLost, RunCommit, Store, new_token
 
 
 class NothingFetched(Exception):
@@ -101,8 +101,9 @@ class Holding:
 
 
 @contextmanager
-def holding(connector: Connector, store: Store, run_id: str, launched_by: str, wait: float | None,
-            started: dt.datetime) -> Iterator[Holding]:
+def holding(
+    connector: Connector, store: Store, run_id: str, launched_by: str, wait: float | None, started: dt.datetime
+) -> Iterator[Holding]:
     """The connector's lease for one run (sync or re-delivery). A holder that had died is recorded
     failed; this run, if it ends by an error before it committed, is recorded Failed with the
     error's reason; the lease is released however it ends. Raises ConnectorBusy if another run
@@ -124,12 +125,19 @@ def holding(connector: Connector, store: Store, run_id: str, launched_by: str, w
         lease.close()
 
 
-def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode: str = "auto",
-               launched_by: str = "bare", settings: ClientSettings | None = None,
-               wait: float | None = None) -> Iterator[Started | Pulled | Built | Delivered]:
+def sync_steps(
+    connector: Connector,
+    store: Store,
+    cycle: str,
+    run_id: str,
+    mode: str = "auto",
+    launched_by: str = "bare",
+    settings: ClientSettings | None = None,
+    wait: float | None = None,
+) -> Iterator[Started | Pulled | Built | Delivered]:
     """`mode` "baseline" always pulls users and groups in full; "auto" only when the cycle has
     had no completed baseline yet. Raises ConnectorBusy if another run holds the connector."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     with holding(connector, store, run_id, launched_by, wait, started) as held:
         lease = held.lease
         full = mode == "baseline" or not BaselineCycles(connector, store).baseline_done(cycle)
@@ -146,20 +154,39 @@ def sync_steps(connector: Connector, store: Store, cycle: str, run_id: str, mode
         yield Built(built)
 
         applied, skipped = deliver(connector, store, lease, built)
-        committed = {entity: link for entity, link in collection.delta_links.items()
-                     if set(FEEDS_RECORDS[entity]) <= set(applied)}  # only now: the destination has the changes
-        state = derive_state({name: r.error for name, r in collection.reports.items() if r.error},
-                             {entity: len(r.rejected) for entity, r in built.items()}, skipped)
+        committed = {
+            entity: link
+            for entity, link in collection.delta_links.items()
+            if set(FEEDS_RECORDS[entity]) <= set(applied)
+        }  # only now: the destination has the changes
+        state = derive_state(
+            {name: r.error for name, r in collection.reports.items() if r.error},
+            {entity: len(r.rejected) for entity, r in built.items()},
+            skipped,
+        )
         checkpoint("delta:before-commit")
-        store.commit_run(lease, connector.name, _commit(connector, run_id, cycle, full, started, lease, collection,
-                                                         built, set(applied), committed, state))
+        store.commit_run(
+            lease,
+            connector.name,
+            _commit(connector, run_id, cycle, full, started, lease, collection, built, set(applied), committed, state),
+        )
         held.committed = True
         yield Delivered(applied, skipped, committed, state)
 
 
-def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: dt.datetime, lease: Lease,
-            collection: Collection, built: dict[str, EntityRecords], delivered: set[str],
-            committed: dict[str, str], state: RunState) -> RunCommit:
+def _commit(
+    connector: Connector,
+    run_id: str,
+    cycle: str,
+    full: bool,
+    started: dt.datetime,
+    lease: Lease,
+    collection: Collection,
+    built: dict[str, EntityRecords],
+    delivered: set[str],
+    committed: dict[str, str],
+    state: RunState,
+) -> RunCommit:
     """A snapshot file becomes current with its entity's link; the app role assignments with the
     user and group records built from them (a delta run compares against them to find what
     changed); any other file (roles, service principals, ...) with the run; record files with
@@ -170,12 +197,17 @@ def _commit(connector: Connector, run_id: str, cycle: str, full: bool, started: 
             snapshot_of.setdefault(name, set()).add(entity)
     # a link this run brought but does not commit holds back the files it was issued with
     held_back = set(collection.delta_links) - set(committed)
-    files = [written for name, written in collection.files.items()
-             if not snapshot_of.get(name, set()) & held_back
-             and (name != "app_role_assignments" or {"users", "groups"} <= delivered)]
+    files = [
+        written
+        for name, written in collection.files.items()
+        if not snapshot_of.get(name, set()) & held_back
+        and (name != "app_role_assignments" or {"users", "groups"} <= delivered)
+    ]
     files += [result.file for entity, result in built.items() if entity in delivered and result.file]
-    links = {entity: (link, collection.issued_at, {name: collection.files[name].token for name in SNAPSHOT_FILES[entity]})
-             for entity, link in committed.items()}
+    links = {
+        entity: (link, collection.issued_at, {name: collection.files[name].token for name in SNAPSHOT_FILES[entity]})
+        for entity, link in committed.items()
+    }
     baseline = cycle if full and {"users", "groups"} <= set(committed) else None
     document = outcome_document(lease, started, state.state, state.reasons, cycle, "baseline" if full else "delta")
     return RunCommit(run_id, files, links, baseline, document)

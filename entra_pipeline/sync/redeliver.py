@@ -12,20 +12,20 @@ link moves: the next sync starts from the same links as before.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
-from ..graph.collect import AssetReport, Collection
 from ..config import Connector
+from ..destinations.deliver import deliver
 from ..entities import RAW_ASSETS, raw_assets_for
 from ..graph.client import GraphStats
+from ..graph.collect import AssetReport, Collection
 from ..graph.plan import Pull
-from .pipeline import Delivered, Started, holding
-from ..destinations.deliver import deliver
+from ..store import RunCommit, Store, new_token
 from ..transform.records import build_records
 from .outcome import derive_state
+from .pipeline import Delivered, Started, holding
 from .status import outcome_document
-from ..store import RunCommit, Store, new_token
 
 PULL = "redelivery"  # what the connector's state names as the run's kind (else "baseline" / "delta")
 NOT_COMMITTED = "no committed data to deliver again (never fetched in a run that committed): run a sync first"
@@ -47,8 +47,11 @@ def committed_collection(connector: Connector, store: Store) -> Collection:
             reports[asset] = AssetReport(None, NOT_COMMITTED)
             continue
         source = RAW_ASSETS[asset].source  # "": rows held apart, not objects
-        rows = store.read_objects(connector.name, committed[asset]) if source \
+        rows = (
+            store.read_objects(connector.name, committed[asset])
+            if source
             else store.read_rows(connector.name, committed[asset])
+        )
         if source:
             pull.objects[source] = rows
         elif asset == "memberships":
@@ -59,11 +62,12 @@ def committed_collection(connector: Connector, store: Store) -> Collection:
     return Collection(reports, {}, 0.0, GraphStats(), pull=pull)
 
 
-def redeliver_steps(connector: Connector, store: Store, run_id: str, launched_by: str = "bare",
-                    wait: float | None = None) -> Iterator[Started | Redelivered]:
+def redeliver_steps(
+    connector: Connector, store: Store, run_id: str, launched_by: str = "bare", wait: float | None = None
+) -> Iterator[Started | Redelivered]:
     """Lease, rebuild, deliver, commit the record files and the outcome (no links). Raises
     ConnectorBusy if another run holds the connector past `wait`."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     with holding(connector, store, run_id, launched_by, wait, started) as held:
         lease = held.lease
         previous = held.status.read_or_none()
@@ -74,10 +78,18 @@ def redeliver_steps(connector: Connector, store: Store, run_id: str, launched_by
         collection = committed_collection(connector, store)
         built = build_records(connector, collection, store.folder(connector.name, "records"), new_token())
         applied, skipped = deliver(connector, store, lease, built)
-        state = derive_state({name: r.error for name, r in collection.reports.items() if r.error},
-                             {entity: len(r.rejected) for entity, r in built.items()}, skipped)
+        state = derive_state(
+            {name: r.error for name, r in collection.reports.items() if r.error},
+            {entity: len(r.rejected) for entity, r in built.items()},
+            skipped,
+        )
         files = [result.file for entity, result in built.items() if entity in applied and result.file]
-        store.commit_run(lease, connector.name, RunCommit(
-            run_id, files, {}, None, outcome_document(lease, started, state.state, state.reasons, cycle or "", PULL)))
+        store.commit_run(
+            lease,
+            connector.name,
+            RunCommit(
+                run_id, files, {}, None, outcome_document(lease, started, state.state, state.reasons, cycle or "", PULL)
+            ),
+        )
         held.committed = True
         yield Redelivered(Delivered(applied, skipped, {}, state), cycle or "")

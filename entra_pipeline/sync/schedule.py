@@ -17,6 +17,7 @@ import zoneinfo
 from collections.abc import Iterator
 
 from ..config import INTERVAL, MIN_INTERVAL, TIME_FORMAT, Connector, Schedule
+
 # Dagster's own cron iterator: the exact ticks the daemon will evaluate, DST rules included.
 from ..dagster_private import cron_string_iterator, is_valid_cron_string
 
@@ -30,7 +31,7 @@ def zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
 
 def localize(naive: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """A local wall-clock time as an instant; a time inside a DST gap moves forward by the gap."""
-    return naive.replace(tzinfo=tz).astimezone(dt.timezone.utc).astimezone(tz)
+    return naive.replace(tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
 
 
 def interval(schedule: Schedule) -> tuple[int, str] | None:
@@ -88,7 +89,7 @@ def skip_reason(schedule: Schedule, tick: dt.datetime) -> str | None:
     if unit == "d":
         return None if (wall.date() - schedule.start.date()).days % count == 0 else f"not a run day (every {count}d)"
     # In UTC: Python subtracts two times of the same zone as wall clocks, ignoring a DST change.
-    elapsed = tick.astimezone(dt.timezone.utc) - localize(schedule.start, zone(schedule)).astimezone(dt.timezone.utc)
+    elapsed = tick.astimezone(dt.UTC) - localize(schedule.start, zone(schedule)).astimezone(dt.UTC)
     steps, remainder = divmod(elapsed, UNIT[unit])
     return None if remainder == dt.timedelta(0) and steps % count == 0 else f"not a run time (every {count}{unit})"
 
@@ -130,8 +131,10 @@ def past_problem(schedule: Schedule, now: dt.datetime) -> tuple[str, str] | None
     if when is None or when > local_now:
         return None
     later = "a later start" if field == "start" else "a later end"
-    return field, (f"{when:{TIME_FORMAT}} is in the past (now {local_now:{TIME_FORMAT}} in {schedule.timezone}): "
-                   f"give {later}, or choose Require Manual Sync")
+    return field, (
+        f"{when:{TIME_FORMAT}} is in the past (now {local_now:{TIME_FORMAT}} in {schedule.timezone}): "
+        f"give {later}, or choose Require Manual Sync"
+    )
 
 
 def cron_problem(schedule: Schedule) -> str | None:
@@ -141,15 +144,19 @@ def cron_problem(schedule: Schedule) -> str | None:
     if schedule.cron is None:
         return None
     if not is_valid_cron_string(schedule.cron):
-        return (f"cron {schedule.cron!r} is not a cron schedule: five fields, minute hour day-of-month month "
-                "day-of-week, e.g. '0 2 * * *' (02:00 every day)")
+        return (
+            f"cron {schedule.cron!r} is not a cron schedule: five fields, minute hour day-of-month month "
+            "day-of-week, e.g. '0 2 * * *' (02:00 every day)"
+        )
     begin = localize(schedule.start, zone(schedule))
     previous = None
     for tick in cron_string_iterator(begin.timestamp(), schedule.cron, schedule.timezone):
         if previous is not None and tick - previous < MIN_INTERVAL:
             gap = int((tick - previous).total_seconds() // 60)
-            return (f"cron {schedule.cron!r} runs {gap} minutes apart ({previous:%H:%M} and {tick:%H:%M}): less "
-                    f"than the minimum of {MIN_INTERVAL.seconds // 60} minutes between runs (docs/schedules.md)")
+            return (
+                f"cron {schedule.cron!r} runs {gap} minutes apart ({previous:%H:%M} and {tick:%H:%M}): less "
+                f"than the minimum of {MIN_INTERVAL.seconds // 60} minutes between runs (docs/schedules.md)"
+            )
         if tick - begin > dt.timedelta(days=8):
             return None
         previous = tick
@@ -179,14 +186,17 @@ def confirmation(connector: Connector) -> str:
     if schedule is None:
         return "No schedule is configured: the connector runs only when launched by hand."
     if connector.require_manual_sync:
-        return ("Require Manual Sync is on: the connector does not run on its schedule and runs only when "
-                "launched by hand.")
+        return (
+            "Require Manual Sync is on: the connector does not run on its schedule and runs only when launched by hand."
+        )
     first = first_run(schedule)
     if first is None:
         return "The schedule has no run between its start and end: the connector will not run automatically."
     message = f"The sync is scheduled for {describe(first, schedule)}"
     if schedule.occurs == "recurring":
         every = f"every {schedule.every}" if schedule.every else f"on cron '{schedule.cron}'"
-        message += (f", then {every} until {schedule.end.strftime(CONFIRMATION_FORMAT)}"  # type: ignore[union-attr]
-                    f" ({connector.baseline} baseline)")
+        message += (
+            f", then {every} until {schedule.end.strftime(CONFIRMATION_FORMAT)}"  # type: ignore[union-attr]
+            f" ({connector.baseline} baseline)"
+        )
     return message + "."

@@ -16,13 +16,15 @@ import datetime as dt
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from ..config import Connector
-from .schedule import describe, next_run
 from ..store import Lease, LeaseInfo, Store, StoreDamaged
 from ..store import status as table
+from .schedule import describe, next_run
 
 REGISTERED, SCHEDULED, PROCESSING, FAILED = "Registered", "Scheduled", "Processing", "Failed"
-NOT_LOADED = ("its schedule runs once the Dagster daemon has loaded the connector (`dagster dev -w workspace.yaml` "
-              "with this home, or the deployment's daemon): then it is Scheduled")
+NOT_LOADED = (
+    "its schedule runs once the Dagster daemon has loaded the connector (`dagster dev -w workspace.yaml` "
+    "with this home, or the deployment's daemon): then it is Scheduled"
+)
 
 
 class ConnectorStatus(BaseModel):
@@ -51,30 +53,62 @@ class StatusStore:
             raise StoreDamaged(
                 f"the stored state of connector {self.connector!r} is damaged ({'.'.join(map(str, first['loc']))}: "
                 f"{first['msg']}). Remedy: run `entra-pipeline sync --connector {self.connector}`: its run "
-                "records the state anew") from None
+                "records the state anew"
+            ) from None
 
     def processing(self, lease: Lease, started: dt.datetime, cycle: str | None, pull: str) -> None:
-        self.store.put_document(table, self.connector, ConnectorStatus(
-            state=PROCESSING, since=started, run_id=lease.run_id, run_started=started, cycle=cycle, pull=pull,
-            launched_by=lease.info.launched_by).model_dump_json(), lease)
+        self.store.put_document(
+            table,
+            self.connector,
+            ConnectorStatus(
+                state=PROCESSING,
+                since=started,
+                run_id=lease.run_id,
+                run_started=started,
+                cycle=cycle,
+                pull=pull,
+                launched_by=lease.info.launched_by,
+            ).model_dump_json(),
+            lease,
+        )
 
     def failed(self, run_id: str, started: dt.datetime | None, reason: str, lease: Lease | None = None) -> bool:
         """Record that a run failed, unless a later run is already recorded (False then)."""
         current = self.read_or_none()
-        if current and current.run_id not in (None, run_id) and current.run_started and started and \
-                current.run_started > started:
+        if (
+            current
+            and current.run_id not in (None, run_id)
+            and current.run_started
+            and started
+            and current.run_started > started
+        ):
             return False
-        cycle, pull, launched = (current.cycle, current.pull, current.launched_by) \
-            if current and current.run_id == run_id else (None, None, None)
-        now = dt.datetime.now(dt.timezone.utc)
-        self.store.put_document(table, self.connector, ConnectorStatus(
-            state=FAILED, since=now, run_id=run_id, run_started=started or now, reasons=[reason], cycle=cycle,
-            pull=pull, launched_by=launched).model_dump_json(), lease)
+        cycle, pull, launched = (
+            (current.cycle, current.pull, current.launched_by)
+            if current and current.run_id == run_id
+            else (None, None, None)
+        )
+        now = dt.datetime.now(dt.UTC)
+        self.store.put_document(
+            table,
+            self.connector,
+            ConnectorStatus(
+                state=FAILED,
+                since=now,
+                run_id=run_id,
+                run_started=started or now,
+                reasons=[reason],
+                cycle=cycle,
+                pull=pull,
+                launched_by=launched,
+            ).model_dump_json(),
+            lease,
+        )
         return True
 
     def died(self, dead: LeaseInfo, by: str | None = None) -> bool:
         """Record Failed for a run whose lease expired because its process died."""
-        return self.failed(dead.run_id, dt.datetime.fromtimestamp(dead.acquired_at, dt.timezone.utc), dead.died(by))
+        return self.failed(dead.run_id, dt.datetime.fromtimestamp(dead.acquired_at, dt.UTC), dead.died(by))
 
     def waiting(self, now: dt.datetime, scheduled: bool) -> bool:
         """Registered -> Scheduled (or back) for a connector with no run yet; True if it changed."""
@@ -94,11 +128,17 @@ class StatusStore:
             return None  # about to be written anew
 
 
-def outcome_document(lease: Lease, started: dt.datetime, state: str, reasons: list[str], cycle: str,
-                     pull: str) -> str:
-    return ConnectorStatus(state=state, since=dt.datetime.now(dt.timezone.utc), run_id=lease.run_id,
-                           run_started=started, reasons=reasons, cycle=cycle, pull=pull,
-                           launched_by=lease.info.launched_by).model_dump_json()
+def outcome_document(lease: Lease, started: dt.datetime, state: str, reasons: list[str], cycle: str, pull: str) -> str:
+    return ConnectorStatus(
+        state=state,
+        since=dt.datetime.now(dt.UTC),
+        run_id=lease.run_id,
+        run_started=started,
+        reasons=reasons,
+        cycle=cycle,
+        pull=pull,
+        launched_by=lease.info.launched_by,
+    ).model_dump_json()
 
 
 def current_status(connector: Connector, store: Store, now: dt.datetime) -> tuple[ConnectorStatus, str | None]:

@@ -10,9 +10,12 @@ picker's `otherwise` (the spec's status lookups: UNKNOWN when the field is absen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Any, Callable
+from functools import cache, cached_property
+from typing import Any
+
+Document = dict[str, Any]  # a JSON object: a source document or a record
 
 _ABSENT = object()
 
@@ -25,7 +28,7 @@ class Picker:
     lookup: tuple[tuple[Any, str], ...]
     otherwise: str
 
-    def pick(self, source: dict) -> str:
+    def pick(self, source: Document) -> str:
         value = source.get(self.field) if isinstance(source, dict) else None
         for key, result in self.lookup:
             if value is key or (type(value) is type(key) and value == key):  # True must not match 1
@@ -51,12 +54,12 @@ class TransformMap:
         return "id"
 
     @cached_property
-    def steps(self) -> tuple:
+    def steps(self) -> tuple[Any, ...]:
         """The rows compiled once (see compile_steps): maps are applied to every object."""
         return compile_steps(self)
 
     @cached_property
-    def fast(self) -> Callable[[dict], tuple[dict, list[str]]] | None:
+    def fast(self) -> Callable[[Document], tuple[Document, list[str]]] | None:
         """The steps as one generated function (see generate), or None where the map has a step
         it does not cover: then `apply` walks the steps."""
         return generate(self)
@@ -65,7 +68,7 @@ class TransformMap:
 @dataclass
 class Outcome:
     vendor_asset_id: str | None
-    record: dict | None
+    record: Document | None
     problems: list[str] = field(default_factory=list)  # why the record is not sent
 
 
@@ -73,7 +76,7 @@ def row(source: str | Picker, target: str, required: bool = False) -> Row:
     return Row(source, target, required)
 
 
-def picker(field_name: str, lookup: dict, otherwise: str) -> Picker:
+def picker(field_name: str, lookup: dict[Any, str], otherwise: str) -> Picker:
     return Picker(field_name, tuple(lookup.items()), otherwise)
 
 
@@ -85,7 +88,7 @@ def _get(value: Any, path: tuple[str, ...]) -> Any:
     return _ABSENT if value is None else value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parse(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     """`a.b[].c.d` -> (("a", "b"), ("c", "d")); `a.b` -> (("a", "b"), None). Parsed once per
     path: maps are applied to every object of the tenant."""
@@ -95,7 +98,7 @@ def _parse(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     return tuple(head.split(".")), tuple(p for p in tail.split(".") if p)
 
 
-def resolve(source: dict, path: str) -> Any:
+def resolve(source: Document, path: str) -> Any:
     """A scalar (or _ABSENT), or for a path with `[]` a list with one value per element."""
     head, rest = _parse(path)
     if rest is None:
@@ -106,14 +109,14 @@ def resolve(source: dict, path: str) -> Any:
     return [_get(item, rest) if rest else (_ABSENT if item is None else item) for item in items]
 
 
-def _put(record: dict, path: tuple[str, ...], value: Any) -> None:
+def _put(record: Document, path: tuple[str, ...], value: Any) -> None:
     node = record
     for part in path[:-1]:
         node = node.setdefault(part, {})
     node[path[-1]] = value
 
 
-def place(record: dict, target: str, value: Any) -> None:
+def place(record: Document, target: str, value: Any) -> None:
     head, rest = _parse(target)
     if rest is None:
         if value is not _ABSENT:
@@ -151,7 +154,7 @@ class _ArrayStep:
     target: tuple[str, ...]
     fields: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
-    def apply(self, source: dict, record: dict) -> None:
+    def apply(self, source: Document, record: Document) -> None:
         items = _get(source, self.source)
         if not isinstance(items, list):  # the source array is absent: no target key
             return
@@ -161,7 +164,7 @@ class _ArrayStep:
         array = node.setdefault(self.target[-1], [])
         while len(array) < len(items):
             array.append({})
-        for element, item in zip(array, items):
+        for element, item in zip(array, items, strict=False):  # the array may hold more
             for rest, target in self.fields:
                 # _get and _put inlined: this loop runs for every relation of every object.
                 value = item
@@ -178,8 +181,8 @@ class _ArrayStep:
 def compile_steps(transform: TransformMap) -> tuple[_ValueStep | _ArrayStep, ...]:
     """The map's rows in order, paths parsed, optional array rows merged per (source array,
     target array)."""
-    steps: list[_ValueStep | list] = []
-    groups: dict[tuple, list] = {}
+    steps: list[_ValueStep | list[Any]] = []
+    groups: dict[tuple[Any, ...], list[Any]] = {}
     for rule in transform.rows:
         target, target_rest = _parse(rule.target)
         if isinstance(rule.source, Picker):
@@ -198,11 +201,11 @@ def compile_steps(transform: TransformMap) -> tuple[_ValueStep | _ArrayStep, ...
     return tuple(_ArrayStep(s[0], s[1], tuple(s[2])) if isinstance(s, list) else s for s in steps)
 
 
-def apply(transform: TransformMap, source: dict) -> Outcome:
+def apply(transform: TransformMap, source: Document) -> Outcome:
     vendor_id = source.get(transform.vendor_id_field) if isinstance(source, dict) else None
     vendor_id = vendor_id if isinstance(vendor_id, str) and vendor_id else None
     if transform.passthrough:
-        record: dict = {}
+        record: Document = {}
         # The general rule holds for `*` too: a null source field produces no target key.
         _put(record, _parse(transform.passthrough)[0], {k: v for k, v in source.items() if v is not None})
         return Outcome(vendor_id, record, [] if vendor_id else ["missing id"])
@@ -213,9 +216,10 @@ def apply(transform: TransformMap, source: dict) -> Outcome:
     return _walk(transform, source, vendor_id)
 
 
-def _walk(transform: TransformMap, source: dict, vendor_id: str | None) -> Outcome:
+def _walk(transform: TransformMap, source: Document, vendor_id: str | None) -> Outcome:
     """The steps applied one by one: what `generate`'s function does in one piece."""
-    record, problems = {}, []
+    record: Document = {}
+    problems: list[str] = []
     for step in transform.steps:
         if isinstance(step, _ArrayStep):
             step.apply(source, record)
@@ -242,7 +246,7 @@ def _walk(transform: TransformMap, source: dict, vendor_id: str | None) -> Outco
     return Outcome(vendor_id, record)
 
 
-def _shape_is_plain(steps: tuple) -> bool:
+def _shape_is_plain(steps: tuple[Any, ...]) -> bool:
     """Whether every node of the record the steps build is a dict only the steps create: no
     target is a prefix of another (nor a scalar target an array's), so the record's dicts can be
     made when first needed instead of looked up at every put, with the same result."""
@@ -252,21 +256,31 @@ def _shape_is_plain(steps: tuple) -> bool:
     if leaves & inner or arrays & inner or leaves & arrays:
         return False
     for array in arrays:
-        fields = {target for step in steps if isinstance(step, _ArrayStep) and step.target == array
-                  for _, target in step.fields}
+        fields = {
+            target
+            for step in steps
+            if isinstance(step, _ArrayStep) and step.target == array
+            for _, target in step.fields
+        }
         if fields & {path[:i] for path in fields for i in range(1, len(path))}:
             return False
     return True
 
 
-def generate(transform: TransformMap) -> Callable[[dict], tuple[dict, list[str]]] | None:
+def generate(transform: TransformMap) -> Callable[[Document], tuple[Document, list[str]]] | None:
     """The map's steps as the source of one Python function (of a plain-dict source object), so
     the paths, pickers and required checks cost no loop of their own per object. It does what
     `_walk` does, step for step, in the same order (so the record's keys come in the same order);
     maps it does not cover (an array row kept apart, a target inside another) return None."""
     steps = transform.steps
-    if not steps or not all(isinstance(step, _ArrayStep) or step.source is not None or isinstance(step.rule.source, Picker)
-                            for step in steps) or not _shape_is_plain(steps):
+    if (
+        not steps
+        or not all(
+            isinstance(step, _ArrayStep) or step.source is not None or isinstance(step.rule.source, Picker)
+            for step in steps
+        )
+        or not _shape_is_plain(steps)
+    ):
         return None
     constants: dict[str, Any] = {}
     nodes: dict[tuple[str, ...], str] = {(): "record"}
@@ -336,8 +350,10 @@ def generate(transform: TransformMap) -> Callable[[dict], tuple[dict, list[str]]
         if rule.required:
             prefix = constant(f"required field {rule.source} (-> {rule.target}) is ")
             body.append("    if not (isinstance(value, str) and value.strip()):")
-            body.append(f"        problems.append({prefix} + ('missing' if value is None or isinstance(value, str) "
-                        "else f'not a string ({type(value).__name__})'))")
+            body.append(
+                f"        problems.append({prefix} + ('missing' if value is None or isinstance(value, str) "
+                "else f'not a string ({type(value).__name__})'))"
+            )
             body.append("    else:")
         else:
             body.append("    if value is not None:")
@@ -348,4 +364,5 @@ def generate(transform: TransformMap) -> Callable[[dict], tuple[dict, list[str]]
     code = "\n".join(head + body + ["    return record, problems", ""])
     namespace: dict[str, Any] = dict(constants)
     exec(compile(code, f"<map {transform.entity}>", "exec"), namespace)  # noqa: S102 - our own maps' paths, repr-quoted
-    return namespace["fast"]
+    fast: Callable[[Document], tuple[Document, list[str]]] = namespace["fast"]
+    return fast

@@ -8,23 +8,22 @@ set, so it removes exactly what a full delivery would."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 
 from ..config import Connector
-from ..killpoints import checkpoint
-from ..memory import without_cyclic_gc
+from ..entities import ENTITIES, RAW_ASSETS, entities_for
+from ..graph.collect import Collection, Delta
 from ..graph.snapshot import all_objects, objects_with, rows_with
 from ..jsontext import json_text
+from ..killpoints import checkpoint
+from ..memory import without_cyclic_gc
 from ..store.files import RECORD_SCHEMA, DataFolder, WrittenFile
 from .engine import apply
 from .maps import MAPS
 from .sources import user_and_group_sources
-
-from ..graph.collect import Collection, Delta
-from ..entities import ENTITIES, RAW_ASSETS, entities_for
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,9 @@ class EntityRecords:
 
 
 @without_cyclic_gc
-def build_records(connector: Connector, collection: Collection, folder: DataFolder,
-                  token: str) -> dict[str, EntityRecords]:
+def build_records(
+    connector: Connector, collection: Collection, folder: DataFolder, token: str
+) -> dict[str, EntityRecords]:
     """Records of every entity whose inputs all arrived in `collection`, from the pulled data
     itself (which is released here: the records are what goes on)."""
     pull, collection.pull = collection.pull, None
@@ -65,8 +65,13 @@ def build_records(connector: Connector, collection: Collection, folder: DataFold
                 sources["users"], sources["groups"] = _touched_sources(delta)
             else:
                 sources["users"], sources["groups"] = user_and_group_sources(
-                    objects["users"], objects["groups"], objects["directory_roles"], objects["administrative_units"],
-                    pull.membership_rows(), pull.app_role_assignments)
+                    objects["users"],
+                    objects["groups"],
+                    objects["directory_roles"],
+                    objects["administrative_units"],
+                    pull.membership_rows(),
+                    pull.app_role_assignments,
+                )
         documents = sources[entity] if entity in sources else objects[inputs[0]]
         if delta is not None and entity in ("users", "groups"):
             results[entity] = _rebuilt(folder, token, entity, documents, delta.applied[entity].table)
@@ -88,12 +93,19 @@ def _touched_sources(delta: Delta) -> tuple[Iterator[dict], Iterator[dict]]:
     direct = {m["container_id"] for m in memberships if m["container_type"] == "group" and m["member_id"] in user_ids}
     assignments = rows_with(delta.assignments, "principalId", user_ids | group_ids | direct)
     user_docs, group_docs = user_and_group_sources(
-        users, containers, all_objects(delta.applied["directoryRoles"].table),
-        all_objects(delta.applied["administrativeUnits"].table), memberships, assignments)
+        users,
+        containers,
+        all_objects(delta.applied["directoryRoles"].table),
+        all_objects(delta.applied["administrativeUnits"].table),
+        memberships,
+        assignments,
+    )
     return user_docs, (doc for doc in group_docs if doc["id"] in group_ids)
 
 
-def _rebuilt(folder: DataFolder, token: str, entity: str, documents: Iterable[dict], objects: pa.Table) -> EntityRecords:
+def _rebuilt(
+    folder: DataFolder, token: str, entity: str, documents: Iterable[dict], objects: pa.Table
+) -> EntityRecords:
     """The touched objects' records, and the set they belong to: every object of the new table
     but those whose record is refused (what the destination must hold; anything else it holds
     is absent). The record file holds what this run rebuilt."""
@@ -132,7 +144,7 @@ def _map_all(result: EntityRecords, entity: str, documents: Iterable[dict]) -> N
 
 
 def _record_table(rows: list[tuple[str, str]]) -> pa.Table:
-    ids_, texts = zip(*rows) if rows else ((), ())
+    ids_, texts = zip(*rows, strict=True) if rows else ((), ())
     return pa.table({"vendor_asset_id": list(ids_), "record": list(texts)}, schema=RECORD_SCHEMA)
 
 

@@ -4,13 +4,16 @@ built from the set-based raw data without a call per object."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
-from typing import Iterable, Iterator
 
 from ..graph.relationships import RelationshipIndex
 
-ODATA_TYPES = {"group": "#microsoft.graph.group", "directoryRole": "#microsoft.graph.directoryRole",
-               "administrativeUnit": "#microsoft.graph.administrativeUnit"}
+ODATA_TYPES = {
+    "group": "#microsoft.graph.group",
+    "directoryRole": "#microsoft.graph.directoryRole",
+    "administrativeUnit": "#microsoft.graph.administrativeUnit",
+}
 # The container properties the maps read from memberOf.value[] (each type only has some).
 CONTAINER_FIELDS = ("id", "displayName", "description", "visibility", "uniqueName")
 
@@ -25,8 +28,14 @@ def _container_docs(groups: list[dict], directory_roles: list[dict], units: list
     return docs
 
 
-def user_and_group_sources(users: list[dict], groups: list[dict], directory_roles: list[dict], units: list[dict],
-                           memberships: Iterable[dict], assignments: list[dict]) -> tuple[Iterator[dict], Iterator[dict]]:
+def user_and_group_sources(
+    users: list[dict],
+    groups: list[dict],
+    directory_roles: list[dict],
+    units: list[dict],
+    memberships: Iterable[dict],
+    assignments: list[dict],
+) -> tuple[Iterator[dict], Iterator[dict]]:
     """Users' and groups' source documents, made one at a time as the transform asks for them:
     at 100k users holding them all would double the transform's memory."""
     containers = _container_docs(groups, directory_roles, units)
@@ -45,8 +54,20 @@ def user_and_group_sources(users: list[dict], groups: list[dict], directory_role
     def assignments_doc(items: list[dict]) -> dict:
         return {"value": sorted(items, key=by_id)}
 
-    user_docs = ({**user, "memberOf": member_of(user["id"]),
-                  "appRoleAssignments": assignments_doc(index.user_assignments(user["id"]))} for user in users)
-    group_docs = ({**group, "memberOf": member_of(group["id"]),
-                   "appRoleAssignments": assignments_doc(index.principal_assignments(group["id"]))} for group in groups)
+    user_docs = (
+        {
+            **user,
+            "memberOf": member_of(user["id"]),
+            "appRoleAssignments": assignments_doc(index.user_assignments(user["id"])),
+        }
+        for user in users
+    )
+    group_docs = (
+        {
+            **group,
+            "memberOf": member_of(group["id"]),
+            "appRoleAssignments": assignments_doc(index.principal_assignments(group["id"])),
+        }
+        for group in groups
+    )
     return user_docs, group_docs

@@ -8,9 +8,10 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import SecretStr
@@ -18,8 +19,8 @@ from pydantic import SecretStr
 from ...config import Connector, QualysDestination
 from ...killpoints import checkpoint
 from ...retry import Attempts, RetryPolicy
-from . import envelope
 from ..protocol import CSAM_FIGURES, DeliveryReport
+from . import envelope
 from .envelope import Record
 
 if TYPE_CHECKING:
@@ -40,19 +41,34 @@ def retry_policy(max_attempts: int) -> RetryPolicy:
     """The gateway's limits (409: concurrency, 429: rate) say how long to wait, in
     X-RateLimit-ToWait-Sec or Retry-After (60 s when neither); a server error is tried again
     `max_attempts` times in all."""
-    return RetryPolicy(max_attempts=max_attempts, backoff_base=2.0, backoff_cap=60.0, throttled=frozenset({409, 429}),
-                       retried=frozenset(range(500, 600)), wait_headers=("X-RateLimit-ToWait-Sec", "Retry-After"),
-                       throttle_default=60.0)
+    return RetryPolicy(
+        max_attempts=max_attempts,
+        backoff_base=2.0,
+        backoff_cap=60.0,
+        throttled=frozenset({409, 429}),
+        retried=frozenset(range(500, 600)),
+        wait_headers=("X-RateLimit-ToWait-Sec", "Retry-After"),
+        throttle_default=60.0,
+    )
 
 
 class QualysGateway:
-    def __init__(self, destination: QualysDestination, secret: SecretStr, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, max_attempts: int = 6) -> None:
+    def __init__(
+        self,
+        destination: QualysDestination,
+        secret: SecretStr,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 6,
+    ) -> None:
         self.destination = destination
         self._secret = secret
         self.clock, self.sleep, self.policy = clock, sleep, retry_policy(max_attempts)
-        verify = (ssl.create_default_context(cafile=str(destination.ca_bundle)) if destination.ca_bundle
-                  else ssl.create_default_context())
+        verify = (
+            ssl.create_default_context(cafile=str(destination.ca_bundle))
+            if destination.ca_bundle
+            else ssl.create_default_context()
+        )
         self.http = httpx.Client(base_url=destination.gateway, verify=verify, timeout=httpx.Timeout(120, connect=30))
         self._token: str | None = None
         self._token_at = 0.0
@@ -72,17 +88,26 @@ class QualysGateway:
     def _authenticate(self) -> str:
         secret = self._secret.get_secret_value()
         if self.destination.auth == "password":
-            response = self.http.post("/auth", data={"username": self.destination.username, "password": secret,
-                                                     "token": "true"},
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            response = self.http.post(
+                "/auth",
+                data={"username": self.destination.username, "password": secret, "token": "true"},
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
         else:
-            response = self.http.post("/auth/oauth", headers={
-                "clientId": self.destination.client_id or "", "clientSecret": secret,
-                "Content-Type": "application/x-www-form-urlencoded"})
+            response = self.http.post(
+                "/auth/oauth",
+                headers={
+                    "clientId": self.destination.client_id or "",
+                    "clientSecret": secret,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
         if response.status_code not in (200, 201) or not response.text.strip():
-            raise QualysError(f"Qualys authentication at {self.destination.gateway} failed with HTTP "
-                              f"{response.status_code}: check the username and password (or client id and secret) "
-                              "and that the user has API access")
+            raise QualysError(
+                f"Qualys authentication at {self.destination.gateway} failed with HTTP "
+                f"{response.status_code}: check the username and password (or client id and secret) "
+                "and that the user has API access"
+            )
         return response.text.strip()
 
     # ---------------------------------------------------------------- one batch
@@ -90,8 +115,11 @@ class QualysGateway:
         """POST one import body (envelope.payload) and return Qualys' answer."""
         attempts, reauthenticated = Attempts(self.policy), False
         while attempts.start() < 1000:  # a gateway that only ever says "wait" is given up on, at last
-            response = self.http.post(SYNC_PATH, content=data, headers={
-                "Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"})
+            response = self.http.post(
+                SYNC_PATH,
+                content=data,
+                headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"},
+            )
             status = response.status_code
             if status in (200, 201, 202, 207):
                 return response.json() if response.content else {}
@@ -116,14 +144,14 @@ class QualysGateway:
 class Progress:
     """Accepted batches per entity, for the record set identified by its digest (in the store)."""
 
-    store: "Store"
+    store: Store
     connector: str
-    lease: "Lease | None" = None
+    lease: Lease | None = None
     state: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, store: "Store", connector: str, lease: "Lease | None" = None) -> "Progress":
+    def load(cls, store: Store, connector: str, lease: Lease | None = None) -> Progress:
         return cls(store, connector, lease, store.qualys_progress(connector))
 
     def accepted(self, entity: str, digest: str) -> set[int]:
@@ -143,11 +171,13 @@ class HeldIdentities:
     """The identities Qualys holds per entity (sent and not removed), so a later run can send the
     removal of those its records no longer have. Updated only after Qualys accepted a set."""
 
-    def __init__(self, store: "Store", connector: str, lease: "Lease | None" = None) -> None:
+    def __init__(self, store: Store, connector: str, lease: Lease | None = None) -> None:
         self.store, self.connector, self.lease = store, connector, lease
         self.state: dict[str, dict[str, dict]] = store.qualys_delivered(connector)
 
-    def absent(self, entity: str, records: list[tuple[str, Record]], present: set[str] | None = None) -> dict[str, dict]:
+    def absent(
+        self, entity: str, records: list[tuple[str, Record]], present: set[str] | None = None
+    ) -> dict[str, dict]:
         """Held identities the records no longer have (for an incremental set: not in `present`)."""
         present = present if present is not None else {vendor_id for vendor_id, _ in records}
         return {vid: ident for vid, ident in self.state.get(entity, {}).items() if vid not in present}
@@ -157,9 +187,15 @@ class HeldIdentities:
         self.store.replace_delivered(self.connector, entity, self.state[entity], self.lease)
 
 
-def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, Record]],
-                   delivered: HeldIdentities | None = None, remove_absent: bool = True,
-                   present: set[str] | None = None) -> DeliveryReport:
+def deliver_entity(
+    gateway: QualysGateway,
+    progress: Progress,
+    entity: str,
+    records: list[tuple[str, Record]],
+    delivered: HeldIdentities | None = None,
+    remove_absent: bool = True,
+    present: set[str] | None = None,
+) -> DeliveryReport:
     """Send the records (resuming after accepted batches); then, if `delivered` is given, the
     removal of identities Qualys holds that the records no longer have (or keep them). With
     `present`, the records are an incremental set: the rebuilt ones of the set whose ids it holds."""
@@ -180,8 +216,9 @@ def deliver_entity(gateway: QualysGateway, progress: Progress, entity: str, reco
     return report
 
 
-def _send_all(gateway: QualysGateway, progress: Progress, entity: str,
-              records: list[tuple[str, Record]]) -> DeliveryReport:
+def _send_all(
+    gateway: QualysGateway, progress: Progress, entity: str, records: list[tuple[str, Record]]
+) -> DeliveryReport:
     destination = gateway.destination
     digest, batches = envelope.batches(records, destination.batch_size)
     done = progress.accepted(entity, digest)
@@ -189,8 +226,9 @@ def _send_all(gateway: QualysGateway, progress: Progress, entity: str,
 
     def send(index: int) -> None:
         batch, request_id = batches[index], envelope.request_id(digest, entity, index)
-        answer = gateway.send(envelope.payload(batch, destination.connector_uuid, request_id, destination.source),
-                              request_id)
+        answer = gateway.send(
+            envelope.payload(batch, destination.connector_uuid, request_id, destination.source), request_id
+        )
         errors = answer.get("assetsError") or {}
         progress.record(entity, digest, index, len(batches))
         log.debug("batch %d of %s accepted", index + 1, entity, extra={"progress": ("upload", entity, len(batch))})
@@ -211,7 +249,7 @@ class CsamDestination:
     """Qualys CSAM as a run's destination (destination.Destination): the gateway, the accepted
     batches and the identities Qualys holds, for one connector under the run's lease."""
 
-    def __init__(self, connector: Connector, store: "Store", lease: "Lease | None") -> None:
+    def __init__(self, connector: Connector, store: Store, lease: Lease | None) -> None:
         destination = connector.destination
         assert isinstance(destination, QualysDestination)
         self.gateway = QualysGateway(destination, destination.secret(store.home))
@@ -219,15 +257,18 @@ class CsamDestination:
         self.held = HeldIdentities(store, connector.name, lease)
         self.delivered: list[str] = []
 
-    def deliver(self, entity: str, rows: list[tuple[str, str]], present: set[str] | None,
-                remove_absent: bool) -> DeliveryReport:
+    def deliver(
+        self, entity: str, rows: list[tuple[str, str]], present: set[str] | None, remove_absent: bool
+    ) -> DeliveryReport:
         # the records' canonical texts are what is sent: encoded, not parsed and written again
         records: list[tuple[str, Record]] = [(vendor_id, text.encode()) for vendor_id, text in rows]
         try:
             report = deliver_entity(self.gateway, self.progress, entity, records, self.held, remove_absent, present)
         except QualysError as error:  # the run fails: no delta link advances, the next run sends it again
-            raise QualysError(f"{entity} not delivered to Qualys ({', '.join(self.delivered) or 'no entity'} "
-                              f"delivered before it): {error}") from None
+            raise QualysError(
+                f"{entity} not delivered to Qualys ({', '.join(self.delivered) or 'no entity'} "
+                f"delivered before it): {error}"
+            ) from None
         self.delivered.append(entity)
         return report
 

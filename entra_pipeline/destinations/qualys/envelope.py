@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Union
 
 from ...jsontext import json_text
 
 # A record as an object, or as its canonical JSON text in UTF-8: what the records step built,
 # sent as it is (serialized once, from build to wire).
-Record = Union[dict, bytes]
+Record = dict | bytes
 
 MAX_BODY_BYTES = 9 * 1024 * 1024  # Qualys' own uploader keeps requests under 9 MB
 ENVELOPE_ALLOWANCE = 2048  # room for connectorMetaData and brackets
@@ -49,8 +48,9 @@ def parsed(record: Record) -> dict:
     return record if isinstance(record, dict) else json.loads(record)
 
 
-def batches(records: list[tuple[str, Record]], batch_size: int,
-            max_bytes: int = MAX_BODY_BYTES) -> tuple[str, list[list[Record]]]:
+def batches(
+    records: list[tuple[str, Record]], batch_size: int, max_bytes: int = MAX_BODY_BYTES
+) -> tuple[str, list[list[Record]]]:
     """Deterministic batches (same records -> same batches) of at most `batch_size` records and
     under `max_bytes` each, and a digest identifying this set of records."""
     digest = hashlib.sha256()
@@ -85,8 +85,11 @@ def removal(identity: dict) -> dict:
     """ASSUMPTION (docs/destinations.md): a removed identity is sent as its identifying header
     with status DELETED; an ISPM object as its id with Graph's own removal marker."""
     if "thirdPartyObject" in identity:
-        return {"thirdPartyObject": {"content": {**identity["thirdPartyObject"]["content"],
-                                                 "@removed": {"reason": "deleted"}}}}
+        return {
+            "thirdPartyObject": {
+                "content": {**identity["thirdPartyObject"]["content"], "@removed": {"reason": "deleted"}}
+            }
+        }
     return {"asset": {"assetHeader": {**identity["asset"]["assetHeader"], "status": "DELETED"}}}
 
 
