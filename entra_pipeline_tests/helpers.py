@@ -19,9 +19,9 @@ from entra_pipeline.transform.sources import user_and_group_sources
 
 
 # ------------------------------------------------------------------ the truth, through the maps
-def expected_records(truth: dict, asset_types_posture: bool = True) -> dict[str, dict[str, dict]]:
-    """The truth, through the same sources and maps: what the inventory must hold."""
-    memberships = [
+def truth_memberships(truth: dict) -> list[dict]:
+    """Every membership of the simulator's truth, as rows of the memberships table."""
+    return [
         {"container_id": c, "container_type": kind, "member_id": m["id"], "member_type": m["kind"]}
         for kind, table in (
             ("group", "groupMembers"),
@@ -31,6 +31,11 @@ def expected_records(truth: dict, asset_types_posture: bool = True) -> dict[str,
         for c, members in truth[table].items()
         for m in members
     ]
+
+
+def expected_records(truth: dict, asset_types_posture: bool = True) -> dict[str, dict[str, dict]]:
+    """The truth, through the same sources and maps: what the inventory must hold."""
+    memberships = truth_memberships(truth)
     users, groups = user_and_group_sources(
         truth["users"],
         truth["groups"],

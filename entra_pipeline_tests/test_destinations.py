@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from entra_pipeline.config import Connector, QualysDestination
+from entra_pipeline.config import Connector
 from entra_pipeline.destinations.deliver import deliver
 from entra_pipeline.destinations.local import LocalInventory
 from entra_pipeline.destinations.protocol import CSAM_FIGURES, INVENTORY_FIGURES
@@ -14,7 +14,7 @@ from entra_pipeline.destinations.qualys import envelope
 from entra_pipeline.store import open_store
 from entra_pipeline.transform.records import EntityRecords, canonical_json
 
-from .fake_qualys import CONNECTOR_UUID, FakeQualys
+from .fake_qualys import CONNECTOR_UUID, FakeQualys, qualys_destination
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 
@@ -47,15 +47,7 @@ def connector(kind: str, fake: FakeQualys, monkeypatch) -> Connector:
     destination: dict = {"kind": "local"}
     if kind == "qualys":
         monkeypatch.setenv("QUALYS_PASSWORD", fake.password)
-        destination = QualysDestination(
-            kind="qualys",
-            gateway=fake.gateway,
-            connector_uuid=CONNECTOR_UUID,
-            username=fake.username,
-            password_env="QUALYS_PASSWORD",
-            ca_bundle=str(fake.tls.ca_cert),
-            batch_size=2,
-        ).model_dump(mode="json")
+        destination = qualys_destination(fake, batch_size=2).model_dump(mode="json")
     return Connector(
         name="dest", tenant_id=TENANT, client_id=TENANT, client_secret_env="UNUSED_SECRET", destination=destination
     )

@@ -22,6 +22,7 @@ from entra_pipeline.simulator import catalog
 from entra_pipeline.transform.maps import MAPS
 
 from .conftest import connector_for
+from .helpers import truth_memberships
 
 
 def pull(sim, home, entities=None):
@@ -96,16 +97,7 @@ def test_a_full_pull_of_10000_users_ingests_exactly_the_truth_without_per_user_c
     assert by_id(result.objects["roleAssignments"]).keys() == by_id(truth["roleAssignments"]).keys()
     assert by_id(result.objects["roleEligibilitySchedules"]).keys() == by_id(truth["roleEligibilitySchedules"]).keys()
 
-    expected = {
-        (c, kind, m["id"])
-        for kind, table in (
-            ("group", "groupMembers"),
-            ("directoryRole", "directoryRoleMembers"),
-            ("administrativeUnit", "administrativeUnitMembers"),
-        )
-        for c, members in truth[table].items()
-        for m in members
-    }
+    expected = {(m["container_id"], m["container_type"], m["member_id"]) for m in truth_memberships(truth)}
     ingested = {(r["container_id"], r["container_type"], r["member_id"]) for r in result.membership_rows()}
     assert ingested == expected
     assert {a["id"] for a in result.app_role_assignments} == {a["id"] for a in truth["appRoleAssignments"]}

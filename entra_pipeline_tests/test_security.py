@@ -13,26 +13,15 @@ from entra_pipeline.config import ConfigError, parse_connectors
 from entra_pipeline.graph.connection_test import check_tls
 
 from .conftest import connector_for
-from .helpers import cli, scan
+from .helpers import cli, flags, scan
 
 pytestmark = pytest.mark.slow  # whole syncs end to end: ./dev test --quick leaves them out
 
 
 def test_the_client_secret_is_nowhere_in_plain_text(make_sim, home):
     sim = make_sim(users=60, seed=31)
-    info, secret, wrong = sim.info, sim.info.client_secret, "wrong-secret-Zq81!x"
-    where = [
-        "--tenant-id",
-        info.tenant_id,
-        "--client-id",
-        info.client_id,
-        "--authority-host",
-        info.authority_host,
-        "--graph-endpoint",
-        info.graph_endpoint,
-        "--ca-bundle",
-        str(info.ca_bundle),
-    ]
+    secret, wrong = sim.info.client_secret, "wrong-secret-Zq81!x"
+    where = flags(sim)
     said = [
         cli(
             home,
