@@ -292,7 +292,7 @@ class QualysDestination(BaseModel):
         return resolve_secret(home, stored, env, "Qualys destination")
 
 
-Destination = Annotated[LocalDestination | QualysDestination, Field(discriminator="kind")]
+DestinationSettings = Annotated[LocalDestination | QualysDestination, Field(discriminator="kind")]
 
 
 def dagster_name_of(name: str) -> str:
@@ -323,7 +323,7 @@ class Connector(BaseModel):
     baseline: Literal["weekly", "fortnightly", "triweekly", "monthly"] = "weekly"
     retain_previous_delta: bool = False
     require_manual_sync: bool = False
-    destination: Destination = LocalDestination()
+    destination: DestinationSettings = LocalDestination()
 
     @field_validator("name")
     @classmethod

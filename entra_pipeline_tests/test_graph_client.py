@@ -77,21 +77,21 @@ def test_permission_errors_are_not_retried(make_sim, home):
 
 def test_an_expired_page_token_restarts_the_listing_and_loses_nothing(make_sim, home):
     sim = make_sim(users=250, faults=("expired-page-token@#2~/users",))
-    (items, _), stats = run(sim, home, lambda client: client.collect("/users?$top=50&$select=id"))
+    (items, _), stats = run(sim, home, lambda client: client.all_pages("/users?$top=50&$select=id"))
     assert sorted(u["id"] for u in items) == sorted(sim.tenant.users)
     assert sim.stats()["faults_injected"] == {"expired-page-token": 1}
 
 
 def test_a_next_link_that_loops_once_is_followed_without_duplicates(make_sim, home):
     sim = make_sim(users=250, faults=("loop@#2~/users",))
-    (items, _), _ = run(sim, home, lambda client: client.collect("/users?$top=50&$select=id"))
+    (items, _), _ = run(sim, home, lambda client: client.all_pages("/users?$top=50&$select=id"))
     assert sorted(u["id"] for u in items) == sorted(sim.tenant.users)
 
 
 def test_a_next_link_that_loops_forever_is_an_error_not_a_hang(make_sim, home):
     sim = make_sim(users=250, faults=("loop~/users",))
     with pytest.raises(GraphPagingError, match="nextLink keeps pointing back"):
-        run(sim, home, lambda client: client.collect("/users?$top=50&$select=id"))
+        run(sim, home, lambda client: client.all_pages("/users?$top=50&$select=id"))
 
 
 def test_a_page_slower_than_the_timeout_is_retried(make_sim, home):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class InventoryDestination:
-    """The local inventory as a run's destination (destination.Destination): one transaction per
+    """The local inventory as a run's destination (protocol.Destination): one transaction per
     entity, fenced by the run's lease."""
 
     def __init__(self, connector: Connector, store: Store, lease: Lease | None) -> None:

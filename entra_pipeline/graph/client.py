@@ -412,7 +412,7 @@ class GraphClient:
             if url is not None and not isinstance(url, str):
                 raise GraphPagingError(200, "BadNextLink", "the page's @odata.nextLink is not a URL", first)
 
-    async def collect(self, path: str, headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
+    async def all_pages(self, path: str, headers: dict[str, str] | None = None) -> tuple[list[dict], str | None]:
         """All items of a listing (deduplicated by id when items have one) and its deltaLink, if any."""
         items: dict[object, dict] = {}
         delta_link = None

@@ -164,7 +164,7 @@ class SetBasedPlan:
 
     def _list(self, entity: str, path: str):
         async def work() -> None:
-            self.pull.objects[entity], _ = await self.client.collect(path)
+            self.pull.objects[entity], _ = await self.client.all_pages(path)
 
         return self._guard(entity, work())
 
@@ -239,7 +239,7 @@ class SetBasedPlan:
                     raise
                 log.warning("%s: delta refused (%s): one listing per %s instead, every run", part, error, kind)
             changes.clear()
-            containers, _ = await self.client.collect(f"{list_path}?$select={select}")
+            containers, _ = await self.client.all_pages(f"{list_path}?$select={select}")
 
             async def members_of(container: dict) -> None:
                 items = await self._children(
@@ -331,7 +331,7 @@ class SetBasedPlan:
         listed (404): it is left out of this run, and the next run sees the deletion. Any other
         error fails the part, naming the object."""
         try:
-            items, _ = await self.client.collect(path)
+            items, _ = await self.client.all_pages(path)
             return items
         except GraphError as error:
             if error.gone:
@@ -347,9 +347,9 @@ class SetBasedPlan:
     def _roles(self):
         async def work() -> None:
             definitions, assignments, eligibility = await asyncio.gather(
-                self.client.collect("/roleManagement/directory/roleDefinitions"),
-                self.client.collect("/roleManagement/directory/roleAssignments?$top=999"),
-                self.client.collect("/roleManagement/directory/roleEligibilitySchedules?$top=999"),
+                self.client.all_pages("/roleManagement/directory/roleDefinitions"),
+                self.client.all_pages("/roleManagement/directory/roleAssignments?$top=999"),
+                self.client.all_pages("/roleManagement/directory/roleEligibilitySchedules?$top=999"),
             )
             self.pull.objects["roles"] = definitions[0]
             self.pull.objects["roleAssignments"] = assignments[0]
@@ -390,7 +390,7 @@ class SetBasedPlan:
         return self._guard("appRoleAssignments", work())
 
     async def _assignments_per_principal(self, principals: Changes, assignments: dict[str, dict]) -> None:
-        listed, _ = await self.client.collect("/servicePrincipals?$top=999")
+        listed, _ = await self.client.all_pages("/servicePrincipals?$top=999")
 
         async def assigned_to(sp: dict) -> None:
             items = await self._fanned_out(
@@ -428,12 +428,12 @@ class LiteralPlan:
         self.client = client
 
     async def relationships(self) -> dict[tuple[str, str], dict[str, frozenset]]:
-        users, _ = await self.client.collect("/users?$top=999&$select=id")
-        groups, _ = await self.client.collect("/groups?$top=999&$select=id")
-        principals, _ = await self.client.collect("/servicePrincipals?$top=999&$select=id")
+        users, _ = await self.client.all_pages("/users?$top=999&$select=id")
+        groups, _ = await self.client.all_pages("/groups?$top=999&$select=id")
+        principals, _ = await self.client.all_pages("/servicePrincipals?$top=999&$select=id")
 
         async def ids(path: str, typed: bool = False) -> frozenset:
-            items, _ = await self.client.collect(path)
+            items, _ = await self.client.all_pages(path)
             return frozenset((odata_kind(i.get("@odata.type")), i["id"]) if typed else i["id"] for i in items)
 
         async def user(u: dict):

@@ -16,6 +16,7 @@ from functools import cache, cached_property
 from typing import Any
 
 Document = dict[str, Any]  # a JSON object: a source document or a record
+VENDOR_ID = "id"  # every entity's vendor asset id is its Entra object id
 
 _ABSENT = object()
 
@@ -48,10 +49,6 @@ class TransformMap:
     entity: str
     rows: tuple[Row, ...] = ()
     passthrough: str | None = None  # `* -> <passthrough>.&`: every source field, same name
-
-    @property
-    def vendor_id_field(self) -> str:
-        return "id"
 
     @cached_property
     def steps(self) -> tuple[Any, ...]:
@@ -202,7 +199,7 @@ def compile_steps(transform: TransformMap) -> tuple[_ValueStep | _ArrayStep, ...
 
 
 def apply(transform: TransformMap, source: Document) -> Outcome:
-    vendor_id = source.get(transform.vendor_id_field) if isinstance(source, dict) else None
+    vendor_id = source.get(VENDOR_ID) if isinstance(source, dict) else None
     vendor_id = vendor_id if isinstance(vendor_id, str) and vendor_id else None
     if transform.passthrough:
         record: Document = {}

@@ -246,7 +246,7 @@ def _send_all(
 
 
 class CsamDestination:
-    """Qualys CSAM as a run's destination (destination.Destination): the gateway, the accepted
+    """Qualys CSAM as a run's destination (protocol.Destination): the gateway, the accepted
     batches and the identities Qualys holds, for one connector under the run's lease."""
 
     def __init__(self, connector: Connector, store: Store, lease: Lease | None) -> None:
