@@ -120,7 +120,9 @@ def _claims(token: str) -> dict:
 async def check_authentication(connector: Connector, tokens: TokenSource) -> tuple[CheckResult, str | None]:
     """A token from the identity platform: the one the later checks' requests then carry."""
     try:
-        token = (await tokens.get_token(connector.graph_scope)).token
+        # As the client's requests ask for it (kiota's provider enables CAE), so the credential's
+        # cache hands the same token to the later checks instead of issuing a second one.
+        token = (await tokens.get_token(connector.graph_scope, enable_cae=True)).token
     except TokenEndpointError as error:
         text = str(error)
         code = next((c for c in AADSTS_MEANINGS if c + ":" in text or c + " " in text), None)
