@@ -95,12 +95,15 @@ def test_a_next_link_that_loops_forever_is_an_error_not_a_hang(make_sim, home):
 
 
 def test_a_page_slower_than_the_timeout_is_retried(make_sim, home):
-    sim = make_sim(users=30, faults=("slow=10@#1",))
+    # The first answer comes after 12 s, past the 4 s timeout; the retry's answer is immediate.
+    # The margins are wide both ways: on a loaded 2-core CI machine an immediate answer took
+    # over 1 s, and a 1 s timeout counted it as a second slow page.
+    sim = make_sim(users=30, faults=("slow=12@#1",))
     page, stats = run(
         sim,
         home,
         lambda client: client.get("/organization"),
-        ClientSettings(page_timeout=1.0, backoff_base=0.01, max_attempts=3),
+        ClientSettings(page_timeout=4.0, backoff_base=0.01, max_attempts=3),
     )
     assert page["value"] and stats.retries == 1
 
