@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pty
+import re
 import select
 import sys
 import time
@@ -281,6 +282,8 @@ def test_status_logs_and_the_secret_expiry_warning(make_sim, home):
     text = cli(home, "status").stdout
     assert "soon: Processed since" in text and "! the client secret expires on" in text
     assert f"last run: baseline in cycle {outcome.cycle} (run {outcome.run_id})" in text and "inserted 60" in text
+    # the figures in the destination's order, as docs/operator.md shows them
+    assert re.search(r"\n    users +inserted 60, updated 0, unchanged 0, deleted 0, retained 0\n", text), text
 
     logs = cli(home, "logs", "soon")
     assert logs.returncode == 0 and f"Run {outcome.run_id}" in logs.stdout

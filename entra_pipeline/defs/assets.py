@@ -310,9 +310,15 @@ def figures_metadata(applied: dict[str, DeliveryReport]) -> dict[str, object]:
 
 def per_entity(metadata: dict[str, object]) -> dict[str, dict[str, int]]:
     """The upload's table read back: entity -> figure -> count (report.last_counts, the runner)."""
-    records = getattr(metadata.get(PER_ENTITY), "records", None) or []  # a TableMetadataValue, if any
+    table = metadata.get(PER_ENTITY)  # a TableMetadataValue, if any
+    records = getattr(table, "records", None) or []
+    # The figures in the table's column order (the destination's): a stored record's keys come back sorted.
+    columns = getattr(getattr(table, "schema", None), "columns", None) or []
+    order = [column.name for column in columns if column.name != ENTITY_COLUMN]
     return {
-        record.data[ENTITY_COLUMN]: {k: int(v) for k, v in record.data.items() if k != ENTITY_COLUMN}
+        record.data[ENTITY_COLUMN]: {
+            k: int(record.data[k]) for k in (order or sorted(record.data)) if k in record.data and k != ENTITY_COLUMN
+        }
         for record in records
     }
 
